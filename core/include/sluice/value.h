@@ -1,0 +1,79 @@
+/* sluice/value.h - the decoded record tree and the per-message arena it lives in. */
+#ifndef SLUICE_VALUE_H
+#define SLUICE_VALUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A bump allocator owned by one message. Everything it hands out dies (is
+ * reused) when the message is released; nobody frees individual pieces. The
+ * first chunk is kept across reuse, so steady state does not call malloc. */
+struct sl_arena_chunk;
+struct sl_arena {
+    struct sl_arena_chunk *head;
+    char *ptr;
+    char *end;
+    size_t total; /* bytes held in chunks */
+};
+
+/* Returns 8-byte aligned memory, or NULL when out of memory. */
+void *sl_arena_alloc(struct sl_arena *a, size_t n);
+/* Copies n bytes and appends a NUL. Returns NULL when out of memory. */
+char *sl_arena_strndup(struct sl_arena *a, const char *s, size_t n);
+/* Forgets every allocation; keeps the first chunk for reuse. */
+void sl_arena_reset(struct sl_arena *a);
+/* Frees every chunk. */
+void sl_arena_free(struct sl_arena *a);
+
+enum sl_type {
+    SL_NULL = 0,
+    SL_BOOL,
+    SL_INT,
+    SL_DOUBLE,
+    SL_STRING, /* UTF-8 text (not checked), NUL-terminated, len excludes NUL */
+    SL_BYTES,  /* arbitrary bytes, NUL-terminated for convenience */
+    SL_ARRAY,
+    SL_MAP, /* members keep their order; duplicate keys are kept as they came */
+};
+
+struct sl_member;
+
+struct sl_value {
+    uint32_t type; /* enum sl_type */
+    uint32_t len;  /* string/bytes: byte length; array/map: element count */
+    union {
+        bool b;
+        int64_t i;
+        double d;
+        const char *str;
+        struct sl_value *items;    /* SL_ARRAY: len values */
+        struct sl_member *members; /* SL_MAP: len members */
+    } u;
+};
+
+struct sl_member {
+    const char *key; /* NUL-terminated */
+    uint32_t key_len;
+    struct sl_value value;
+};
+
+/* Map lookup by key (linear; records are small). NULL when absent or not a map. */
+const struct sl_value *sl_map_get(const struct sl_value *map, const char *key);
+/* Dotted path lookup: "user.id", "items.0.name". NULL when absent. */
+const struct sl_value *sl_value_path(const struct sl_value *root, const char *path);
+/* Deep structural equality (ints and doubles are distinct types). */
+bool sl_value_equal(const struct sl_value *a, const struct sl_value *b);
+/* Deep copy into an arena. Returns 0, or -1 when out of memory. */
+int sl_value_copy(struct sl_arena *a, struct sl_value *dst, const struct sl_value *src);
+/* Type name for messages: "null", "bool", "int", ... */
+const char *sl_type_name(uint32_t type);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
