@@ -1,0 +1,661 @@
+/* in_kafka.c - Kafka consumer input: consumer groups, at-least-once commits, backpressure.
+ *
+ * Each worker is one group member (its own rd_kafka_t). Offsets are committed
+ * per partition up to the highest contiguous delivered offset (ktrack), on an
+ * interval, on revoke and at shutdown; auto commit is off. When the pipeline is
+ * full for a while the worker pauses its partitions and keeps polling.
+ *
+ * Lock order: w->lock is a leaf; never call librdkafka while holding it.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kconf.h"
+#include "ktrack.h"
+
+#define MAX_WORKERS    256
+#define PAUSE_AFTER_MS 200 /* a stall this long pauses the partitions */
+
+/* cookie = worker (8 bits) | slot (24 bits) | slot generation (32 bits) */
+#define COOKIE(w, s, g) ((uint64_t)(w) << 56 | (uint64_t)((s)&0xffffff) << 32 | (uint32_t)(g))
+
+struct kpart {
+    char *topic;
+    int32_t partition;
+    uint32_t gen; /* bumped whenever the slot's tracking restarts */
+    bool assigned;
+    bool eof;
+    struct ktrack t;
+};
+
+struct kctx;
+
+struct kworker {
+    struct kbase base; /* first: librdkafka opaque */
+    struct kctx *ctx;
+    unsigned index;
+    rd_kafka_t *rk;
+    struct sl_input_sink *sink; /* while run() runs */
+    pthread_mutex_t lock;       /* guards parts[].t, gen, assigned; n_parts and parts */
+    pthread_cond_t progress;    /* a tracker moved */
+    struct kpart *parts;
+    size_t n_parts, cap_parts;
+    size_t last; /* slot of the previous message */
+    size_t n_assigned;
+    bool paused;
+    bool closing; /* consumer_close: nothing more will be delivered */
+    atomic_bool commit_failed;
+    int64_t next_commit_ms;
+    struct sl_counter *c_msgs, *c_commits, *c_pauses;
+};
+
+struct kctx {
+    const struct sl_instance *inst;
+    rd_kafka_conf_t *conf; /* template; each worker dups it */
+    bool exit_on_eof;
+    int64_t commit_interval_ms;
+    int64_t drain_timeout_ms;
+    atomic_bool stopping;
+    struct kworker *workers[MAX_WORKERS];
+};
+
+static const struct sl_option options[] = {
+    {"brokers", SL_OPT_STRING, NULL, true, "bootstrap servers, \"host:port,host:port\""},
+    {"topics", SL_OPT_LIST, NULL, true, "topic names; a name starting with ^ is a regex"},
+    {"group", SL_OPT_STRING, "sluice", false, "consumer group id"},
+    {"auto_offset_reset", SL_OPT_STRING, "earliest", false,
+     "where to start without a committed offset: earliest or latest"},
+    {"exit_on_eof", SL_OPT_BOOL, "false", false,
+     "stop once every assigned partition is at its end"},
+    {"properties", SL_OPT_LIST, NULL, false, "librdkafka settings, \"key=value\" each"},
+    {"commit_interval_ms", SL_OPT_INT, "1000", false, "how often delivered offsets are committed"},
+    {"drain_timeout_ms", SL_OPT_INT, "30000", false,
+     "on revoke and at stop, how long to wait for in-flight messages before committing"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int kafka_init(struct sl_instance *inst, void **out)
+{
+    const char *reset = sl_opt_str(inst, "auto_offset_reset");
+    if (strcmp(reset, "earliest") != 0 && strcmp(reset, "latest") != 0) {
+        sl_log(inst, SL_LOG_ERROR, "%s: auto_offset_reset must be earliest or latest, not \"%s\"",
+               sl_instance_where(inst), reset);
+        return SL_ERROR;
+    }
+    if (sl_opt_list_len(inst, "topics") == 0) {
+        sl_log(inst, SL_LOG_ERROR, "%s: topics is empty", sl_instance_where(inst));
+        return SL_ERROR;
+    }
+    if (sl_instance_workers(inst) > MAX_WORKERS) {
+        sl_log(inst, SL_LOG_ERROR, "%s: at most %d workers", sl_instance_where(inst), MAX_WORKERS);
+        return SL_ERROR;
+    }
+    bool eof = sl_opt_bool(inst, "exit_on_eof");
+    /* Our defaults first; properties may override them, except the commit mode
+     * that at-least-once depends on, which is set again below. */
+    const char *defaults[] = {"group.id",
+                              sl_opt_str(inst, "group"),
+                              "auto.offset.reset",
+                              reset,
+                              "enable.partition.eof",
+                              eof ? "true" : "false",
+                              "log.connection.close",
+                              "false",
+                              "queued.max.messages.kbytes",
+                              "16384",
+                              NULL};
+    rd_kafka_conf_t *conf = kconf_new(inst, defaults);
+    if (!conf)
+        return SL_ERROR;
+    char errstr[256];
+    if (rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr)) ||
+        rd_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, sizeof(errstr))) {
+        sl_log(inst, SL_LOG_ERROR, "kafka: %s", errstr);
+        rd_kafka_conf_destroy(conf);
+        return SL_ERROR;
+    }
+    struct kctx *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx) {
+        rd_kafka_conf_destroy(conf);
+        return SL_ERROR;
+    }
+    ctx->inst = inst;
+    ctx->conf = conf;
+    ctx->exit_on_eof = eof;
+    ctx->commit_interval_ms = sl_opt_int(inst, "commit_interval_ms");
+    ctx->drain_timeout_ms = sl_opt_int(inst, "drain_timeout_ms");
+    *out = ctx;
+    return 0;
+}
+
+static void kafka_destroy(void *p)
+{
+    struct kctx *ctx = p;
+    if (!ctx)
+        return;
+    rd_kafka_conf_destroy(ctx->conf);
+    free(ctx);
+}
+
+/* ---- partition slots ---- */
+
+/* Slot for topic/partition, created if new. Run thread; takes the lock to grow. */
+static struct kpart *slot_get(struct kworker *w, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < w->n_parts; i++)
+        if (w->parts[i].partition == partition && strcmp(w->parts[i].topic, topic) == 0)
+            return &w->parts[i];
+    if (w->n_parts >= 0xffffff)
+        return NULL;
+    char *name = strdup(topic);
+    if (!name)
+        return NULL;
+    pthread_mutex_lock(&w->lock);
+    if (w->n_parts == w->cap_parts) {
+        size_t ncap = w->cap_parts ? w->cap_parts * 2 : 16;
+        struct kpart *n = realloc(w->parts, ncap * sizeof(*n));
+        if (!n) {
+            pthread_mutex_unlock(&w->lock);
+            free(name);
+            return NULL;
+        }
+        w->parts = n;
+        w->cap_parts = ncap;
+    }
+    struct kpart *p = &w->parts[w->n_parts++];
+    memset(p, 0, sizeof(*p));
+    p->topic = name;
+    p->partition = partition;
+    ktrack_init(&p->t);
+    pthread_mutex_unlock(&w->lock);
+    return p;
+}
+
+/* ---- commits ---- */
+
+/* Commit every partition whose commit point moved (or all `only` lists). */
+static void commit_now(struct kworker *w, const rd_kafka_topic_partition_list_t *only, bool sync)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
+    bool resend = atomic_exchange(&w->commit_failed, false);
+    pthread_mutex_lock(&w->lock);
+    for (size_t i = 0; i < w->n_parts; i++) {
+        struct kpart *p = &w->parts[i];
+        if (!p->assigned || p->t.commit < 0 || (!resend && !ktrack_dirty(&p->t)))
+            continue;
+        if (only && !rd_kafka_topic_partition_list_find(only, p->topic, p->partition))
+            continue;
+        rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = p->t.commit;
+        p->t.committed = p->t.commit;
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (list->cnt > 0) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(w->rk, list, sync ? 0 : 1);
+        if (err && sync) {
+            sl_log(w->base.inst, SL_LOG_WARN, "kafka: commit of %d partitions failed: %s",
+                   list->cnt, rd_kafka_err2str(err));
+            atomic_store(&w->commit_failed, true);
+        } else if (!err) {
+            sl_counter_add(w->c_commits, 1);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+static void maybe_commit(struct kworker *w)
+{
+    int64_t now = now_ms();
+    if (now < w->next_commit_ms)
+        return;
+    w->next_commit_ms = now + w->ctx->commit_interval_ms;
+    commit_now(w, NULL, false);
+}
+
+static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    (void)offsets;
+    struct kworker *w = opaque;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        sl_log(w->base.inst, SL_LOG_WARN, "kafka: offset commit failed: %s (will resend)",
+               rd_kafka_err2str(err));
+        atomic_store(&w->commit_failed, true);
+    }
+}
+
+/* ---- delivery ---- */
+
+static void kafka_delivered(void *p, const struct sl_delivery *d, size_t n)
+{
+    struct kctx *ctx = p;
+    struct kworker *w = NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct kworker *dw = ctx->workers[d[i].cookie >> 56];
+        if (!dw)
+            continue;
+        if (dw != w) {
+            if (w) {
+                pthread_cond_broadcast(&w->progress);
+                pthread_mutex_unlock(&w->lock);
+            }
+            w = dw;
+            pthread_mutex_lock(&w->lock);
+        }
+        size_t s = (size_t)(d[i].cookie >> 32) & 0xffffff;
+        if (s >= w->n_parts)
+            continue;
+        struct kpart *kp = &w->parts[s];
+        if (kp->gen != (uint32_t)d[i].cookie || !kp->assigned)
+            continue; /* revoked since: its new owner reads it again */
+        ktrack_done(&kp->t, d[i].offset);
+    }
+    if (w) {
+        pthread_cond_broadcast(&w->progress);
+        pthread_mutex_unlock(&w->lock);
+    }
+}
+
+/* Wait until the listed partitions (all when NULL) have nothing in flight, or
+ * the drain timeout passes. The messages must reach the pipeline first. */
+static void drain_wait(struct kworker *w, const rd_kafka_topic_partition_list_t *only)
+{
+    if (w->sink)
+        sl_sink_flush(w->sink);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    int64_t ns = until.tv_nsec + (w->ctx->drain_timeout_ms % 1000) * 1000000;
+    until.tv_sec += w->ctx->drain_timeout_ms / 1000 + ns / 1000000000;
+    until.tv_nsec = ns % 1000000000;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        size_t busy = 0;
+        for (size_t i = 0; i < w->n_parts; i++) {
+            struct kpart *p = &w->parts[i];
+            if (p->assigned && p->t.count > 0 &&
+                (!only || rd_kafka_topic_partition_list_find(only, p->topic, p->partition)))
+                busy += p->t.count;
+        }
+        if (busy == 0)
+            break;
+        if (pthread_cond_timedwait(&w->progress, &w->lock, &until) != 0) {
+            sl_log(w->base.inst, SL_LOG_WARN,
+                   "kafka: %zu messages still in flight after %" PRId64
+                   " ms; committing what is delivered",
+                   busy, w->ctx->drain_timeout_ms);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* ---- rebalance ---- */
+
+static void log_parts(struct kworker *w, const char *what,
+                      const rd_kafka_topic_partition_list_t *parts)
+{
+    char buf[1024];
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < parts->cnt && len < sizeof(buf) - 64; i++)
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s[%" PRId32 "]", i ? " " : "",
+                                parts->elems[i].topic, parts->elems[i].partition);
+    sl_log(w->base.inst, SL_LOG_INFO, "kafka: worker %u %s %d partitions: %s", w->index, what,
+           parts->cnt, buf);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct kworker *w = opaque;
+    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++) {
+            struct kpart *p = slot_get(w, parts->elems[i].topic, parts->elems[i].partition);
+            if (!p)
+                continue;
+            pthread_mutex_lock(&w->lock);
+            if (!p->assigned)
+                w->n_assigned++;
+            p->gen++;
+            p->assigned = true;
+            p->eof = false;
+            ktrack_reset(&p->t);
+            pthread_mutex_unlock(&w->lock);
+        }
+        log_parts(w, "assigned", parts);
+        rd_kafka_error_t *e = NULL;
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+        if (e) {
+            sl_log(w->base.inst, SL_LOG_ERROR, "kafka: assign: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        if (w->paused)
+            rd_kafka_pause_partitions(rk, parts);
+        return;
+    }
+
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        bool lost = rd_kafka_assignment_lost(rk);
+        log_parts(w, lost ? "lost" : "revoked", parts);
+        if (!lost) {
+            /* Let what is in flight finish, so the next owner does not redo it. */
+            if (!w->closing)
+                drain_wait(w, parts);
+            commit_now(w, parts, true);
+        }
+    } else {
+        sl_log(w->base.inst, SL_LOG_ERROR, "kafka: rebalance error: %s", rd_kafka_err2str(err));
+    }
+    pthread_mutex_lock(&w->lock);
+    for (size_t i = 0; i < w->n_parts; i++) {
+        struct kpart *p = &w->parts[i];
+        if (!p->assigned ||
+            (parts && !rd_kafka_topic_partition_list_find(parts, p->topic, p->partition)))
+            continue;
+        p->assigned = false;
+        p->gen++;
+        ktrack_reset(&p->t);
+        w->n_assigned--;
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (coop && err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+        if (e)
+            rd_kafka_error_destroy(e);
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+/* ---- worker ---- */
+
+static int kafka_worker_init(void *p, unsigned index, void **out)
+{
+    struct kctx *ctx = p;
+    struct kworker *w = calloc(1, sizeof(*w));
+    if (!w)
+        return SL_ERROR;
+    w->base.inst = ctx->inst;
+    w->ctx = ctx;
+    w->index = index;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->progress, NULL);
+    w->c_msgs = sl_counter_get(ctx->inst, "kafka_messages");
+    w->c_commits = sl_counter_get(ctx->inst, "kafka_commits");
+    w->c_pauses = sl_counter_get(ctx->inst, "kafka_pauses");
+    *out = w;
+    if (sl_instance_checking(ctx->inst))
+        return 0;
+
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_dup(ctx->conf);
+    rd_kafka_conf_set_opaque(conf, w);
+    kconf_set_logging(conf);
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(conf, offset_commit_cb);
+    w->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (!w->rk) {
+        sl_log(ctx->inst, SL_LOG_ERROR, "kafka: cannot create consumer: %s", errstr);
+        goto out_free;
+    }
+    rd_kafka_poll_set_consumer(w->rk);
+    size_t n = sl_opt_list_len(ctx->inst, "topics");
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(subs, sl_opt_list_item(ctx->inst, "topics", i),
+                                          RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(w->rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (err) {
+        sl_log(ctx->inst, SL_LOG_ERROR, "kafka: subscribe: %s", rd_kafka_err2str(err));
+        rd_kafka_destroy(w->rk);
+        goto out_free;
+    }
+    ctx->workers[index] = w;
+    return 0;
+
+out_free:
+    pthread_cond_destroy(&w->progress);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+    *out = NULL;
+    return SL_ERROR;
+}
+
+static void kafka_worker_destroy(void *p)
+{
+    struct kworker *w = p;
+    if (!w)
+        return;
+    if (w->rk) {
+        /* Whatever was delivered after run() returned. */
+        commit_now(w, NULL, true);
+        w->closing = true;
+        rd_kafka_consumer_close(w->rk); /* revokes: commits again, leaves the group */
+        rd_kafka_destroy(w->rk);
+        w->ctx->workers[w->index] = NULL;
+    }
+    for (size_t i = 0; i < w->n_parts; i++) {
+        free(w->parts[i].topic);
+        ktrack_free(&w->parts[i].t);
+    }
+    free(w->parts);
+    pthread_cond_destroy(&w->progress);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+
+static void set_paused(struct kworker *w, bool pause)
+{
+    rd_kafka_topic_partition_list_t *list = NULL;
+    if (rd_kafka_assignment(w->rk, &list) == 0 && list) {
+        if (list->cnt > 0) {
+            if (pause)
+                rd_kafka_pause_partitions(w->rk, list);
+            else
+                rd_kafka_resume_partitions(w->rk, list);
+        }
+        rd_kafka_topic_partition_list_destroy(list);
+    }
+    w->paused = pause;
+}
+
+static bool all_eof(struct kworker *w)
+{
+    if (w->n_assigned == 0)
+        return false;
+    for (size_t i = 0; i < w->n_parts; i++)
+        if (w->parts[i].assigned && !w->parts[i].eof)
+            return false;
+    return true;
+}
+
+/* Turn one consumed message into a pipeline message. Returns the emit status. */
+static int emit(struct kworker *w, struct sl_input_sink *sink, rd_kafka_message_t *rkm)
+{
+    const char *topic = rd_kafka_topic_name(rkm->rkt);
+    struct kpart *p = w->last < w->n_parts ? &w->parts[w->last] : NULL;
+    if (!p || p->partition != rkm->partition || strcmp(p->topic, topic) != 0) {
+        p = slot_get(w, topic, rkm->partition);
+        if (!p) {
+            sl_log(w->base.inst, SL_LOG_ERROR, "kafka: out of memory");
+            return SL_ERROR;
+        }
+        w->last = (size_t)(p - w->parts);
+    }
+    if (!p->assigned)
+        return 0; /* a straggler from a revoked partition: its new owner reads it */
+    if ((p->t.count > 0 && rkm->offset <= p->t.last) || rkm->offset < p->t.commit)
+        return 0; /* already emitted (and tracked) in this assignment */
+    p->eof = false;
+
+    struct sl_msg *m = sl_sink_msg(sink);
+    if (sl_buf_set(&m->payload, rkm->payload, rkm->len) != 0)
+        goto out_oom;
+    if (rkm->key) {
+        if (sl_buf_set(&m->key, rkm->key, rkm->key_len) != 0)
+            goto out_oom;
+        m->has_key = true;
+    }
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char *name;
+        const void *val;
+        size_t len;
+        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &len) == 0; i++)
+            if (sl_msg_set_header(m, name, val ? val : "", val ? len : 0) != 0)
+                goto out_oom;
+    }
+    m->source.name = p->topic; /* lives until the worker is destroyed */
+    m->source.partition = rkm->partition;
+    m->source.offset = rkm->offset;
+    m->source.timestamp_ms = rd_kafka_message_timestamp(rkm, NULL);
+    m->cookie = COOKIE(w->index, (size_t)(p - w->parts), p->gen);
+
+    pthread_mutex_lock(&w->lock);
+    int rc = ktrack_push(&p->t, rkm->offset);
+    pthread_mutex_unlock(&w->lock);
+    if (rc != 0)
+        goto out_oom;
+    sl_counter_add(w->c_msgs, 1);
+    return sl_sink_emit(sink, m);
+
+out_oom:
+    sl_msg_release(m);
+    sl_log(w->base.inst, SL_LOG_ERROR, "kafka: out of memory");
+    return SL_ERROR;
+}
+
+/* Handle one consumer event. Returns 0, or SL_STOPPED/SL_ERROR to end run(). */
+static int handle(struct kworker *w, struct sl_input_sink *sink, rd_kafka_message_t *rkm)
+{
+    int rc = 0;
+    if (!rkm->err) {
+        rc = emit(w, sink, rkm);
+    } else if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (rkm->rkt) {
+            struct kpart *p = slot_get(w, rd_kafka_topic_name(rkm->rkt), rkm->partition);
+            if (p)
+                p->eof = true;
+        }
+    } else {
+        sl_log(w->base.inst, SL_LOG_WARN, "kafka: consume %s[%" PRId32 "]: %s",
+               rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "-", rkm->partition,
+               rd_kafka_message_errstr(rkm));
+        if (rkm->err == RD_KAFKA_RESP_ERR__FATAL)
+            rc = SL_ERROR;
+    }
+    rd_kafka_message_destroy(rkm);
+    return rc;
+}
+
+/* The pipeline is full: wait for room, pausing the partitions if it lasts, and
+ * keep serving the consumer (rebalances, commits). Returns false to stop. */
+static bool wait_room(struct kworker *w, struct sl_input_sink *sink)
+{
+    int64_t since = now_ms();
+    rd_kafka_message_t *held = NULL;
+    while (!atomic_load(&w->ctx->stopping) && !sl_sink_stopping(sink)) {
+        if (sl_sink_wait(sink, 50))
+            break;
+        if (!w->paused && now_ms() - since >= PAUSE_AFTER_MS) {
+            set_paused(w, true);
+            sl_counter_add(w->c_pauses, 1);
+            sl_log(w->base.inst, SL_LOG_DEBUG, "kafka: pipeline full, partitions paused");
+        }
+        if (w->paused && !held)
+            held = rd_kafka_consumer_poll(w->rk, 0); /* serves callbacks */
+        maybe_commit(w);
+    }
+    if (w->paused)
+        set_paused(w, false);
+    if (held && handle(w, sink, held) != 0)
+        return false;
+    return true;
+}
+
+static int kafka_run(void *p, struct sl_input_sink *sink)
+{
+    struct kworker *w = p;
+    struct kctx *ctx = w->ctx;
+    int rc = 0;
+    bool pending = false; /* emitted since the last flush */
+
+    w->sink = sink;
+    w->next_commit_ms = now_ms() + ctx->commit_interval_ms;
+    while (!atomic_load(&ctx->stopping) && !sl_sink_stopping(sink)) {
+        if (!sl_sink_writable(sink) && !wait_room(w, sink))
+            break;
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(w->rk, pending ? 0 : 100);
+        if (!rkm) {
+            if (pending) {
+                sl_sink_flush(sink);
+                pending = false;
+            }
+            maybe_commit(w);
+            if (ctx->exit_on_eof && all_eof(w))
+                break;
+            continue;
+        }
+        bool is_msg = !rkm->err;
+        rc = handle(w, sink, rkm);
+        if (rc == SL_STOPPED) {
+            rc = 0;
+            break;
+        }
+        if (rc != 0)
+            break;
+        pending |= is_msg;
+        maybe_commit(w);
+        if (ctx->exit_on_eof && !is_msg && all_eof(w))
+            break;
+    }
+    /* Stop fetching, let the pipeline deliver what we emitted, commit it. */
+    set_paused(w, true);
+    drain_wait(w, NULL);
+    commit_now(w, NULL, true);
+    w->sink = NULL;
+    if (rc == 0 && ctx->exit_on_eof)
+        sl_log(w->base.inst, SL_LOG_INFO, "kafka: worker %u reached the end of its partitions",
+               w->index);
+    return rc;
+}
+
+static void kafka_stop(void *p)
+{
+    struct kctx *ctx = p;
+    atomic_store(&ctx->stopping, true);
+}
+
+SL_PLUGIN_DEFINE = {
+    SL_PLUGIN_HEADER,
+    .kind = SL_KIND_INPUT,
+    .name = "kafka",
+    .version = "0.1.0",
+    .doc = "Kafka consumer (librdkafka): consumer groups, at-least-once offset commits",
+    .options = options,
+    .init = kafka_init,
+    .destroy = kafka_destroy,
+    .worker_init = kafka_worker_init,
+    .worker_destroy = kafka_worker_destroy,
+    .run = kafka_run,
+    .stop = kafka_stop,
+    .delivered = kafka_delivered,
+};

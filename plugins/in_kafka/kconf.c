@@ -1,0 +1,81 @@
+/* kconf.c - librdkafka configuration from options, and log routing. */
+#include "kconf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int set_one(const struct sl_instance *inst, rd_kafka_conf_t *conf, const char *key,
+                   const char *value)
+{
+    char errstr[512];
+    if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+        sl_log(inst, SL_LOG_ERROR, "%s: kafka property %s: %s", sl_instance_where(inst), key,
+               errstr);
+        return -1;
+    }
+    return 0;
+}
+
+rd_kafka_conf_t *kconf_new(const struct sl_instance *inst, const char *const *defaults)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    for (size_t i = 0; defaults && defaults[i]; i += 2)
+        if (set_one(inst, conf, defaults[i], defaults[i + 1]) != 0)
+            goto out_destroy;
+    if (set_one(inst, conf, "bootstrap.servers", sl_opt_str(inst, "brokers")) != 0)
+        goto out_destroy;
+    size_t n = sl_opt_list_len(inst, "properties");
+    for (size_t i = 0; i < n; i++) {
+        const char *kv = sl_opt_list_item(inst, "properties", i);
+        const char *eq = strchr(kv, '=');
+        if (!eq || eq == kv) {
+            sl_log(inst, SL_LOG_ERROR, "%s: properties: \"%s\" is not \"key=value\"",
+                   sl_instance_where(inst), kv);
+            goto out_destroy;
+        }
+        char key[256];
+        size_t klen = (size_t)(eq - kv);
+        if (klen >= sizeof(key))
+            klen = sizeof(key) - 1;
+        memcpy(key, kv, klen);
+        key[klen] = '\0';
+        if (set_one(inst, conf, key, eq + 1) != 0)
+            goto out_destroy;
+    }
+    return conf;
+
+out_destroy:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    const struct kbase *b = rd_kafka_opaque(rk);
+    int l = level <= 3   ? SL_LOG_ERROR
+            : level == 4 ? SL_LOG_WARN
+            : level <= 6 ? SL_LOG_INFO
+                         : SL_LOG_DEBUG;
+    if (b && sl_log_enabled(l))
+        sl_log(b->inst, l, "librdkafka %s: %s", fac, buf);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    const struct kbase *b = opaque;
+    int fatal = err == RD_KAFKA_RESP_ERR__FATAL;
+    char fbuf[512];
+    if (fatal) {
+        rd_kafka_fatal_error(rk, fbuf, sizeof(fbuf));
+        reason = fbuf;
+    }
+    if (b)
+        sl_log(b->inst, fatal ? SL_LOG_ERROR : SL_LOG_WARN, "kafka%s: %s", fatal ? " fatal" : "",
+               reason);
+}
+
+void kconf_set_logging(rd_kafka_conf_t *conf)
+{
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+}

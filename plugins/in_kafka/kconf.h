@@ -1,0 +1,22 @@
+/* kconf.h - librdkafka configuration and logging shared by in_kafka and out_kafka. */
+#ifndef SLUICE_KCONF_H
+#define SLUICE_KCONF_H
+
+#include <librdkafka/rdkafka.h>
+#include <sluice/sluice.h>
+
+/* First member of every per-handle state handed to librdkafka as opaque, so the
+ * shared callbacks can find the instance to log under. */
+struct kbase {
+    const struct sl_instance *inst;
+};
+
+/* A config from `defaults` (NULL-terminated key, value pairs), then brokers,
+ * then the `properties` list ("key=value"). Logs the bad setting with the
+ * instance's file:line and returns NULL on error. The caller owns the result. */
+rd_kafka_conf_t *kconf_new(const struct sl_instance *inst, const char *const *defaults);
+
+/* Routes librdkafka logs and errors to sl_log; opaque must start with kbase. */
+void kconf_set_logging(rd_kafka_conf_t *conf);
+
+#endif

@@ -1,0 +1,393 @@
+/* out_kafka.c - Kafka producer output: idempotent, batched, acked by delivery reports.
+ *
+ * One producer per worker. write() hands each message to librdkafka without a
+ * copy (the message lives until sl_out_done) with the sl_msg as opaque; the
+ * delivery report callback, run inside rd_kafka_poll on the worker thread,
+ * confirms, retries or dead-letters it.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../in_kafka/kconf.h"
+
+enum src { SRC_STATIC, SRC_RECORD, SRC_HEADER, SRC_NONE, SRC_KEEP };
+
+struct octx {
+    const struct sl_instance *inst;
+    rd_kafka_conf_t *conf;
+    int topic_src;
+    const char *topic;         /* static name, record path or header name */
+    const char *default_topic; /* when the field or header is missing; may be NULL */
+    int key_src;
+    const char *key_path;
+    bool keep_headers;
+};
+
+struct oworker {
+    struct kbase base; /* first: librdkafka opaque */
+    struct octx *ctx;
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt; /* the static topic */
+    int64_t outstanding;   /* produced, no delivery report yet */
+    struct sl_counter *c_ok, *c_retry, *c_error;
+};
+
+static const struct sl_option options[] = {
+    {"brokers", SL_OPT_STRING, NULL, true, "bootstrap servers, \"host:port,host:port\""},
+    {"topic", SL_OPT_STRING, NULL, true,
+     "topic name; \"record.PATH\" takes it from a record field, \"header:NAME\" from a header"},
+    {"default_topic", SL_OPT_STRING, NULL, false,
+     "topic when the record field or header is missing (else the message is dead-lettered)"},
+    {"key", SL_OPT_STRING, "", false,
+     "message key: empty keeps the input's key, \"record.PATH\" takes a field, \"none\" sends "
+     "none"},
+    {"keep_headers", SL_OPT_BOOL, "true", false, "carry the message headers over"},
+    {"compression", SL_OPT_STRING, "none", false, "none, gzip, snappy, lz4 or zstd"},
+    {"properties", SL_OPT_LIST, NULL, false, "librdkafka settings, \"key=value\" each"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+static int parse_src(const char *v, const char **rest)
+{
+    if (strncmp(v, "record.", 7) == 0 && v[7]) {
+        *rest = v + 7;
+        return SRC_RECORD;
+    }
+    if (strncmp(v, "header:", 7) == 0 && v[7]) {
+        *rest = v + 7;
+        return SRC_HEADER;
+    }
+    *rest = v;
+    return SRC_STATIC;
+}
+
+static int out_init(struct sl_instance *inst, void **out)
+{
+    struct octx *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return SL_ERROR;
+    ctx->inst = inst;
+    ctx->topic_src = parse_src(sl_opt_str(inst, "topic"), &ctx->topic);
+    if (!ctx->topic[0]) {
+        sl_log(inst, SL_LOG_ERROR, "%s: topic is empty", sl_instance_where(inst));
+        goto out_free;
+    }
+    ctx->default_topic = sl_opt_str(inst, "default_topic");
+    const char *key = sl_opt_str(inst, "key");
+    if (!key || !key[0])
+        ctx->key_src = SRC_KEEP;
+    else if (strcmp(key, "none") == 0)
+        ctx->key_src = SRC_NONE;
+    else if (parse_src(key, &ctx->key_path) != SRC_RECORD) {
+        sl_log(inst, SL_LOG_ERROR, "%s: key must be empty, \"none\" or \"record.PATH\", not \"%s\"",
+               sl_instance_where(inst), key);
+        goto out_free;
+    } else
+        ctx->key_src = SRC_RECORD;
+    ctx->keep_headers = sl_opt_bool(inst, "keep_headers");
+
+    const char *defaults[] = {"enable.idempotence",
+                              "true",
+                              "linger.ms",
+                              "5",
+                              "batch.num.messages",
+                              "10000",
+                              "compression.type",
+                              sl_opt_str(inst, "compression"),
+                              "log.connection.close",
+                              "false",
+                              NULL};
+    ctx->conf = kconf_new(inst, defaults);
+    if (!ctx->conf)
+        goto out_free;
+    *out = ctx;
+    return 0;
+
+out_free:
+    free(ctx);
+    return SL_ERROR;
+}
+
+static void out_destroy(void *p)
+{
+    struct octx *ctx = p;
+    if (!ctx)
+        return;
+    rd_kafka_conf_destroy(ctx->conf);
+    free(ctx);
+}
+
+/* Errors that retrying cannot fix: the message goes to dead_letter. */
+static bool permanent(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void finish(struct oworker *w, struct sl_msg *m, rd_kafka_resp_err_t err)
+{
+    if (!err) {
+        sl_counter_add(w->c_ok, 1);
+        sl_out_done(m, SL_OK, NULL);
+    } else if (permanent(err)) {
+        sl_counter_add(w->c_error, 1);
+        sl_out_done(m, SL_ERROR, rd_kafka_err2str(err));
+    } else {
+        sl_counter_add(w->c_retry, 1);
+        sl_out_done(m, SL_RETRY, rd_kafka_err2str(err));
+    }
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    (void)rk;
+    struct oworker *w = opaque;
+    w->outstanding--;
+    if (rkm->err && sl_log_enabled(SL_LOG_DEBUG))
+        sl_log(w->base.inst, SL_LOG_DEBUG, "kafka: delivery to %s failed: %s",
+               rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
+    finish(w, rkm->_private, rkm->err);
+}
+
+static int make_producer(struct oworker *w)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_dup(w->ctx->conf);
+    rd_kafka_conf_set_opaque(conf, w);
+    kconf_set_logging(conf);
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    w->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!w->rk) {
+        sl_log(w->base.inst, SL_LOG_ERROR, "kafka: cannot create producer: %s", errstr);
+        return SL_ERROR;
+    }
+    if (w->ctx->topic_src == SRC_STATIC)
+        w->rkt = rd_kafka_topic_new(w->rk, w->ctx->topic, NULL);
+    return 0;
+}
+
+static void drop_producer(struct oworker *w)
+{
+    if (w->rkt)
+        rd_kafka_topic_destroy(w->rkt);
+    w->rkt = NULL;
+    if (w->rk)
+        rd_kafka_destroy(w->rk);
+    w->rk = NULL;
+}
+
+static int out_worker_init(void *p, unsigned index, void **out)
+{
+    (void)index;
+    struct octx *ctx = p;
+    struct oworker *w = calloc(1, sizeof(*w));
+    if (!w)
+        return SL_ERROR;
+    w->base.inst = ctx->inst;
+    w->ctx = ctx;
+    w->c_ok = sl_counter_get(ctx->inst, "kafka_delivered");
+    w->c_retry = sl_counter_get(ctx->inst, "kafka_retries");
+    w->c_error = sl_counter_get(ctx->inst, "kafka_failed");
+    if (!sl_instance_checking(ctx->inst) && make_producer(w) != 0) {
+        free(w);
+        return SL_ERROR;
+    }
+    *out = w;
+    return 0;
+}
+
+/* An idempotent producer that hit a fatal error cannot produce again: fail what
+ * it holds back to the engine for retry and start a new one. */
+static void recover_fatal(struct oworker *w)
+{
+    char reason[512];
+    if (!w->rk || !rd_kafka_fatal_error(w->rk, reason, sizeof(reason)))
+        return;
+    sl_log(w->base.inst, SL_LOG_ERROR, "kafka: producer fatal error: %s; restarting it", reason);
+    rd_kafka_purge(w->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    while (w->outstanding > 0)
+        rd_kafka_poll(w->rk, 100); /* purged messages come back as SL_RETRY */
+    drop_producer(w);
+    make_producer(w);
+}
+
+static void out_worker_destroy(void *p)
+{
+    struct oworker *w = p;
+    if (!w)
+        return;
+    if (w->rk && w->outstanding > 0) {
+        /* flush() was not called: hand everything back rather than lose track. */
+        rd_kafka_purge(w->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(w->rk, 0);
+    }
+    drop_producer(w);
+    free(w);
+}
+
+/* The topic for m, or NULL when it cannot be had (error set). */
+static const char *topic_of(struct oworker *w, struct sl_msg *m)
+{
+    const struct octx *c = w->ctx;
+    if (c->topic_src == SRC_RECORD) {
+        const struct sl_value *v = m->record ? sl_value_path(m->record, c->topic) : NULL;
+        if (v && (v->type == SL_STRING || v->type == SL_BYTES) && v->len > 0)
+            return v->u.str;
+    } else if (c->topic_src == SRC_HEADER) {
+        const struct sl_header *h = sl_msg_header(m, c->topic);
+        if (h && h->value_len > 0)
+            return sl_arena_strndup(&m->arena, (const char *)h->value, h->value_len);
+    }
+    return c->default_topic;
+}
+
+/* Key bytes for m (len -1: none). Field values that are not text are formatted. */
+static const void *key_of(struct oworker *w, struct sl_msg *m, size_t *len)
+{
+    const struct octx *c = w->ctx;
+    if (c->key_src == SRC_KEEP) {
+        *len = m->key.len;
+        return m->has_key ? m->key.data : NULL;
+    }
+    if (c->key_src == SRC_NONE || !m->record)
+        return NULL;
+    const struct sl_value *v = sl_value_path(m->record, c->key_path);
+    char tmp[64];
+    int n = -1;
+    if (!v)
+        return NULL;
+    switch (v->type) {
+    case SL_STRING:
+    case SL_BYTES:
+        *len = v->len;
+        return v->u.str;
+    case SL_INT:
+        n = snprintf(tmp, sizeof(tmp), "%" PRId64, v->u.i);
+        break;
+    case SL_DOUBLE:
+        n = snprintf(tmp, sizeof(tmp), "%.17g", v->u.d);
+        break;
+    case SL_BOOL:
+        n = snprintf(tmp, sizeof(tmp), "%s", v->u.b ? "true" : "false");
+        break;
+    default:
+        return NULL;
+    }
+    *len = (size_t)n;
+    return sl_arena_strndup(&m->arena, tmp, (size_t)n);
+}
+
+static rd_kafka_headers_t *headers_of(struct oworker *w, const struct sl_msg *m)
+{
+    uint32_t n = w->ctx->keep_headers ? m->n_headers : 0;
+    rd_kafka_headers_t *h = rd_kafka_headers_new(n + 1);
+    for (uint32_t i = 0; i < n; i++) {
+        if (strcmp(m->headers[i].name, "traceparent") == 0)
+            continue;
+        rd_kafka_header_add(h, m->headers[i].name, -1, m->headers[i].value,
+                            m->headers[i].value_len);
+    }
+    char tp[64];
+    sl_msg_traceparent(m, tp);
+    rd_kafka_header_add(h, "traceparent", 11, tp, -1);
+    return h;
+}
+
+static void produce(struct oworker *w, struct sl_msg *m)
+{
+    const char *topic = NULL;
+    if (w->ctx->topic_src != SRC_STATIC && !(topic = topic_of(w, m))) {
+        sl_counter_add(w->c_error, 1);
+        sl_out_done(m, SL_ERROR, "kafka: no topic for the message (field or header missing)");
+        return;
+    }
+    size_t klen = 0;
+    const void *key = key_of(w, m, &klen);
+    rd_kafka_headers_t *hdrs = headers_of(w, m);
+    for (;;) {
+        rd_kafka_resp_err_t err;
+        if (topic)
+            err = rd_kafka_producev(w->rk, RD_KAFKA_V_TOPIC(topic),
+                                    RD_KAFKA_V_VALUE((void *)sl_msg_out_data(m), sl_msg_out_len(m)),
+                                    RD_KAFKA_V_KEY(key, key ? klen : 0), RD_KAFKA_V_HEADERS(hdrs),
+                                    RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END);
+        else
+            err = rd_kafka_producev(w->rk, RD_KAFKA_V_RKT(w->rkt),
+                                    RD_KAFKA_V_VALUE((void *)sl_msg_out_data(m), sl_msg_out_len(m)),
+                                    RD_KAFKA_V_KEY(key, key ? klen : 0), RD_KAFKA_V_HEADERS(hdrs),
+                                    RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END);
+        if (!err) {
+            w->outstanding++; /* librdkafka owns hdrs now */
+            return;
+        }
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(w->rk, 100); /* delivery reports make room */
+            continue;
+        }
+        rd_kafka_headers_destroy(hdrs);
+        if (err == RD_KAFKA_RESP_ERR__FATAL)
+            recover_fatal(w);
+        finish(w, m, err);
+        return;
+    }
+}
+
+static int out_write(void *p, struct sl_msg **msgs, size_t n)
+{
+    struct oworker *w = p;
+    for (size_t i = 0; i < n; i++)
+        produce(w, msgs[i]);
+    rd_kafka_poll(w->rk, 0);
+    return 0;
+}
+
+static int out_poll(void *p)
+{
+    struct oworker *w = p;
+    rd_kafka_poll(w->rk, 0);
+    recover_fatal(w);
+    return 0;
+}
+
+static int out_flush(void *p)
+{
+    struct oworker *w = p;
+    int64_t waited = 0;
+    while (w->outstanding > 0) {
+        rd_kafka_flush(w->rk, 500);
+        rd_kafka_poll(w->rk, 0);
+        recover_fatal(w);
+        if (w->outstanding > 0 && (waited += 500) % 10000 == 0)
+            sl_log(w->base.inst, SL_LOG_WARN,
+                   "kafka: still waiting for %" PRId64 " delivery reports", w->outstanding);
+    }
+    return 0;
+}
+
+SL_PLUGIN_DEFINE = {
+    SL_PLUGIN_HEADER,
+    .kind = SL_KIND_OUTPUT,
+    .name = "kafka",
+    .version = "0.1.0",
+    .doc = "Kafka producer (librdkafka): idempotent, batched, acked by delivery reports",
+    .options = options,
+    .init = out_init,
+    .destroy = out_destroy,
+    .worker_init = out_worker_init,
+    .worker_destroy = out_worker_destroy,
+    .write = out_write,
+    .flush = out_flush,
+    .poll = out_poll,
+};
