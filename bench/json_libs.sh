@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# json_libs.sh - JSON library measurement: parse and parse+re-encode rates (msgs/s) for
+# jansson, json-c, yajl tree, and the json codec's own path (yajl callbacks -> sl_value ->
+# encoder), on ~2 M generated ~115-byte JSON lines, best of 3 runs, one core.
+# Needs libyajl-dev libjansson-dev libjson-c-dev libconfig-dev.
+# Usage: bench/json_libs.sh [lines] [runs]     (env JSON_LIBS_ONLY=<substring> picks cases)
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+lines=${1:-2000000}
+runs=${2:-3}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+cflags=(-std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -I"$src/core/include" -I"$src/core"
+        -I"$src/plugins/codec_json" -DSLUICE_INSTALL_PLUGIN_DIR=\"/nonexistent\"
+        -DSLUICE_BUILD_PLUGIN_DIR=\"/nonexistent\")
+bench="$src/bench/json_libs/json_libs.c"
+
+# The codec needs the core's arena and buffers: link the core like the unit tests do.
+core=()
+for f in "$src"/core/*.c; do
+    [ "$(basename "$f")" = main.c ] || core+=("$f")
+done
+gcc "${cflags[@]}" -o "$tmp/yajl" "$bench" "$src"/plugins/codec_json/{decode,encode,scratch,utf8}.c \
+    "${core[@]}" $(pkg-config --cflags --libs yajl libconfig) -lpthread -ldl -lm
+gcc "${cflags[@]}" -DWITH_JANSSON -o "$tmp/jansson" "$bench" $(pkg-config --cflags --libs jansson)
+gcc "${cflags[@]}" -DWITH_JSONC -o "$tmp/jsonc" "$bench" $(pkg-config --cflags --libs json-c)
+
+echo "# $(uname -m), $(nproc) vCPU, $(. /etc/os-release && echo "$PRETTY_NAME"), $(date -u +%F)"
+JSON_LIBS_HEADER=1 "$tmp/jansson" "$lines" "$runs"
+"$tmp/jsonc" "$lines" "$runs"
+"$tmp/yajl" "$lines" "$runs"

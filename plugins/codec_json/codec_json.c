@@ -1,0 +1,137 @@
+/* codec_json.c - the "json" codec: one JSON value per message <-> the record tree. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/sluice.h"
+
+#include "json.h"
+
+static const struct sl_option options[] = {
+    {"max_depth", SL_OPT_INT, "512", false,
+     "deepest nesting of arrays/maps accepted when decoding and encoding (1..10000)"},
+    {"pretty", SL_OPT_BOOL, "false", false, "encode with newlines and two-space indents"},
+    {"bytes", SL_OPT_STRING, "base64", false,
+     "how binary (bytes) values are written: \"base64\" or \"text\" (UTF-8, other bytes as "
+     "\\u00XX)"},
+    {NULL},
+};
+
+static int json_init(struct sl_instance *inst, void **ctx)
+{
+    struct json_opts *o = malloc(sizeof(*o));
+    if (!o || json_opts_init(o) < 0) {
+        sl_log(inst, SL_LOG_ERROR, "out of memory");
+        free(o);
+        return SL_ERROR;
+    }
+    int64_t depth = sl_opt_int(inst, "max_depth");
+    if (depth < 1 || depth > JSON_LIMIT_MAX_DEPTH) {
+        sl_log(inst, SL_LOG_ERROR, "%s: max_depth must be 1..%d, not %lld", sl_instance_where(inst),
+               JSON_LIMIT_MAX_DEPTH, (long long)depth);
+        goto fail;
+    }
+    o->max_depth = (int)depth;
+    o->pretty = sl_opt_bool(inst, "pretty");
+    const char *bytes = sl_opt_str(inst, "bytes");
+    if (!bytes || !strcmp(bytes, "base64")) {
+        o->bytes = JSON_BYTES_BASE64;
+    } else if (!strcmp(bytes, "text")) {
+        o->bytes = JSON_BYTES_TEXT;
+    } else {
+        sl_log(inst, SL_LOG_ERROR, "%s: bytes must be \"base64\" or \"text\", not \"%s\"",
+               sl_instance_where(inst), bytes);
+        goto fail;
+    }
+    *ctx = o;
+    return SL_OK;
+fail:
+    json_opts_fini(o);
+    free(o);
+    return SL_ERROR;
+}
+
+static void json_destroy(void *ctx)
+{
+    struct json_opts *o = ctx;
+    if (o)
+        json_opts_fini(o);
+    free(o);
+}
+
+/* Per worker: the decoder (yajl scratch memory and the element stack). */
+struct worker {
+    const struct json_opts *o;
+    struct json_dec *dec;
+};
+
+static int json_worker_init(void *ctx, unsigned n, void **wctx)
+{
+    (void)n;
+    struct worker *w = malloc(sizeof(*w));
+    if (!w)
+        return SL_ERROR;
+    w->o = ctx;
+    w->dec = json_dec_new(ctx);
+    if (!w->dec) {
+        free(w);
+        return SL_ERROR;
+    }
+    *wctx = w;
+    return SL_OK;
+}
+
+static void json_worker_destroy(void *wctx)
+{
+    struct worker *w = wctx;
+    if (!w)
+        return;
+    json_dec_free(w->dec);
+    free(w);
+}
+
+static int json_codec_decode(void *wctx, struct sl_msg *m, char *err, size_t errlen)
+{
+    struct worker *w = wctx;
+    struct sl_value *root = sl_arena_alloc(&m->arena, sizeof(*root));
+
+    if (!root) {
+        snprintf(err, errlen, "json: out of memory");
+        return SL_ERROR;
+    }
+    if (json_decode(w->dec, &m->arena, m->payload.data, m->payload.len, root, err, errlen) < 0)
+        return SL_ERROR;
+    m->record = root;
+    return SL_OK;
+}
+
+/* With no record (nothing decoded it), the payload is passed through as is. */
+static int json_codec_encode(void *wctx, const struct sl_msg *m, struct sl_buf *out, char *err,
+                             size_t errlen)
+{
+    struct worker *w = wctx;
+
+    if (!m->record) {
+        if (sl_buf_append(out, m->payload.data, m->payload.len) < 0) {
+            snprintf(err, errlen, "json: out of memory");
+            return SL_ERROR;
+        }
+        return SL_OK;
+    }
+    return json_encode(w->o, m->record, out, err, errlen) < 0 ? SL_ERROR : SL_OK;
+}
+
+SL_PLUGIN_DEFINE = {
+    SL_PLUGIN_HEADER,
+    .kind = SL_KIND_CODEC,
+    .name = "json",
+    .version = "0.1.0",
+    .doc = "one JSON value per message <-> record (yajl; ints stay ints, order kept)",
+    .options = options,
+    .init = json_init,
+    .destroy = json_destroy,
+    .worker_init = json_worker_init,
+    .worker_destroy = json_worker_destroy,
+    .decode = json_codec_decode,
+    .encode = json_codec_encode,
+};
