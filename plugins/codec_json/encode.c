@@ -88,7 +88,7 @@ static const double pow10s[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
 static int fast_double(double d, char *buf)
 {
     double a = fabs(d);
-    if (!(a < 9007199254740992.0) || (a != 0 && a < 1e-8))
+    if (!(a < 9007199254740992.0) || (a != 0 && a < 1e-4)) /* small: %g's exponent form */
         return 0;
     for (int k = 0; k <= 8; k++) {
         double m = nearbyint(a * pow10s[k]);
