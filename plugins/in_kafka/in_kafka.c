@@ -113,8 +113,13 @@ static int kafka_init(struct sl_instance *inst, void **out)
                               eof ? "true" : "false",
                               "log.connection.close",
                               "false",
+                              /* librdkafka 2.0 stops fetching for a fixed 1 s once
+                               * the consumer queue passes either limit: keep the
+                               * count limit out of the way, bound the bytes. */
+                              "queued.min.messages",
+                              "1000000",
                               "queued.max.messages.kbytes",
-                              "16384",
+                              "32768",
                               NULL};
     rd_kafka_conf_t *conf = kconf_new(inst, defaults);
     if (!conf)
@@ -597,6 +602,7 @@ static int kafka_run(void *p, struct sl_input_sink *sink)
     struct kctx *ctx = w->ctx;
     int rc = 0;
     bool pending = false; /* emitted since the last flush */
+    unsigned polls = 0;
 
     w->sink = sink;
     w->next_commit_ms = now_ms() + ctx->commit_interval_ms;
@@ -623,7 +629,8 @@ static int kafka_run(void *p, struct sl_input_sink *sink)
         if (rc != 0)
             break;
         pending |= is_msg;
-        maybe_commit(w);
+        if ((++polls & 1023) == 0)
+            maybe_commit(w);
         if (ctx->exit_on_eof && !is_msg && all_eof(w))
             break;
     }

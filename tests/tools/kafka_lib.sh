@@ -1,0 +1,105 @@
+# kafka_lib.sh - shared helpers for tests/integration/test_kafka_*.sh and bench/kafka.sh.
+# Source it; it sets up a temp dir, a cleanup trap, and finds the binaries.
+#
+#   kafka_setup                    temp dir in $T, trap, tools found
+#   mock_start [kafka_mock args]   start the mock cluster; sets BROKERS, MOCK_PID
+#   mock_cmd "down 0"              send a control command to the mock
+#   conf_from FILE OUT [sed args]  copy a config replacing 127.0.0.1:9092 by $BROKERS
+#   sluice_bg NAME CONF [args]     start sluice in the background; sets PID_<NAME>
+#   wait_until SECS CMD...         retry CMD every 0.2 s until it succeeds
+#   topic_count TOPIC              messages in a topic (sum of high watermarks)
+#   fail MSG                       print and exit 1
+
+set -u
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+kafka_setup() {
+    SRC=${SLUICE_SOURCE_DIR:-$(pwd)}
+    BUILD=${SLUICE_BUILD_DIR:-$SRC/build}
+    SLUICE=${SLUICE:-$BUILD/bin/sluice}
+    export SLUICE_PLUGIN_PATH=${SLUICE_PLUGIN_PATH:-$BUILD/plugins}
+    MOCK_BIN=$BUILD/tests/tools/kafka_mock
+    OFFSETS_BIN=$BUILD/tests/tools/kafka_offsets
+    [ -x "$SLUICE" ] || fail "no sluice binary at $SLUICE"
+    [ -x "$MOCK_BIN" ] || fail "no kafka_mock at $MOCK_BIN (build tests/tools)"
+    command -v kcat >/dev/null || fail "kcat is not installed"
+    T=$(mktemp -d /tmp/sluice-kafka.XXXXXX)
+    KAFKA_PIDS=""
+    trap kafka_cleanup EXIT
+}
+
+kafka_cleanup() {
+    local p
+    for p in $KAFKA_PIDS; do
+        kill -9 "$p" 2>/dev/null
+    done
+    for p in $KAFKA_PIDS; do
+        wait "$p" 2>/dev/null
+    done
+    if [ -n "${KEEP_TMP:-}" ]; then
+        echo "kept $T" >&2
+    else
+        rm -rf "$T"
+    fi
+}
+
+mock_start() {
+    mkfifo "$T/mock.ctl"
+    "$MOCK_BIN" "$@" <"$T/mock.ctl" >"$T/mock.out" 2>"$T/mock.err" &
+    MOCK_PID=$!
+    KAFKA_PIDS="$KAFKA_PIDS $MOCK_PID"
+    exec 9>"$T/mock.ctl" # hold the control pipe open
+    local i
+    for i in $(seq 1 100); do
+        BROKERS=$(head -n 1 "$T/mock.out" 2>/dev/null)
+        [ -n "$BROKERS" ] && return 0
+        sleep 0.05
+    done
+    fail "kafka_mock did not start: $(cat "$T/mock.err")"
+}
+
+mock_cmd() {
+    local before
+    before=$(grep -c '' "$T/mock.out")
+    echo "$*" >&9
+    wait_until 5 test "$(grep -c '' "$T/mock.out")" -gt "$before" || fail "mock: no answer to $*"
+    tail -n 1 "$T/mock.out" | grep -q '^ok' || fail "mock: $* -> $(tail -n 1 "$T/mock.out")"
+}
+
+conf_from() {
+    local in=$1 out=$2
+    shift 2
+    sed -e "s#127.0.0.1:9092#$BROKERS#g" "$@" "$in" >"$out"
+}
+
+sluice_bg() {
+    local name=$1 conf=$2
+    shift 2
+    "$SLUICE" -c "$conf" "$@" >"$T/$name.out" 2>"$T/$name.log" &
+    eval "PID_$name=$!"
+    KAFKA_PIDS="$KAFKA_PIDS $!"
+}
+
+wait_until() {
+    local secs=$1 i
+    shift
+    for i in $(seq 1 $((secs * 5))); do
+        "$@" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+topic_count() {
+    "$OFFSETS_BIN" "$BROKERS" sluice-count-nobody "$1" | awk '$1 == "total" { print $2 }'
+}
+
+# Generates N JSON lines "key<TAB>payload" with keys k<batch>-<i>.
+gen_json() {
+    awk -v n="$1" -v b="${2:-0}" 'BEGIN { for (i = 1; i <= n; i++)
+        printf "k%d-%d\t{\"id\":%d,\"batch\":%d,\"name\":\"user-%d\",\"tags\":[\"a\",\"b\"],\"ok\":true}\n", b, i, i, b, i }'
+}
