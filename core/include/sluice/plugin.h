@@ -24,7 +24,8 @@ extern "C" {
 /* The one symbol a plugin .so exports. */
 #define SL_PLUGIN_SYMBOL "sluice_plugin"
 #ifdef __cplusplus
-#define SL_PLUGIN_DEFINE extern "C" __attribute__((visibility("default"))) const struct sl_plugin sluice_plugin
+#define SL_PLUGIN_DEFINE                                                                           \
+    extern "C" __attribute__((visibility("default"))) const struct sl_plugin sluice_plugin
 #else
 #define SL_PLUGIN_DEFINE __attribute__((visibility("default"))) const struct sl_plugin sluice_plugin
 #endif
@@ -79,7 +80,7 @@ struct sl_plugin {
     int kind;             /* enum sl_kind */
     const char *name;
     const char *version;
-    const char *doc; /* one line */
+    const char *doc;                 /* one line */
     const struct sl_option *options; /* ends with {NULL} */
 
     /* Every kind. init reads options and builds the shared context; it must
@@ -104,8 +105,7 @@ struct sl_plugin {
      * to out. Both return 0, or SL_ERROR with a message in err. A codec with
      * no decode leaves records alone; with no encode writes payloads raw. */
     int (*decode)(void *wctx, struct sl_msg *m, char *err, size_t errlen);
-    int (*encode)(void *wctx, const struct sl_msg *m, struct sl_buf *out, char *err,
-                  size_t errlen);
+    int (*encode)(void *wctx, const struct sl_msg *m, struct sl_buf *out, char *err, size_t errlen);
 
     /* Handler. For each message: sl_emit() it (or derived ones), or
      * sl_msg_release() it (drop), or sl_fail() it. Returns 0, <0 is fatal. */
@@ -123,9 +123,9 @@ struct sl_plugin {
 };
 
 /* Convenience for the header fields. */
-#define SL_PLUGIN_HEADER                                                                     \
-    .abi_major = SL_ABI_MAJOR, .abi_minor = SL_ABI_MINOR,                                    \
-    .struct_size = sizeof(struct sl_plugin), .signature = SL_ABI_SIGNATURE
+#define SL_PLUGIN_HEADER                                                                           \
+    .abi_major = SL_ABI_MAJOR, .abi_minor = SL_ABI_MINOR, .struct_size = sizeof(struct sl_plugin), \
+    .signature = SL_ABI_SIGNATURE
 
 /* ---- options (validated by the core against the options table) ---- */
 /* Value as set, or the default, or NULL. */
@@ -175,6 +175,9 @@ bool sl_sink_writable(struct sl_input_sink *s);
 /* Wait up to timeout_ms for room downstream. True if writable. */
 bool sl_sink_wait(struct sl_input_sink *s, int timeout_ms);
 bool sl_sink_stopping(const struct sl_input_sink *s);
+/* The input cannot hand this message on (oversize, unreadable): send it
+ * straight to dead_letter with `error`; it still counts as read. */
+void sl_sink_reject(struct sl_input_sink *s, struct sl_msg *m, const char *error);
 /* Messages this input emitted that are not yet delivered. */
 uint64_t sl_sink_in_flight(const struct sl_input_sink *s);
 

@@ -1,0 +1,123 @@
+/* ack.c - ack tokens: one per input message, shared by every copy and part
+ * of it. The last share to finish tells the input, in per-thread batches. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "engine.h"
+
+struct sl__ack {
+    _Atomic uint32_t refs;
+    _Atomic bool failed;
+    struct sl_instance *input;
+    struct sl_delivery d;
+    struct sl__ack *next;
+};
+
+enum { ACK_CACHE = 256, DELIVERY_BATCH = 256 };
+
+static pthread_mutex_t free_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct sl__ack *free_list;
+
+static _Thread_local struct {
+    struct sl__ack *free[ACK_CACHE];
+    unsigned nfree;
+    struct sl_instance *input;
+    struct sl_delivery d[DELIVERY_BATCH];
+    unsigned n;
+} tls;
+
+struct sl__ack *sl__ack_new(struct sl_instance *input, const struct sl_msg *m)
+{
+    struct sl__ack *a = NULL;
+    if (tls.nfree) {
+        a = tls.free[--tls.nfree];
+    } else {
+        pthread_mutex_lock(&free_mu);
+        while (free_list && tls.nfree < ACK_CACHE / 2) {
+            struct sl__ack *x = free_list;
+            free_list = x->next;
+            tls.free[tls.nfree++] = x;
+        }
+        pthread_mutex_unlock(&free_mu);
+        a = tls.nfree ? tls.free[--tls.nfree] : malloc(sizeof(*a));
+        if (!a) {
+            fputs("sluice: out of memory allocating an ack token\n", stderr);
+            abort();
+        }
+    }
+    atomic_init(&a->refs, 1);
+    atomic_init(&a->failed, false);
+    a->input = input;
+    a->d.cookie = m->cookie;
+    a->d.partition = m->source.partition;
+    a->d.offset = m->source.offset;
+    a->d.status = SL_OK;
+    atomic_fetch_add_explicit(&input->in_flight, 1, memory_order_relaxed);
+    return a;
+}
+
+void sl__ack_ref(struct sl__ack *a)
+{
+    atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+}
+
+void sl__ack_flush(void)
+{
+    if (!tls.n)
+        return;
+    struct sl_instance *in = tls.input;
+    in->plugin->delivered(in->ctx, tls.d, tls.n);
+    atomic_fetch_sub_explicit(&in->in_flight, tls.n, memory_order_relaxed);
+    tls.n = 0;
+}
+
+static void ack_free(struct sl__ack *a)
+{
+    if (tls.nfree < ACK_CACHE) {
+        tls.free[tls.nfree++] = a;
+        return;
+    }
+    pthread_mutex_lock(&free_mu);
+    a->next = free_list;
+    free_list = a;
+    pthread_mutex_unlock(&free_mu);
+}
+
+void sl__ack_unref(struct sl__ack *a, bool failed)
+{
+    if (failed)
+        atomic_store_explicit(&a->failed, true, memory_order_relaxed);
+    if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (tls.n && (tls.input != a->input || tls.n == DELIVERY_BATCH))
+        sl__ack_flush();
+    tls.input = a->input;
+    tls.d[tls.n] = a->d;
+    tls.d[tls.n].status = atomic_load(&a->failed) ? SL_ERROR : SL_OK;
+    tls.n++;
+    ack_free(a);
+}
+
+void sl__ack_thread_exit(void)
+{
+    sl__ack_flush();
+    pthread_mutex_lock(&free_mu);
+    while (tls.nfree) {
+        struct sl__ack *a = tls.free[--tls.nfree];
+        a->next = free_list;
+        free_list = a;
+    }
+    pthread_mutex_unlock(&free_mu);
+}
+
+void sl__ack_destroy(void)
+{
+    sl__ack_thread_exit();
+    pthread_mutex_lock(&free_mu);
+    while (free_list) {
+        struct sl__ack *a = free_list;
+        free_list = a->next;
+        free(a);
+    }
+    pthread_mutex_unlock(&free_mu);
+}

@@ -1,0 +1,272 @@
+/* engine.h - engine internals shared by the core files; never installed. */
+#ifndef SLUICE_ENGINE_H
+#define SLUICE_ENGINE_H
+
+#include <libconfig.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "sluice/sluice.h"
+
+/* ---- batches and pools (pool.c) ---- */
+struct sl_batch {
+    struct sl_batch *next;
+    uint32_t n;
+    uint32_t cap;
+    struct sl_msg *msgs[];
+};
+
+/* Size every pooled batch can hold; call once before any batch is made. */
+void sl__pool_init(uint32_t batch_cap);
+uint32_t sl__pool_batch_cap(void);
+/* A clean message from this thread's cache. Aborts on out of memory. */
+struct sl_msg *sl__msg_alloc(void);
+/* Reset and return a message to the pool; does not touch its ack. */
+void sl__msg_recycle(struct sl_msg *m);
+struct sl_batch *sl__batch_alloc(void);
+void sl__batch_free(struct sl_batch *b);
+/* Hand this thread's cached messages back to the shared pool. */
+void sl__pool_thread_exit(void);
+/* Messages ever created (grows only while the pool warms up). */
+uint64_t sl__pool_msgs_created(void);
+void sl__pool_destroy(void);
+
+/* ---- bounded MPMC queue of batches (queue.c) ---- */
+struct sl__queue;
+struct sl__queue *sl__queue_new(const char *name, uint32_t slots);
+void sl__queue_free(struct sl__queue *q);
+/* Every producer registers before start and says done once; the queue
+ * closes when the last one is done. */
+void sl__queue_add_producer(struct sl__queue *q);
+void sl__queue_producer_done(struct sl__queue *q);
+/* Blocks while full. */
+void sl__queue_push(struct sl__queue *q, struct sl_batch *b);
+/* Waits up to timeout_ns (<0: forever). NULL on timeout or when closed and
+ * empty (*closed set). */
+struct sl_batch *sl__queue_pop(struct sl__queue *q, int64_t timeout_ns, bool *closed);
+bool sl__queue_writable(struct sl__queue *q);
+bool sl__queue_wait_writable(struct sl__queue *q, int timeout_ms);
+bool sl__queue_empty(struct sl__queue *q);
+uint32_t sl__queue_fill_pct(struct sl__queue *q);
+const char *sl__queue_name(const struct sl__queue *q);
+
+/* ---- time and ids (util.c) ---- */
+int64_t sl__now_ns(void);
+uint64_t sl__rand64(void);
+uint64_t sl__hash(const void *p, size_t n);
+
+/* ---- log (log.c) ---- */
+void sl__log_set_level(int level);
+int sl__log_parse_level(const char *name);
+
+/* ---- stats ---- */
+struct sl__stats {
+    _Atomic uint64_t in;
+    _Atomic uint64_t out;
+    _Atomic uint64_t dead;
+    _Atomic uint64_t dropped;
+    _Atomic uint64_t retried;
+    _Atomic uint64_t errors;
+};
+
+/* ---- instances (instance.c, options.c) ---- */
+struct sl__pipeline;
+struct sl_instance {
+    const struct sl_plugin *plugin;
+    int kind;
+    char *name;
+    char where[300];
+    config_setting_t *setting;
+    struct sl_arena arena; /* config tree lives here */
+    struct sl_value *config;
+    void *ctx;
+    bool checking;
+    unsigned workers;
+    bool ordered;
+    unsigned max_attempts;
+    uint32_t backoff_ms;
+    uint32_t max_backoff_ms;
+    uint32_t batch_size;
+    uint32_t linger_ms;
+    struct sl_instance *codec; /* inputs and outputs */
+    char *match;               /* outputs */
+    bool match_all;
+    unsigned decode_workers; /* inputs */
+    struct sl__pipeline *pl;
+    struct sl__stats stats;
+    _Atomic uint64_t in_flight; /* inputs with ack tracking */
+    pthread_mutex_t counters_mu;
+    struct sl_counter *counters;
+};
+
+/* Check a group against the plugin's options table and build inst->config.
+ * Errors are printed as FILE:LINE: message. Returns 0 or -1. */
+int sl__options_validate(struct sl_instance *inst, const char *const *common_keys);
+void sl__instance_free(struct sl_instance *inst);
+
+/* ---- plugin loader (loader.c) ---- */
+struct sl__loader;
+struct sl__loader *sl__loader_new(const char *const *extra_dirs, size_t n_extra);
+void sl__loader_free(struct sl__loader *l);
+/* Find and load <kind>_<name>.so. On failure writes a message to err. */
+const struct sl_plugin *sl__loader_get(struct sl__loader *l, int kind, const char *name, char *err,
+                                       size_t errlen);
+/* Validate an opened plugin descriptor; used by the loader and tests. */
+int sl__plugin_check(const struct sl_plugin *p, const char *file, int kind, const char *name,
+                     char *err, size_t errlen);
+/* Print every plugin found to out. Returns the count. */
+int sl__loader_list(struct sl__loader *l, FILE *out);
+const char *sl__kind_prefix(int kind);
+const char *sl__kind_name(int kind);
+
+/* ---- acks (ack.c) ---- */
+struct sl__ack;
+struct sl__ack *sl__ack_new(struct sl_instance *input, const struct sl_msg *m);
+void sl__ack_ref(struct sl__ack *a);
+/* Drop one share; the last one tells the input. */
+void sl__ack_unref(struct sl__ack *a, bool failed);
+/* Deliver this thread's batched notifications now. */
+void sl__ack_flush(void);
+/* Free the ack tokens cached by this thread / all of them at exit. */
+void sl__ack_thread_exit(void);
+void sl__ack_destroy(void);
+
+/* ---- messages (message.c) ---- */
+/* A full copy (payload, record, headers...) sharing the ack. */
+struct sl_msg *sl__msg_clone(const struct sl_msg *m);
+/* Final release: ack share done (failed or not), memory back to the pool. */
+void sl__msg_finish(struct sl_msg *m, bool failed);
+
+/* ---- stages, workers, emitters (stage.c, emitter.c) ---- */
+enum sl__stage_kind { SL__STAGE_DECODE, SL__STAGE_HANDLER, SL__STAGE_OUTPUT, SL__STAGE_DLQ };
+
+/* The queues in front of one stage: one shared, or one per worker (ordered). */
+struct sl__link {
+    unsigned nq;
+    struct sl__queue **q;
+    bool by_key;
+    uint32_t batch_size;
+    uint32_t linger_ms;
+    struct sl_instance *inst; /* the consuming stage's instance (outputs: match) */
+};
+
+struct sl__worker;
+struct sl_emitter {
+    struct sl__pipeline *pl;
+    struct sl__worker *w;      /* NULL for an input sink */
+    struct sl__link *link;     /* next stage, or NULL: route to the outputs */
+    unsigned nslots;           /* queues we may push to */
+    struct sl__queue **slot_q; /* per slot */
+    struct sl__link **slot_link;
+    unsigned *out_base; /* routing: first slot of each output */
+    bool no_dlq;        /* the dead-letter workers themselves */
+    struct sl_batch **pend;
+    int64_t *pend_since;
+    unsigned rr;               /* round robin for unkeyed ordered dispatch */
+    struct sl_batch *dlq_pend; /* dead letters waiting */
+    uint64_t emitted;
+};
+
+struct sl__stage {
+    int kind;
+    char label[128];
+    struct sl_instance *inst;  /* decode: the codec instance */
+    struct sl_instance *owner; /* decode: the input; else inst */
+    struct sl__link in;
+    struct sl__link *next; /* NULL: route to outputs */
+    unsigned nworkers;
+    struct sl__worker *workers;
+};
+
+struct sl__worker {
+    struct sl__stage *stage;
+    unsigned idx;
+    pthread_t thread;
+    void *wctx;       /* plugin worker context */
+    void *codec_wctx; /* output: encoder; decode: decoder */
+    struct sl_emitter em;
+    struct sl_msg *retry; /* sorted by _due_ns */
+    size_t n_retry;
+    uint64_t outstanding; /* output: written, not yet confirmed */
+    bool started;
+};
+
+/* next: forward there; else route to the outputs when route is true, else
+ * emit nothing (outputs: only dead letters). */
+int sl__emitter_init(struct sl_emitter *e, struct sl__pipeline *pl, struct sl__link *next,
+                     bool route);
+void sl__emitter_fini(struct sl_emitter *e);
+/* Route or forward one message. */
+void sl__emitter_put(struct sl_emitter *e, struct sl_msg *m);
+/* Push partial batches: all (force) or those past their linger. Returns the
+ * nearest linger deadline left (ns, INT64_MAX if none). */
+int64_t sl__emitter_flush(struct sl_emitter *e, bool force);
+/* Register as producer of every queue this emitter may push to. */
+void sl__emitter_add_producer(struct sl_emitter *e);
+void sl__emitter_producer_done(struct sl_emitter *e);
+/* Send to the dead-letter output (or log and count when there is none). */
+void sl__dead_letter(struct sl_emitter *e, struct sl_msg *m, const char *stage, const char *error);
+
+int sl__stage_start(struct sl__stage *s);
+void sl__stage_join(struct sl__stage *s);
+
+/* ---- pipeline (pipeline.c, config.c) ---- */
+struct sl_input_sink {
+    struct sl_emitter em;
+    struct sl_instance *inst;
+    struct sl__pipeline *pl;
+    void *wctx;
+    pthread_t thread;
+    bool started;
+    int rc;
+};
+
+struct sl__pipeline {
+    char *name;
+    char *path;
+    config_t cfg;
+    bool cfg_loaded;
+    bool checking;
+    struct sl__loader *loader;
+    uint32_t queue_capacity;
+    uint32_t batch_size;
+    uint32_t linger_ms;
+    unsigned max_attempts;
+    uint32_t backoff_ms;
+    uint32_t max_backoff_ms;
+    struct sl_instance **inputs, **handlers, **outputs, *dlq;
+    size_t n_inputs, n_handlers, n_outputs;
+    struct sl_instance **all;
+    size_t n_all;
+    struct sl__stage **stages;
+    size_t n_stages;
+    struct sl__link *first;        /* handler 1's link, or NULL: inputs route */
+    struct sl__link **out_links;   /* per output */
+    struct sl__link *dlq_link;     /* NULL when no dead_letter is configured */
+    struct sl__link **input_links; /* per input: decode link or first */
+    struct sl__stage *dlq_stage;
+    struct sl_input_sink **sinks;
+    size_t n_sinks;
+    _Atomic bool stopping;
+    _Atomic int running_threads;
+    _Atomic uint64_t unrouted;
+    _Atomic uint64_t discarded; /* failed with no dead_letter configured */
+    _Atomic int fatal;
+    pthread_mutex_t done_mu;
+    pthread_cond_t done_cv;
+};
+
+/* Parse, validate, load plugins, init instances. Prints errors. NULL on error. */
+struct sl__pipeline *sl__pipeline_load(const char *path, bool checking);
+int sl__pipeline_start(struct sl__pipeline *pl);
+void sl__pipeline_stop(struct sl__pipeline *pl);
+/* Wait until every thread finished or timeout; true when finished. */
+bool sl__pipeline_wait(struct sl__pipeline *pl, int timeout_ms);
+void sl__pipeline_reload(struct sl__pipeline *pl);
+void sl__pipeline_free(struct sl__pipeline *pl);
+void sl__pipeline_thread_done(struct sl__pipeline *pl);
+void sl__stats_line(struct sl__pipeline *pl, FILE *out, double interval_s);
+
+extern _Thread_local struct sl__worker *sl__current_worker;
+
+#endif

@@ -1,0 +1,187 @@
+/* main.c - the sluice command line: run, --check, --list-plugins. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+static void usage(FILE *out)
+{
+    fputs(
+        "usage: sluice -c FILE [--check] [--stats SECS] [--log-level LEVEL]\n"
+        "       sluice --list-plugins [-c FILE]\n"
+        "       sluice --version\n"
+        "\n"
+        "  -c, --config FILE     the pipeline (libconfig syntax)\n"
+        "      --check           validate the config, load plugins, compile scripts; run nothing\n"
+        "      --stats SECS      print a progress line to stderr every SECS seconds\n"
+        "      --log-level L     debug, info, warn or error (default info)\n"
+        "      --list-plugins    list every plugin found, with its options\n"
+        "\n"
+        "exit: 0 done (or drained after SIGINT/SIGTERM), 1 bad config or usage, 2 runtime error\n",
+        out);
+}
+
+static int list_plugins(void)
+{
+    struct sl__loader *l = sl__loader_new(NULL, 0);
+    if (!l)
+        return 2;
+    int n = sl__loader_list(l, stdout);
+    sl__loader_free(l);
+    return n > 0 ? 0 : 1;
+}
+
+static void cleanup(struct sl__pipeline *pl)
+{
+    sl__pipeline_free(pl);
+    sl__ack_destroy();
+    sl__pool_destroy();
+}
+
+/* Signals are taken synchronously on this thread: every other thread has
+ * them blocked, so no handler ever runs inside a worker. */
+static int run(struct sl__pipeline *pl, double stats_every)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    if (sl__pipeline_start(pl) < 0) {
+        sl_log(NULL, SL_LOG_ERROR, "cannot start the pipeline");
+        return 2;
+    }
+    sl_log(NULL, SL_LOG_INFO, "pipeline '%s' started (%zu inputs, %zu handlers, %zu outputs%s)",
+           pl->name, pl->n_inputs, pl->n_handlers, pl->n_outputs, pl->dlq ? ", dead_letter" : "");
+    int64_t start = sl__now_ns(), next_stats = start + (int64_t)(stats_every * 1e9);
+    bool stopping = false;
+    while (!sl__pipeline_wait(pl, 0)) {
+        struct timespec ts = {0, 50 * 1000000};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGHUP) {
+            sl_log(NULL, SL_LOG_INFO, "SIGHUP: reloading scripts");
+            sl__pipeline_reload(pl);
+        } else if (sig == SIGINT || sig == SIGTERM) {
+            if (stopping) {
+                sl_log(NULL, SL_LOG_WARN, "second signal: exiting now without draining");
+                _exit(2);
+            }
+            stopping = true;
+            sl_log(NULL, SL_LOG_INFO, "%s: stopping inputs and draining", strsignal(sig));
+            sl__pipeline_stop(pl);
+        }
+        if (stats_every > 0 && sl__now_ns() >= next_stats) {
+            sl__stats_line(pl, stderr, stats_every);
+            next_stats += (int64_t)(stats_every * 1e9);
+        }
+    }
+    double secs = (double)(sl__now_ns() - start) / 1e9;
+    if (stats_every > 0)
+        sl__stats_line(pl, stderr, secs);
+    uint64_t in = 0, out = 0, dead = 0;
+    for (size_t i = 0; i < pl->n_inputs; i++)
+        in += atomic_load(&pl->inputs[i]->stats.in);
+    for (size_t i = 0; i < pl->n_outputs; i++)
+        out += atomic_load(&pl->outputs[i]->stats.out);
+    for (size_t i = 0; i < pl->n_all; i++)
+        dead += atomic_load(&pl->all[i]->stats.dead);
+    sl_log(NULL, SL_LOG_INFO,
+           "done in %.3fs: %llu in, %llu out, %llu dead-lettered, %llu unrouted, %llu discarded",
+           secs, (unsigned long long)in, (unsigned long long)out, (unsigned long long)dead,
+           (unsigned long long)atomic_load(&pl->unrouted),
+           (unsigned long long)atomic_load(&pl->discarded));
+    return atomic_load(&pl->fatal) ? 2 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
+        {"stats", required_argument, NULL, 's'},  {"log-level", required_argument, NULL, 'l'},
+        {"list-plugins", no_argument, NULL, 'p'}, {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    const char *config = NULL;
+    bool check = false, list = false;
+    double stats_every = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'k':
+            check = true;
+            break;
+        case 's': {
+            char *end;
+            stats_every = strtod(optarg, &end);
+            if (*end || stats_every <= 0) {
+                fprintf(stderr, "sluice: --stats wants a number of seconds, not '%s'\n", optarg);
+                return 1;
+            }
+            break;
+        }
+        case 'l': {
+            int level = sl__log_parse_level(optarg);
+            if (level < 0) {
+                fprintf(stderr, "sluice: unknown log level '%s' (debug, info, warn, error)\n",
+                        optarg);
+                return 1;
+            }
+            sl__log_set_level(level);
+            break;
+        }
+        case 'p':
+            list = true;
+            break;
+        case 'V':
+            printf("sluice %s (plugin ABI %d.%d)\n", SLUICE_VERSION, SL_ABI_MAJOR, SL_ABI_MINOR);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "sluice: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 1;
+    }
+    if (list)
+        return list_plugins();
+    if (!config) {
+        usage(stderr);
+        return 1;
+    }
+    /* Block before any thread exists so every thread inherits the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct sl__pipeline *pl = sl__pipeline_load(config, check);
+    if (!pl) {
+        cleanup(NULL);
+        return 1;
+    }
+    if (check) {
+        printf("%s: OK (%zu inputs, %zu handlers, %zu outputs%s)\n", config, pl->n_inputs,
+               pl->n_handlers, pl->n_outputs, pl->dlq ? ", dead_letter" : "");
+        cleanup(pl);
+        return 0;
+    }
+    int rc = run(pl, stats_every);
+    cleanup(pl);
+    return rc;
+}

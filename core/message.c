@@ -1,0 +1,215 @@
+/* message.c - buffers, headers, trace context, and the life of a message. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+int sl_buf_reserve(struct sl_buf *b, size_t extra)
+{
+    if (b->cap - b->len >= extra)
+        return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap - b->len < extra)
+        cap *= 2;
+    uint8_t *p = realloc(b->data, cap);
+    if (!p)
+        return -1;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int sl_buf_append(struct sl_buf *b, const void *p, size_t n)
+{
+    if (sl_buf_reserve(b, n + 1) < 0)
+        return -1;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = 0; /* keeps text payloads usable as C strings */
+    return 0;
+}
+
+int sl_buf_set(struct sl_buf *b, const void *p, size_t n)
+{
+    b->len = 0;
+    return sl_buf_append(b, p, n);
+}
+
+void sl_buf_free(struct sl_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+const struct sl_header *sl_msg_header(const struct sl_msg *m, const char *name)
+{
+    for (uint32_t i = 0; i < m->n_headers; i++)
+        if (strcmp(m->headers[i].name, name) == 0)
+            return &m->headers[i];
+    return NULL;
+}
+
+void sl_msg_del_header(struct sl_msg *m, const char *name)
+{
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < m->n_headers; i++)
+        if (strcmp(m->headers[i].name, name) != 0)
+            m->headers[j++] = m->headers[i];
+    m->n_headers = j;
+}
+
+int sl_msg_set_header(struct sl_msg *m, const char *name, const void *value, size_t len)
+{
+    uint8_t *v = (uint8_t *)sl_arena_strndup(&m->arena, value, len);
+    if (!v)
+        return -1;
+    for (uint32_t i = 0; i < m->n_headers; i++) {
+        if (strcmp(m->headers[i].name, name) == 0) {
+            m->headers[i].value = v;
+            m->headers[i].value_len = (uint32_t)len;
+            return 0;
+        }
+    }
+    if (m->n_headers == m->headers_cap) {
+        /* Arrays in the arena cannot grow in place: copy to a larger one. */
+        uint32_t cap = m->headers_cap ? m->headers_cap * 2 : 8;
+        struct sl_header *h = sl_arena_alloc(&m->arena, cap * sizeof(*h));
+        if (!h)
+            return -1;
+        if (m->n_headers)
+            memcpy(h, m->headers, m->n_headers * sizeof(*h));
+        m->headers = h;
+        m->headers_cap = cap;
+    }
+    const char *n = sl_arena_strndup(&m->arena, name, strlen(name));
+    if (!n)
+        return -1;
+    m->headers[m->n_headers++] = (struct sl_header){n, v, (uint32_t)len};
+    return 0;
+}
+
+int sl_msg_set_route(struct sl_msg *m, const char *route)
+{
+    const char *r = sl_arena_strndup(&m->arena, route, strlen(route));
+    if (!r)
+        return -1;
+    m->route = r;
+    return 0;
+}
+
+static void hex(char *out, const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+}
+
+void sl_msg_traceparent(const struct sl_msg *m, char *buf)
+{
+    memcpy(buf, "00-", 3);
+    hex(buf + 3, m->trace_id, 16);
+    buf[35] = '-';
+    hex(buf + 36, m->span_id, 8);
+    memcpy(buf + 52, "-01", 4); /* includes the NUL */
+}
+
+static int unhex(const char *s, uint8_t *out, size_t n)
+{
+    for (size_t i = 0; i < 2 * n; i++) {
+        char c = s[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
+            return -1;
+        if (i % 2)
+            out[i / 2] |= (uint8_t)v;
+        else
+            out[i / 2] = (uint8_t)(v << 4);
+    }
+    return 0;
+}
+
+int sl_msg_parse_traceparent(struct sl_msg *m, const char *v, size_t len)
+{
+    uint8_t trace[16], span[8], zero[16] = {0};
+    /* version "00": 2-32-16-2 hex digits, lower case, ids not all zero */
+    if (len < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-' || unhex(v + 3, trace, 16) < 0 ||
+        unhex(v + 36, span, 8) < 0 || memcmp(trace, zero, 16) == 0 || memcmp(span, zero, 8) == 0)
+        return -1;
+    memcpy(m->trace_id, trace, 16);
+    memcpy(m->span_id, span, 8);
+    return 0;
+}
+
+static int copy_meta(struct sl_msg *dst, const struct sl_msg *src)
+{
+    if (src->has_key && sl_buf_set(&dst->key, src->key.data, src->key.len) < 0)
+        return -1;
+    dst->has_key = src->has_key;
+    for (uint32_t i = 0; i < src->n_headers; i++) {
+        const struct sl_header *h = &src->headers[i];
+        if (sl_msg_set_header(dst, h->name, h->value, h->value_len) < 0)
+            return -1;
+    }
+    if (src->route && sl_msg_set_route(dst, src->route) < 0)
+        return -1;
+    memcpy(dst->trace_id, src->trace_id, 16);
+    memcpy(dst->span_id, src->span_id, 8);
+    dst->source = src->source;
+    if (src->source.name && !(dst->source.name = sl_arena_strndup(&dst->arena, src->source.name,
+                                                                  strlen(src->source.name))))
+        return -1;
+    dst->cookie = src->cookie;
+    dst->_ack = src->_ack;
+    if (dst->_ack)
+        sl__ack_ref(dst->_ack);
+    return 0;
+}
+
+struct sl_msg *sl_msg_derive(const struct sl_msg *parent)
+{
+    struct sl_msg *m = sl__msg_alloc();
+    if (copy_meta(m, parent) < 0) {
+        sl__msg_finish(m, false);
+        return NULL;
+    }
+    return m;
+}
+
+struct sl_msg *sl__msg_clone(const struct sl_msg *src)
+{
+    struct sl_msg *m = sl_msg_derive(src);
+    if (!m)
+        return NULL;
+    if (sl_buf_set(&m->payload, src->payload.data, src->payload.len) < 0)
+        goto out_fail;
+    if (src->record) {
+        m->record = sl_arena_alloc(&m->arena, sizeof(*m->record));
+        if (!m->record || sl_value_copy(&m->arena, m->record, src->record) < 0)
+            goto out_fail;
+    }
+    m->attempts = src->attempts;
+    return m;
+out_fail:
+    sl__msg_finish(m, false);
+    return NULL;
+}
+
+void sl__msg_finish(struct sl_msg *m, bool failed)
+{
+    if (m->_ack)
+        sl__ack_unref(m->_ack, failed);
+    sl__msg_recycle(m);
+}
+
+void sl_msg_release(struct sl_msg *m)
+{
+    struct sl__worker *w = sl__current_worker;
+    if (w)
+        atomic_fetch_add_explicit(&w->stage->inst->stats.dropped, 1, memory_order_relaxed);
+    sl__msg_finish(m, false);
+}

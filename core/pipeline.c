@@ -1,0 +1,409 @@
+/* pipeline.c - assemble the stages and their queues, start and stop the
+ * threads, and the input sink calls. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+
+static int link_init(struct sl__link *l, const char *label, struct sl_instance *inst, unsigned nq,
+                     uint32_t capacity, uint32_t batch, uint32_t linger)
+{
+    l->nq = nq;
+    l->by_key = nq > 1;
+    l->batch_size = batch;
+    l->linger_ms = linger;
+    l->inst = inst;
+    l->q = calloc(nq, sizeof(*l->q));
+    if (!l->q)
+        return -1;
+    /* capacity counts messages; the ring holds whole batches */
+    uint32_t slots = (capacity + batch - 1) / batch;
+    for (unsigned i = 0; i < nq; i++) {
+        char name[160];
+        snprintf(name, sizeof(name), nq > 1 ? "%s#%u" : "%s", label, i);
+        if (!(l->q[i] = sl__queue_new(name, slots)))
+            return -1;
+    }
+    return 0;
+}
+
+static void link_fini(struct sl__link *l)
+{
+    for (unsigned i = 0; l->q && i < l->nq; i++)
+        sl__queue_free(l->q[i]);
+    free(l->q);
+    l->q = NULL;
+}
+
+static struct sl__stage *stage_new(struct sl__pipeline *pl, int kind, struct sl_instance *inst,
+                                   struct sl_instance *owner, unsigned workers, bool ordered,
+                                   uint32_t batch, uint32_t linger)
+{
+    struct sl__stage *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->kind = kind;
+    s->inst = inst;
+    s->owner = owner;
+    s->nworkers = workers;
+    snprintf(s->label, sizeof(s->label), "%s%s", owner->name,
+             kind == SL__STAGE_DECODE ? ".decode" : "");
+    unsigned nq = ordered && workers > 1 ? workers : 1;
+    s->workers = calloc(workers, sizeof(*s->workers));
+    struct sl__stage **stages = realloc(pl->stages, (pl->n_stages + 1) * sizeof(*stages));
+    if (!s->workers || !stages ||
+        link_init(&s->in, s->label, owner, nq, pl->queue_capacity, batch, linger) < 0) {
+        free(s->workers);
+        free(s);
+        return NULL;
+    }
+    pl->stages = stages;
+    pl->stages[pl->n_stages++] = s;
+    return s;
+}
+
+static int workers_init(struct sl__pipeline *pl, struct sl__stage *s, struct sl__link *next,
+                        bool route)
+{
+    const struct sl_plugin *p = s->inst->plugin;
+    const struct sl_plugin *codec = s->inst->codec ? s->inst->codec->plugin : NULL;
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        struct sl__worker *w = &s->workers[i];
+        w->stage = s;
+        w->idx = i;
+        w->wctx = s->inst->ctx;
+        if (p->worker_init && p->worker_init(s->inst->ctx, i, &w->wctx) != SL_OK) {
+            sl_log(s->inst, SL_LOG_ERROR, "worker %u failed to start", i);
+            return -1;
+        }
+        w->codec_wctx = s->inst->codec ? s->inst->codec->ctx : NULL;
+        if (codec && codec->worker_init &&
+            codec->worker_init(s->inst->codec->ctx, i, &w->codec_wctx) != SL_OK) {
+            sl_log(s->inst, SL_LOG_ERROR, "codec worker %u failed to start", i);
+            return -1;
+        }
+        if (sl__emitter_init(&w->em, pl, next, route) < 0)
+            return -1;
+        w->em.w = w;
+        w->em.no_dlq = s->kind == SL__STAGE_DLQ;
+    }
+    return 0;
+}
+
+static uint32_t max_batch(struct sl__pipeline *pl)
+{
+    uint32_t m = pl->batch_size;
+    for (size_t i = 0; i < pl->n_all; i++)
+        if (pl->all[i]->batch_size > m)
+            m = pl->all[i]->batch_size;
+    return m;
+}
+
+/* inputs -> [decode] -> handler 1 .. n -> route -> outputs; dead_letter */
+static int build(struct sl__pipeline *pl)
+{
+    sl__pool_init(max_batch(pl));
+    pl->out_links = calloc(pl->n_outputs, sizeof(*pl->out_links));
+    pl->input_links = calloc(pl->n_inputs, sizeof(*pl->input_links));
+    struct sl__stage **hstages = calloc(pl->n_handlers ? pl->n_handlers : 1, sizeof(*hstages));
+    if (!pl->out_links || !pl->input_links || !hstages)
+        goto out_fail;
+    for (size_t j = 0; j < pl->n_outputs; j++) {
+        struct sl_instance *o = pl->outputs[j];
+        struct sl__stage *s = stage_new(pl, SL__STAGE_OUTPUT, o, o, o->workers, o->ordered,
+                                        o->batch_size, o->linger_ms);
+        if (!s)
+            goto out_fail;
+        pl->out_links[j] = &s->in;
+    }
+    if (pl->dlq) {
+        struct sl_instance *d = pl->dlq;
+        pl->dlq_stage =
+            stage_new(pl, SL__STAGE_DLQ, d, d, d->workers, false, d->batch_size, d->linger_ms);
+        if (!pl->dlq_stage)
+            goto out_fail;
+        pl->dlq_link = &pl->dlq_stage->in;
+    }
+    for (size_t k = 0; k < pl->n_handlers; k++) {
+        struct sl_instance *h = pl->handlers[k];
+        if (!(hstages[k] = stage_new(pl, SL__STAGE_HANDLER, h, h, h->workers, h->ordered,
+                                     pl->batch_size, pl->linger_ms)))
+            goto out_fail;
+    }
+    pl->first = pl->n_handlers ? &hstages[0]->in : NULL;
+    for (size_t i = 0; i < pl->n_inputs; i++) {
+        struct sl_instance *in = pl->inputs[i];
+        pl->input_links[i] = pl->first;
+        if (in->codec && in->codec->plugin->decode) {
+            struct sl__stage *d = stage_new(pl, SL__STAGE_DECODE, in->codec, in, in->decode_workers,
+                                            in->ordered, pl->batch_size, pl->linger_ms);
+            if (!d || workers_init(pl, d, pl->first, true) < 0)
+                goto out_fail;
+            pl->input_links[i] = &d->in;
+        }
+    }
+    for (size_t k = 0; k < pl->n_handlers; k++)
+        if (workers_init(pl, hstages[k], k + 1 < pl->n_handlers ? &hstages[k + 1]->in : NULL,
+                         true) < 0)
+            goto out_fail;
+    for (size_t j = 0; j < pl->n_stages; j++) {
+        struct sl__stage *s = pl->stages[j];
+        if ((s->kind == SL__STAGE_OUTPUT || s->kind == SL__STAGE_DLQ) &&
+            workers_init(pl, s, NULL, false) < 0)
+            goto out_fail;
+    }
+    free(hstages);
+    return 0;
+out_fail:
+    free(hstages);
+    return -1;
+}
+
+static int sinks_init(struct sl__pipeline *pl)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < pl->n_inputs; i++)
+        n += pl->inputs[i]->workers;
+    pl->sinks = calloc(n, sizeof(*pl->sinks));
+    if (!pl->sinks)
+        return -1;
+    for (size_t i = 0; i < pl->n_inputs; i++) {
+        struct sl_instance *in = pl->inputs[i];
+        for (unsigned k = 0; k < in->workers; k++) {
+            struct sl_input_sink *s = calloc(1, sizeof(*s));
+            if (!s)
+                return -1;
+            pl->sinks[pl->n_sinks++] = s;
+            s->inst = in;
+            s->pl = pl;
+            s->wctx = in->ctx;
+            if (sl__emitter_init(&s->em, pl, pl->input_links[i], true) < 0)
+                return -1;
+            if (in->plugin->worker_init && in->plugin->worker_init(in->ctx, k, &s->wctx) != SL_OK) {
+                sl_log(in, SL_LOG_ERROR, "input worker %u failed to start", k);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+void sl__pipeline_thread_done(struct sl__pipeline *pl)
+{
+    pthread_mutex_lock(&pl->done_mu);
+    pl->running_threads--;
+    pthread_cond_broadcast(&pl->done_cv);
+    pthread_mutex_unlock(&pl->done_mu);
+}
+
+static void *sink_main(void *arg)
+{
+    struct sl_input_sink *s = arg;
+    s->rc = s->inst->plugin->run(s->wctx, s);
+    if (s->rc < 0) {
+        sl_log(s->inst, SL_LOG_ERROR, "input failed; stopping the pipeline");
+        atomic_store(&s->pl->fatal, 1);
+        sl__pipeline_stop(s->pl);
+    }
+    sl__emitter_flush(&s->em, true);
+    sl__ack_flush();
+    sl__emitter_producer_done(&s->em);
+    sl__ack_thread_exit();
+    sl__pool_thread_exit();
+    sl__pipeline_thread_done(s->pl);
+    return NULL;
+}
+
+int sl__pipeline_start(struct sl__pipeline *pl)
+{
+    if (build(pl) < 0 || sinks_init(pl) < 0)
+        return -1;
+    /* Every producer registers before any thread runs, or a queue could
+     * close while an upstream stage has not started yet. */
+    int threads = 0;
+    for (size_t j = 0; j < pl->n_stages; j++) {
+        struct sl__stage *s = pl->stages[j];
+        for (unsigned i = 0; i < s->nworkers; i++)
+            sl__emitter_add_producer(&s->workers[i].em);
+        threads += (int)s->nworkers;
+    }
+    for (size_t i = 0; i < pl->n_sinks; i++)
+        sl__emitter_add_producer(&pl->sinks[i]->em);
+    pl->running_threads = threads + (int)pl->n_sinks;
+    for (size_t j = 0; j < pl->n_stages; j++)
+        if (sl__stage_start(pl->stages[j]) < 0)
+            abort(); /* half-started pipelines cannot be unwound safely */
+    for (size_t i = 0; i < pl->n_sinks; i++)
+        if (pthread_create(&pl->sinks[i]->thread, NULL, sink_main, pl->sinks[i]) != 0)
+            abort();
+        else
+            pl->sinks[i]->started = true;
+    return 0;
+}
+
+void sl__pipeline_stop(struct sl__pipeline *pl)
+{
+    if (atomic_exchange(&pl->stopping, true))
+        return;
+    for (size_t i = 0; i < pl->n_inputs; i++)
+        pl->inputs[i]->plugin->stop(pl->inputs[i]->ctx);
+}
+
+bool sl__pipeline_wait(struct sl__pipeline *pl, int timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + (int64_t)timeout_ms * 1000000;
+    ts.tv_sec += ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    pthread_mutex_lock(&pl->done_mu);
+    while (pl->running_threads > 0)
+        if (pthread_cond_timedwait(&pl->done_cv, &pl->done_mu, &ts) != 0)
+            break;
+    bool done = pl->running_threads <= 0;
+    pthread_mutex_unlock(&pl->done_mu);
+    return done;
+}
+
+void sl__pipeline_reload(struct sl__pipeline *pl)
+{
+    for (size_t i = 0; i < pl->n_all; i++)
+        if (pl->all[i]->plugin->reload)
+            pl->all[i]->plugin->reload(pl->all[i]->ctx);
+}
+
+void sl__pipeline_free(struct sl__pipeline *pl)
+{
+    if (!pl)
+        return;
+    for (size_t i = 0; i < pl->n_sinks; i++) {
+        struct sl_input_sink *s = pl->sinks[i];
+        if (s->started)
+            pthread_join(s->thread, NULL);
+        if (s->inst->plugin->worker_destroy && s->wctx != s->inst->ctx)
+            s->inst->plugin->worker_destroy(s->wctx);
+        sl__emitter_fini(&s->em);
+        free(s);
+    }
+    free(pl->sinks);
+    for (size_t j = 0; j < pl->n_stages; j++) {
+        struct sl__stage *s = pl->stages[j];
+        sl__stage_join(s);
+        const struct sl_plugin *p = s->inst->plugin;
+        const struct sl_plugin *codec = s->inst->codec ? s->inst->codec->plugin : NULL;
+        for (unsigned i = 0; i < s->nworkers; i++) {
+            struct sl__worker *w = &s->workers[i];
+            if (p->worker_destroy && w->wctx && w->wctx != s->inst->ctx)
+                p->worker_destroy(w->wctx);
+            if (codec && codec->worker_destroy && w->codec_wctx &&
+                w->codec_wctx != s->inst->codec->ctx)
+                codec->worker_destroy(w->codec_wctx);
+            sl__emitter_fini(&w->em);
+        }
+        link_fini(&s->in);
+        free(s->workers);
+        free(s);
+    }
+    free(pl->stages);
+    free(pl->out_links);
+    free(pl->input_links);
+    /* instances in reverse: codecs after the stages that use them */
+    for (size_t i = pl->n_all; i-- > 0;)
+        sl__instance_free(pl->all[i]);
+    free(pl->all);
+    free(pl->inputs);
+    free(pl->handlers);
+    free(pl->outputs);
+    sl__loader_free(pl->loader);
+    if (pl->cfg_loaded)
+        config_destroy(&pl->cfg);
+    free(pl->name);
+    free(pl->path);
+    free(pl);
+}
+
+/* ---- the input sink ---- */
+
+struct sl_msg *sl_sink_msg(struct sl_input_sink *s)
+{
+    (void)s;
+    return sl__msg_alloc();
+}
+
+static void start_trace(struct sl_msg *m)
+{
+    if (m->n_headers) {
+        const struct sl_header *h = sl_msg_header(m, "traceparent");
+        if (h && sl_msg_parse_traceparent(m, (const char *)h->value, h->value_len) == 0) {
+            /* we are a new span within the caller's trace */
+            uint64_t span = sl__rand64() | 1;
+            memcpy(m->span_id, &span, 8);
+            return;
+        }
+    }
+    uint64_t r[3] = {sl__rand64(), sl__rand64() | 1, sl__rand64() | 1};
+    memcpy(m->trace_id, r, 16);
+    memcpy(m->span_id, &r[2], 8);
+}
+
+int sl_sink_emit(struct sl_input_sink *s, struct sl_msg *m)
+{
+    struct sl_instance *in = s->inst;
+    if (in->plugin->delivered)
+        m->_ack = sl__ack_new(in, m);
+    if (!m->route)
+        m->route = in->name;
+    start_trace(m);
+    atomic_fetch_add_explicit(&in->stats.in, 1, memory_order_relaxed);
+    sl__emitter_put(&s->em, m);
+    if ((s->em.emitted & 63) == 0)
+        sl__emitter_flush(&s->em, false);
+    return atomic_load_explicit(&s->pl->stopping, memory_order_relaxed) ? SL_STOPPED : SL_OK;
+}
+
+void sl_sink_reject(struct sl_input_sink *s, struct sl_msg *m, const char *error)
+{
+    struct sl_instance *in = s->inst;
+    if (in->plugin->delivered)
+        m->_ack = sl__ack_new(in, m);
+    if (!m->route)
+        m->route = in->name;
+    start_trace(m);
+    atomic_fetch_add_explicit(&in->stats.in, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&in->stats.dead, 1, memory_order_relaxed);
+    sl__dead_letter(&s->em, m, in->name, error);
+}
+
+void sl_sink_flush(struct sl_input_sink *s)
+{
+    sl__emitter_flush(&s->em, true);
+    sl__ack_flush();
+}
+
+bool sl_sink_writable(struct sl_input_sink *s)
+{
+    for (unsigned i = 0; i < s->em.nslots; i++)
+        if (!sl__queue_writable(s->em.slot_q[i]))
+            return false;
+    return true;
+}
+
+bool sl_sink_wait(struct sl_input_sink *s, int timeout_ms)
+{
+    for (unsigned i = 0; i < s->em.nslots; i++)
+        if (!sl__queue_wait_writable(s->em.slot_q[i], timeout_ms))
+            return false;
+    return true;
+}
+
+bool sl_sink_stopping(const struct sl_input_sink *s)
+{
+    return atomic_load_explicit(&s->pl->stopping, memory_order_relaxed);
+}
+
+uint64_t sl_sink_in_flight(const struct sl_input_sink *s)
+{
+    return atomic_load_explicit(&s->inst->in_flight, memory_order_relaxed);
+}

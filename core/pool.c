@@ -1,0 +1,217 @@
+/* pool.c - message and batch pools: per-thread caches over one shared free
+ * list, so a message costs no malloc once the pipeline has warmed up. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+enum {
+    MAGAZINE = 64,        /* messages moved per trip to the shared list */
+    BUF_KEEP_MAX = 16384, /* larger buffers are freed on recycle */
+    BATCH_CACHE = 8,
+};
+
+static struct {
+    pthread_mutex_t mu;
+    struct sl_msg *free_msgs;
+    struct sl_batch *free_batches;
+    uint32_t batch_cap;
+    _Atomic uint64_t created;
+    /* every message ever made, for sl__pool_destroy */
+    struct sl_msg **all;
+    size_t n_all, cap_all;
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .batch_cap = 256};
+
+static _Thread_local struct {
+    struct sl_msg *m[2 * MAGAZINE];
+    unsigned n;
+    struct sl_batch *b[BATCH_CACHE];
+    unsigned nb;
+} cache;
+
+void sl__pool_init(uint32_t batch_cap)
+{
+    pool.batch_cap = batch_cap ? batch_cap : 1;
+}
+
+uint32_t sl__pool_batch_cap(void)
+{
+    return pool.batch_cap;
+}
+
+uint64_t sl__pool_msgs_created(void)
+{
+    return atomic_load_explicit(&pool.created, memory_order_relaxed);
+}
+
+static struct sl_msg *msg_create(void)
+{
+    struct sl_msg *m = calloc(1, sizeof(*m));
+    if (!m) {
+        fputs("sluice: out of memory allocating a message\n", stderr);
+        abort();
+    }
+    m->source.partition = -1;
+    m->source.offset = -1;
+    pthread_mutex_lock(&pool.mu);
+    if (pool.n_all == pool.cap_all) {
+        size_t cap = pool.cap_all ? pool.cap_all * 2 : 1024;
+        struct sl_msg **all = realloc(pool.all, cap * sizeof(*all));
+        if (!all) {
+            fputs("sluice: out of memory growing the message pool\n", stderr);
+            abort();
+        }
+        pool.all = all;
+        pool.cap_all = cap;
+    }
+    pool.all[pool.n_all++] = m;
+    pthread_mutex_unlock(&pool.mu);
+    atomic_fetch_add_explicit(&pool.created, 1, memory_order_relaxed);
+    return m;
+}
+
+struct sl_msg *sl__msg_alloc(void)
+{
+    if (cache.n == 0) {
+        pthread_mutex_lock(&pool.mu);
+        while (cache.n < MAGAZINE && pool.free_msgs) {
+            struct sl_msg *m = pool.free_msgs;
+            pool.free_msgs = m->_next;
+            cache.m[cache.n++] = m;
+        }
+        pthread_mutex_unlock(&pool.mu);
+        if (cache.n == 0)
+            return msg_create();
+    }
+    struct sl_msg *m = cache.m[--cache.n];
+    m->_next = NULL;
+    return m;
+}
+
+static void buf_trim(struct sl_buf *b)
+{
+    b->len = 0;
+    if (b->cap > BUF_KEEP_MAX)
+        sl_buf_free(b);
+}
+
+static void give_back(unsigned keep)
+{
+    if (cache.n <= keep)
+        return;
+    struct sl_msg *head = NULL;
+    while (cache.n > keep) {
+        struct sl_msg *m = cache.m[--cache.n];
+        m->_next = head;
+        head = m;
+    }
+    struct sl_msg *tail = head;
+    while (tail->_next)
+        tail = tail->_next;
+    pthread_mutex_lock(&pool.mu);
+    tail->_next = pool.free_msgs;
+    pool.free_msgs = head;
+    pthread_mutex_unlock(&pool.mu);
+}
+
+void sl__msg_recycle(struct sl_msg *m)
+{
+    buf_trim(&m->payload);
+    buf_trim(&m->key);
+    buf_trim(&m->out);
+    sl_arena_reset(&m->arena);
+    m->has_key = false;
+    m->headers = NULL;
+    m->n_headers = m->headers_cap = 0;
+    m->record = NULL;
+    m->route = NULL;
+    m->attempts = 0;
+    m->source.name = NULL;
+    m->source.partition = -1;
+    m->source.offset = -1;
+    m->source.timestamp_ms = 0;
+    m->cookie = 0;
+    m->out_raw = false;
+    m->_ack = NULL;
+    m->_error = NULL;
+    m->_stage = NULL;
+    m->_due_ns = 0;
+    if (cache.n == 2 * MAGAZINE)
+        give_back(MAGAZINE);
+    cache.m[cache.n++] = m;
+}
+
+void sl__pool_thread_exit(void)
+{
+    give_back(0);
+    pthread_mutex_lock(&pool.mu);
+    while (cache.nb) {
+        struct sl_batch *b = cache.b[--cache.nb];
+        b->next = pool.free_batches;
+        pool.free_batches = b;
+    }
+    pthread_mutex_unlock(&pool.mu);
+}
+
+struct sl_batch *sl__batch_alloc(void)
+{
+    struct sl_batch *b = NULL;
+    if (cache.nb) {
+        b = cache.b[--cache.nb];
+    } else {
+        pthread_mutex_lock(&pool.mu);
+        b = pool.free_batches;
+        if (b)
+            pool.free_batches = b->next;
+        pthread_mutex_unlock(&pool.mu);
+    }
+    if (!b) {
+        b = malloc(sizeof(*b) + pool.batch_cap * sizeof(struct sl_msg *));
+        if (!b) {
+            fputs("sluice: out of memory allocating a batch\n", stderr);
+            abort();
+        }
+        b->cap = pool.batch_cap;
+    }
+    b->next = NULL;
+    b->n = 0;
+    return b;
+}
+
+void sl__batch_free(struct sl_batch *b)
+{
+    if (cache.nb < BATCH_CACHE) {
+        cache.b[cache.nb++] = b;
+        return;
+    }
+    pthread_mutex_lock(&pool.mu);
+    b->next = pool.free_batches;
+    pool.free_batches = b;
+    pthread_mutex_unlock(&pool.mu);
+}
+
+/* Frees every message ever created; only once no thread uses the pool. */
+void sl__pool_destroy(void)
+{
+    sl__pool_thread_exit();
+    pthread_mutex_lock(&pool.mu);
+    for (size_t i = 0; i < pool.n_all; i++) {
+        struct sl_msg *m = pool.all[i];
+        sl_buf_free(&m->payload);
+        sl_buf_free(&m->key);
+        sl_buf_free(&m->out);
+        sl_arena_free(&m->arena);
+        free(m);
+    }
+    free(pool.all);
+    pool.all = NULL;
+    pool.n_all = pool.cap_all = 0;
+    pool.free_msgs = NULL;
+    while (pool.free_batches) {
+        struct sl_batch *b = pool.free_batches;
+        pool.free_batches = b->next;
+        free(b);
+    }
+    pthread_mutex_unlock(&pool.mu);
+}

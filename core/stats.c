@@ -1,0 +1,116 @@
+/* stats.c - named counters from plugins (Lua's sluice.counter), and the
+ * --stats progress line. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+struct sl_counter {
+    struct sl_counter *next;
+    _Atomic int64_t value;
+    char name[];
+};
+
+struct sl_counter *sl_counter_get(const struct sl_instance *cinst, const char *name)
+{
+    struct sl_instance *inst = (struct sl_instance *)cinst;
+    pthread_mutex_lock(&inst->counters_mu);
+    struct sl_counter *c = inst->counters;
+    while (c && strcmp(c->name, name) != 0)
+        c = c->next;
+    if (!c && (c = calloc(1, sizeof(*c) + strlen(name) + 1))) {
+        strcpy(c->name, name);
+        c->next = inst->counters;
+        inst->counters = c;
+    }
+    pthread_mutex_unlock(&inst->counters_mu);
+    return c;
+}
+
+void sl_counter_add(struct sl_counter *c, int64_t n)
+{
+    if (c)
+        atomic_fetch_add_explicit(&c->value, n, memory_order_relaxed);
+}
+
+void sl__instance_free(struct sl_instance *inst)
+{
+    if (!inst)
+        return;
+    if (inst->ctx && inst->plugin->destroy)
+        inst->plugin->destroy(inst->ctx);
+    while (inst->counters) {
+        struct sl_counter *c = inst->counters;
+        inst->counters = c->next;
+        free(c);
+    }
+    pthread_mutex_destroy(&inst->counters_mu);
+    sl_arena_free(&inst->arena);
+    free(inst->name);
+    free(inst->match);
+    free(inst);
+}
+
+static uint64_t get(_Atomic uint64_t *v)
+{
+    return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+static void human(char *buf, size_t n, double v)
+{
+    if (v >= 1e6)
+        snprintf(buf, n, "%.2fM", v / 1e6);
+    else if (v >= 1e3)
+        snprintf(buf, n, "%.1fk", v / 1e3);
+    else
+        snprintf(buf, n, "%.0f", v);
+}
+
+/* in, out, dead-lettered, dropped, retried, rates since the last line,
+ * queue fill per stage and the plugins' own counters. */
+void sl__stats_line(struct sl__pipeline *pl, FILE *out, double interval_s)
+{
+    static uint64_t last_in, last_out;
+    uint64_t in = 0, outn = 0, dead = 0, dropped = 0, retried = 0;
+    for (size_t i = 0; i < pl->n_inputs; i++)
+        in += get(&pl->inputs[i]->stats.in);
+    for (size_t i = 0; i < pl->n_outputs; i++)
+        outn += get(&pl->outputs[i]->stats.out);
+    for (size_t i = 0; i < pl->n_all; i++) {
+        dead += get(&pl->all[i]->stats.dead);
+        dropped += get(&pl->all[i]->stats.dropped);
+        retried += get(&pl->all[i]->stats.retried);
+    }
+    char rin[32], rout[32], line[2048];
+    human(rin, sizeof(rin), interval_s > 0 ? (double)(in - last_in) / interval_s : 0);
+    human(rout, sizeof(rout), interval_s > 0 ? (double)(outn - last_out) / interval_s : 0);
+    last_in = in;
+    last_out = outn;
+    size_t len = (size_t)snprintf(
+        line, sizeof(line),
+        "stats: in=%llu (%s/s) out=%llu (%s/s) dead_lettered=%llu dropped=%llu retried=%llu "
+        "unrouted=%llu queues:",
+        (unsigned long long)in, rin, (unsigned long long)outn, rout, (unsigned long long)dead,
+        (unsigned long long)dropped, (unsigned long long)retried,
+        (unsigned long long)get(&pl->unrouted));
+    for (size_t j = 0; j < pl->n_stages && len < sizeof(line) - 64; j++) {
+        struct sl__stage *s = pl->stages[j];
+        uint32_t pct = 0;
+        for (unsigned q = 0; q < s->in.nq; q++) {
+            uint32_t p = sl__queue_fill_pct(s->in.q[q]);
+            pct = p > pct ? p : pct;
+        }
+        len += (size_t)snprintf(line + len, sizeof(line) - len, " %s=%u%%", s->label, pct);
+    }
+    for (size_t i = 0; i < pl->n_all && len < sizeof(line) - 64; i++) {
+        struct sl_instance *inst = pl->all[i];
+        pthread_mutex_lock(&inst->counters_mu);
+        for (struct sl_counter *c = inst->counters; c && len < sizeof(line) - 64; c = c->next)
+            len += (size_t)snprintf(line + len, sizeof(line) - len, " %s.%s=%lld", inst->name,
+                                    c->name, (long long)atomic_load(&c->value));
+        pthread_mutex_unlock(&inst->counters_mu);
+    }
+    fprintf(out, "%s\n", line);
+    fflush(out);
+}

@@ -1,0 +1,78 @@
+/* in_file - one message per line from a file (or FIFO); ends at EOF unless
+ * follow = true, which waits for more like `tail -f`. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "line_reader.h"
+
+static int file_init(struct sl_instance *inst, void **ctx)
+{
+    const char *path = sl_opt_str(inst, "path");
+    int64_t max_line = sl_opt_int(inst, "max_line");
+    if (max_line < 1) {
+        sl_log(inst, SL_LOG_ERROR, "%s: max_line must be at least 1", sl_instance_where(inst));
+        return SL_ERROR;
+    }
+    if (sl_instance_workers(inst) > 1)
+        sl_log(inst, SL_LOG_WARN, "a file is read by one thread; workers = %u is ignored",
+               sl_instance_workers(inst));
+    if (sl_instance_checking(inst))
+        return SL_OK;
+    /* O_NONBLOCK so opening a FIFO with no writer yet does not hang; reads
+     * then wait in poll(), where stop() can interrupt them. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        sl_log(inst, SL_LOG_ERROR, "%s: cannot open: %s", path, strerror(errno));
+        return SL_ERROR;
+    }
+    struct line_reader *r = malloc(sizeof(*r));
+    if (!r ||
+        line_reader_init(r, fd, path, (size_t)max_line, sl_opt_bool(inst, "follow"), inst) < 0) {
+        free(r);
+        close(fd);
+        return SL_ERROR;
+    }
+    *ctx = r;
+    return SL_OK;
+}
+
+static void file_destroy(void *ctx)
+{
+    struct line_reader *r = ctx;
+    close(r->fd);
+    line_reader_fini(r);
+    free(r);
+}
+
+static int file_run(void *ctx, struct sl_input_sink *sink)
+{
+    return line_reader_run(ctx, sink);
+}
+
+static void file_stop(void *ctx)
+{
+    line_reader_stop(ctx);
+}
+
+static const struct sl_option file_options[] = {
+    {"path", SL_OPT_STRING, NULL, true, "file or FIFO to read"},
+    {"follow", SL_OPT_BOOL, "false", false, "keep reading as the file grows (like tail -f)"},
+    {"max_line", SL_OPT_INT, "16777216", false, "longer lines go to dead_letter (bytes)"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+SL_PLUGIN_DEFINE = {
+    SL_PLUGIN_HEADER,
+    .kind = SL_KIND_INPUT,
+    .name = "file",
+    .version = SLUICE_VERSION,
+    .doc = "read a file one message per line; ends at EOF unless follow = true",
+    .options = file_options,
+    .init = file_init,
+    .destroy = file_destroy,
+    .run = file_run,
+    .stop = file_stop,
+};

@@ -1,0 +1,179 @@
+/* line_reader.c - see line_reader.h. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "line_reader.h"
+
+enum { READ_CHUNK = 1 << 20, FOLLOW_POLL_MS = 200 };
+
+int line_reader_init(struct line_reader *r, int fd, const char *label, size_t max_line, bool follow,
+                     const struct sl_instance *inst)
+{
+    memset(r, 0, sizeof(*r));
+    r->fd = fd;
+    r->label = label;
+    r->max_line = max_line;
+    r->follow = follow;
+    r->inst = inst;
+    r->cap = READ_CHUNK;
+    r->buf = malloc(r->cap);
+    r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!r->buf || r->wake_fd < 0) {
+        free(r->buf);
+        if (r->wake_fd >= 0)
+            close(r->wake_fd);
+        return SL_ERROR;
+    }
+    atomic_init(&r->stop, false);
+    return SL_OK;
+}
+
+void line_reader_fini(struct line_reader *r)
+{
+    free(r->buf);
+    close(r->wake_fd);
+}
+
+void line_reader_stop(struct line_reader *r)
+{
+    atomic_store(&r->stop, true);
+    uint64_t one = 1;
+    ssize_t w = write(r->wake_fd, &one, sizeof(one));
+    (void)w;
+}
+
+static void emit(struct line_reader *r, struct sl_input_sink *sink, const uint8_t *p, size_t n)
+{
+    struct sl_msg *m = sl_sink_msg(sink);
+    r->line_no++;
+    m->source.name = r->label;
+    m->source.offset = r->line_no;
+    m->cookie = (uint64_t)r->line_no;
+    if (n > r->max_line) {
+        char err[160];
+        snprintf(err, sizeof(err), "%s:%lld: line of %zu bytes is over max_line (%zu)", r->label,
+                 (long long)r->line_no, n, r->max_line);
+        sl_buf_set(&m->payload, p, r->max_line);
+        sl_log(r->inst, SL_LOG_WARN, "%s", err);
+        sl_sink_reject(sink, m, err);
+        return;
+    }
+    if (sl_buf_set(&m->payload, p, n) < 0) {
+        sl_log(r->inst, SL_LOG_ERROR, "%s:%lld: out of memory", r->label, (long long)r->line_no);
+        abort();
+    }
+    sl_sink_emit(sink, m);
+}
+
+/* Wait until the fd has data (or the stop eventfd fires). Returns false when
+ * stopping. Flushes the partial batch first: we are about to block. */
+static bool wait_readable(struct line_reader *r, struct sl_input_sink *sink, int timeout_ms)
+{
+    struct pollfd fds[2] = {{r->fd, POLLIN, 0}, {r->wake_fd, POLLIN, 0}};
+    if (poll(fds, 2, 0) > 0 && (fds[0].revents || fds[1].revents))
+        return !atomic_load(&r->stop);
+    sl_sink_flush(sink);
+    while (poll(fds, 2, timeout_ms) < 0 && errno == EINTR)
+        ;
+    return !atomic_load(&r->stop);
+}
+
+/* Read more bytes after r->end. Returns bytes read, 0 at EOF, -1 on error,
+ * -2 when stopping. Makes room by compacting, then by growing the buffer. */
+static ssize_t fill(struct line_reader *r, struct sl_input_sink *sink)
+{
+    if (r->start > 0 && (r->end == r->cap || r->start > r->cap / 2)) {
+        memmove(r->buf, r->buf + r->start, r->end - r->start);
+        r->end -= r->start;
+        r->start = 0;
+    }
+    if (r->end == r->cap) {
+        uint8_t *b = realloc(r->buf, r->cap * 2);
+        if (!b)
+            return -1;
+        r->buf = b;
+        r->cap *= 2;
+    }
+    for (;;) {
+        if (!wait_readable(r, sink, -1))
+            return -2;
+        ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n > 0)
+            r->end += (size_t)n;
+        return n;
+    }
+}
+
+/* Lines in the buffer, after a stop or at the end: everything read is
+ * handed on, including a last line without its newline. */
+static void emit_rest(struct line_reader *r, struct sl_input_sink *sink)
+{
+    while (r->start < r->end) {
+        uint8_t *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+        size_t len = nl ? (size_t)(nl - (r->buf + r->start)) : r->end - r->start;
+        emit(r, sink, r->buf + r->start, len);
+        r->start += len + (nl != NULL);
+    }
+}
+
+int line_reader_run(struct line_reader *r, struct sl_input_sink *sink)
+{
+    for (;;) {
+        uint8_t *p = r->buf + r->start, *end = r->buf + r->end;
+        uint8_t *nl;
+        while (p < end && (nl = memchr(p, '\n', (size_t)(end - p)))) {
+            emit(r, sink, p, (size_t)(nl - p));
+            p = nl + 1;
+        }
+        r->start = (size_t)(p - r->buf);
+        if (atomic_load_explicit(&r->stop, memory_order_relaxed))
+            break;
+        /* A line longer than max_line with no newline in sight yet: hand
+         * on its head now instead of growing the buffer without bound. */
+        if (r->end - r->start > r->max_line) {
+            size_t len = r->end - r->start;
+            uint8_t *more;
+            emit(r, sink, r->buf + r->start, len);
+            r->start = r->end;
+            /* skip the rest of that line */
+            for (;;) {
+                ssize_t n = fill(r, sink);
+                if (n <= 0)
+                    return n == -1 ? SL_ERROR : SL_OK;
+                more = memchr(r->buf + r->start, '\n', r->end - r->start);
+                if (more) {
+                    r->start = (size_t)(more - r->buf) + 1;
+                    break;
+                }
+                r->start = r->end;
+            }
+            continue;
+        }
+        ssize_t n = fill(r, sink);
+        if (n == -2)
+            break;
+        if (n < 0) {
+            sl_log(r->inst, SL_LOG_ERROR, "%s: read failed: %s", r->label, strerror(errno));
+            emit_rest(r, sink);
+            return SL_ERROR;
+        }
+        if (n == 0) {
+            if (!r->follow)
+                break;
+            sl_sink_flush(sink);
+            struct pollfd w = {r->wake_fd, POLLIN, 0};
+            poll(&w, 1, FOLLOW_POLL_MS);
+            if (atomic_load(&r->stop))
+                break;
+        }
+    }
+    emit_rest(r, sink);
+    return SL_OK;
+}

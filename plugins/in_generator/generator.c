@@ -1,0 +1,166 @@
+/* in_generator - synthetic messages for load tests and demos: `count`
+ * messages (0: until stopped) at `rate` per second (0: as fast as the
+ * pipeline takes them), from a payload template. Workers share the count. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "template.h"
+
+struct generator {
+    struct tpl payload;
+    struct tpl key;
+    bool has_key;
+    uint64_t count; /* 0: unlimited */
+    uint64_t start;
+    double rate; /* per worker, msgs/s; 0: unlimited */
+    _Atomic uint64_t next_seq;
+    atomic_bool stop;
+    unsigned workers;
+    _Atomic unsigned next_worker;
+};
+
+struct gen_worker {
+    struct generator *g;
+    unsigned idx;
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int gen_init(struct sl_instance *inst, void **ctx)
+{
+    int64_t count = sl_opt_int(inst, "count");
+    double rate = sl_opt_double(inst, "rate");
+    if (count < 0 || rate < 0) {
+        sl_log(inst, SL_LOG_ERROR, "%s: count and rate must not be negative",
+               sl_instance_where(inst));
+        return SL_ERROR;
+    }
+    struct generator *g = calloc(1, sizeof(*g));
+    if (!g || tpl_parse(&g->payload, sl_opt_str(inst, "payload")) < 0)
+        goto out_fail;
+    const char *key = sl_opt_str(inst, "key");
+    if (key) {
+        if (tpl_parse(&g->key, key) < 0)
+            goto out_fail;
+        g->has_key = true;
+    }
+    g->count = (uint64_t)count;
+    g->workers = sl_instance_workers(inst);
+    g->rate = rate / g->workers;
+    g->start = (uint64_t)sl_opt_int(inst, "start");
+    atomic_init(&g->next_seq, g->start);
+    *ctx = g;
+    return SL_OK;
+out_fail:
+    if (g) {
+        tpl_free(&g->payload);
+        free(g);
+    }
+    return SL_ERROR;
+}
+
+static void gen_destroy(void *ctx)
+{
+    struct generator *g = ctx;
+    tpl_free(&g->payload);
+    tpl_free(&g->key);
+    free(g);
+}
+
+static int gen_worker_init(void *ctx, unsigned idx, void **wctx)
+{
+    struct gen_worker *w = malloc(sizeof(*w));
+    if (!w)
+        return SL_ERROR;
+    w->g = ctx;
+    w->idx = idx;
+    *wctx = w;
+    return SL_OK;
+}
+
+static void gen_worker_destroy(void *wctx)
+{
+    free(wctx);
+}
+
+enum { CLAIM = 256 };
+
+static int gen_run(void *wctx, struct sl_input_sink *sink)
+{
+    struct gen_worker *w = wctx;
+    struct generator *g = w->g;
+    uint64_t start = g->start, made = 0;
+    int64_t t0 = now_ns();
+    struct timespec wall;
+    while (!atomic_load_explicit(&g->stop, memory_order_relaxed)) {
+        /* claim a block of sequence numbers; ends when count is reached */
+        uint64_t seq = atomic_fetch_add(&g->next_seq, CLAIM), last = seq + CLAIM;
+        if (g->count && seq >= start + g->count)
+            break;
+        if (g->count && last > start + g->count)
+            last = start + g->count;
+        clock_gettime(CLOCK_REALTIME, &wall);
+        int64_t ts_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+        for (; seq < last; seq++) {
+            struct sl_msg *m = sl_sink_msg(sink);
+            if (tpl_render(&g->payload, &m->payload, seq, ts_ms, w->idx) < 0 ||
+                (g->has_key && tpl_render(&g->key, &m->key, seq, ts_ms, w->idx) < 0)) {
+                sl_log(NULL, SL_LOG_ERROR, "generator: out of memory");
+                sl_msg_release(m);
+                return SL_ERROR;
+            }
+            m->has_key = g->has_key;
+            m->source.offset = (int64_t)seq;
+            m->cookie = seq;
+            sl_sink_emit(sink, m);
+        }
+        made += CLAIM;
+        if (g->rate > 0) {
+            int64_t due = t0 + (int64_t)((double)made / g->rate * 1e9), now = now_ns();
+            if (due > now) {
+                sl_sink_flush(sink);
+                int64_t d = due - now;
+                nanosleep(&(struct timespec){d / 1000000000, d % 1000000000}, NULL);
+            }
+        }
+    }
+    return SL_OK;
+}
+
+static void gen_stop(void *ctx)
+{
+    struct generator *g = ctx;
+    atomic_store(&g->stop, true);
+}
+
+static const struct sl_option gen_options[] = {
+    {"count", SL_OPT_INT, "1000", false, "messages to make in all; 0 = until stopped"},
+    {"rate", SL_OPT_DOUBLE, "0", false, "messages per second; 0 = as fast as possible"},
+    {"payload", SL_OPT_STRING, "{\"seq\":{seq},\"ts\":{ts},\"msg\":\"hello from sluice\"}", false,
+     "template; {seq}, {ts} (epoch ms) and {worker} are replaced"},
+    {"key", SL_OPT_STRING, NULL, false, "key template (same fields); no key when unset"},
+    {"start", SL_OPT_INT, "0", false, "first sequence number"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+SL_PLUGIN_DEFINE = {
+    SL_PLUGIN_HEADER,
+    .kind = SL_KIND_INPUT,
+    .name = "generator",
+    .version = SLUICE_VERSION,
+    .doc = "synthetic messages from a template: count, rate, {seq}",
+    .options = gen_options,
+    .init = gen_init,
+    .destroy = gen_destroy,
+    .worker_init = gen_worker_init,
+    .worker_destroy = gen_worker_destroy,
+    .run = gen_run,
+    .stop = gen_stop,
+};
