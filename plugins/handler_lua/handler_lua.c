@@ -1,0 +1,298 @@
+/* handler_lua.c - the `lua` handler: user scripts in Lua 5.4, one lua_State per worker. */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "handler_lua.h"
+
+#define ERR_MAX 1024
+
+struct worker {
+    struct hl_conf *conf;
+    unsigned id;
+    unsigned generation; /* of the script this state runs */
+    struct hl_state *hs;
+    struct hl_plan plan;
+};
+
+static const struct sl_option options[] = {
+    {"script", SL_OPT_STRING, NULL, true,
+     "Lua 5.4 script defining process(msg) or process_batch(msgs), optionally init(conf)"},
+    {"memory_mb", SL_OPT_INT, "64", false, "memory cap per worker's Lua state, MB (0: none)"},
+    {"max_instructions", SL_OPT_INT, "100000000", false,
+     "Lua instructions one call may run, per message (0: no limit)"},
+    {"max_cpu_ms", SL_OPT_INT, "2000", false,
+     "CPU time one call may use, per message, ms (0: no limit)"},
+    {"sandbox", SL_OPT_BOOL, "true", false,
+     "restrict the standard library (no os.execute, io.popen, binary chunks, ...)"},
+    {"allow_io", SL_OPT_BOOL, "false", false, "sandbox: allow writing files and stdio"},
+    {"allow_env", SL_OPT_BOOL, "false", false, "sandbox: allow os.getenv"},
+    {"params", SL_OPT_ANY, NULL, false, "free-form settings for the script (conf.params)"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+static void conf_free(struct hl_conf *conf)
+{
+    if (!conf)
+        return;
+    free(conf->script);
+    free(conf->dir);
+    free(conf);
+}
+
+/* The script path as given, else relative to the config file's directory. */
+static char *find_script(const struct sl_instance *inst, const char *script)
+{
+    if (script[0] == '/' || access(script, R_OK) == 0)
+        return strdup(script);
+    const char *where = sl_instance_where(inst);
+    if (!where)
+        return strdup(script);
+    char cfg[PATH_MAX];
+    snprintf(cfg, sizeof cfg, "%s", where);
+    char *colon = strrchr(cfg, ':');
+    if (colon)
+        *colon = 0;
+    char path[PATH_MAX * 2];
+    snprintf(path, sizeof path, "%s/%s", dirname(cfg), script);
+    return strdup(access(path, R_OK) == 0 ? path : script);
+}
+
+static int lua_init(struct sl_instance *inst, void **ctx)
+{
+    struct hl_conf *conf = calloc(1, sizeof *conf);
+    if (!conf)
+        return SL_ERROR;
+    conf->inst = inst;
+    conf->script = find_script(inst, sl_opt_str(inst, "script"));
+    int64_t mb = sl_opt_int(inst, "memory_mb");
+    int64_t cpu_ms = sl_opt_int(inst, "max_cpu_ms");
+    conf->max_instructions = sl_opt_int(inst, "max_instructions");
+    if (mb < 0 || cpu_ms < 0 || conf->max_instructions < 0) {
+        sl_log(inst, SL_LOG_ERROR, "%s: memory_mb, max_instructions and max_cpu_ms must be >= 0",
+               sl_instance_where(inst));
+        goto out_free;
+    }
+    conf->mem_limit = (size_t)mb << 20;
+    conf->max_cpu_ns = cpu_ms * 1000000;
+    conf->sandbox = sl_opt_bool(inst, "sandbox");
+    conf->allow_io = sl_opt_bool(inst, "allow_io");
+    conf->allow_env = sl_opt_bool(inst, "allow_env");
+    atomic_init(&conf->generation, 0);
+
+    char tmp[PATH_MAX], real[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", conf->script);
+    if (!conf->script || !realpath(dirname(tmp), real)) {
+        sl_log(inst, SL_LOG_ERROR, "%s: script %s: %s", sl_instance_where(inst),
+               conf->script ? conf->script : "?", strerror(errno));
+        goto out_free;
+    }
+    conf->dir = strdup(real);
+    char err[ERR_MAX];
+    if (hl_compile_only(conf, err, sizeof err) != 0) {
+        sl_log(inst, SL_LOG_ERROR, "%s", err);
+        goto out_free;
+    }
+    *ctx = conf;
+    return SL_OK;
+out_free:
+    conf_free(conf);
+    return SL_ERROR;
+}
+
+static void lua_destroy(void *ctx)
+{
+    conf_free(ctx);
+}
+
+/* A fresh state running the current script, or NULL (error logged). */
+static struct hl_state *new_loaded_state(struct hl_conf *conf, unsigned worker)
+{
+    struct hl_state *hs = hl_state_new(conf);
+    if (!hs) {
+        sl_log(conf->inst, SL_LOG_ERROR, "worker %u: cannot create a Lua state", worker);
+        return NULL;
+    }
+    char err[ERR_MAX];
+    if (hl_state_load(hs, sl_instance_config(conf->inst), err, sizeof err) != 0) {
+        sl_log(conf->inst, SL_LOG_ERROR, "%s", err);
+        hl_state_free(hs);
+        return NULL;
+    }
+    return hs;
+}
+
+static int lua_worker_init(void *ctx, unsigned worker, void **wctx)
+{
+    struct hl_conf *conf = ctx;
+    struct worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return SL_ERROR;
+    w->conf = conf;
+    w->id = worker;
+    w->generation = atomic_load(&conf->generation);
+    w->hs = new_loaded_state(conf, worker);
+    if (!w->hs) {
+        free(w);
+        return SL_ERROR;
+    }
+    *wctx = w;
+    return SL_OK;
+}
+
+static void lua_worker_destroy(void *wctx)
+{
+    struct worker *w = wctx;
+    if (!w)
+        return;
+    hl_state_free(w->hs);
+    hl_plan_free(&w->plan);
+    free(w);
+}
+
+/* SIGHUP: check that the new script compiles, then let every worker switch
+ * at the start of its next batch. */
+static void lua_reload(void *ctx)
+{
+    struct hl_conf *conf = ctx;
+    char err[ERR_MAX];
+    if (hl_compile_only(conf, err, sizeof err) != 0) {
+        sl_log(conf->inst, SL_LOG_ERROR, "reload: %s (keeping the running script)", err);
+        return;
+    }
+    atomic_fetch_add(&conf->generation, 1);
+    sl_log(conf->inst, SL_LOG_INFO, "reloading %s", conf->script);
+}
+
+static void maybe_reload(struct worker *w)
+{
+    unsigned gen = atomic_load_explicit(&w->conf->generation, memory_order_acquire);
+    if (gen == w->generation)
+        return;
+    w->generation = gen;
+    struct hl_state *hs = new_loaded_state(w->conf, w->id);
+    if (!hs) {
+        sl_log(w->conf->inst, SL_LOG_ERROR, "worker %u: reload failed, keeping the old script",
+               w->id);
+        return;
+    }
+    hl_state_free(w->hs);
+    w->hs = hs;
+    sl_log(w->conf->inst, SL_LOG_DEBUG, "worker %u: script reloaded", w->id);
+}
+
+/* Protected: process(msg) for p->origs[0]. Stack: 1 plan. */
+static int call_single(lua_State *L)
+{
+    struct hl_plan *p = lua_touserdata(L, 1);
+    struct hl_state *hs = hl_state_of(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_anchor);  /* 2 */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_process); /* 3 */
+    hl_msg_push(L, p, 0);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, 2, 1);
+    lua_call(L, 1, 1);
+    hl_plan_outputs(L, 3, p);
+    return 0;
+}
+
+/* Protected: process_batch(msgs) for every p->origs. */
+static int call_batch(lua_State *L)
+{
+    struct hl_plan *p = lua_touserdata(L, 1);
+    struct hl_state *hs = hl_state_of(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_anchor); /* 2 */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_batch);  /* 3 */
+    lua_createtable(L, (int)p->n_origs, 0);
+    for (size_t i = 0; i < p->n_origs; i++) {
+        hl_msg_push(L, p, i);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, 2, (lua_Integer)i + 1);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_call(L, 1, 1);
+    hl_plan_outputs(L, 3, p);
+    return 0;
+}
+
+static void replace_state(struct worker *w)
+{
+    struct hl_state *hs = new_loaded_state(w->conf, w->id);
+    if (!hs)
+        return; /* keep the old one; it still works, only with less room */
+    sl_log(w->conf->inst, SL_LOG_WARN, "worker %u: Lua state near its memory cap, recreated",
+           w->id);
+    hl_state_free(w->hs);
+    w->hs = hs;
+}
+
+/* One protected call over msgs; then emits, drops or fails them. */
+static void run(struct worker *w, struct sl_msg **msgs, size_t n, lua_CFunction fn,
+                struct sl_emitter *e)
+{
+    struct hl_state *hs = w->hs;
+    struct hl_plan *p = &w->plan;
+    lua_State *L = hs->L;
+    if (hl_plan_reset(p, msgs, n) != 0) {
+        for (size_t i = 0; i < n; i++)
+            sl_fail(e, msgs[i], "handler_lua: out of memory");
+        return;
+    }
+    int base = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_traceback);
+    lua_pushcfunction(L, fn);
+    lua_pushlightuserdata(L, p);
+    hl_budget_start(hs, n);
+    int st = lua_pcall(L, 1, 0, base + 1);
+    hs->call_id++; /* message objects of this call expire */
+    if (st == LUA_OK) {
+        lua_settop(L, base);
+        for (size_t i = 0; i < p->n_out; i++)
+            sl_emit(e, p->out[i]);
+        for (size_t i = 0; i < n; i++)
+            if (!hl_plan_is_out(p, i))
+                sl_msg_release(msgs[i]); /* dropped: acked once its children are */
+        return;
+    }
+    char err[ERR_MAX];
+    hl_error_text(hs, st, err, sizeof err);
+    lua_settop(L, base);
+    for (size_t i = 0; i < p->n_derived; i++)
+        sl_msg_release(p->derived[i]);
+    for (size_t i = 0; i < n; i++)
+        sl_fail(e, msgs[i], err);
+    if (!hl_state_recover(hs, st))
+        replace_state(w);
+}
+
+static int lua_process(void *wctx, struct sl_msg **msgs, size_t n, struct sl_emitter *e)
+{
+    struct worker *w = wctx;
+    maybe_reload(w);
+    if (w->hs->ref_batch != LUA_NOREF) {
+        run(w, msgs, n, call_batch, e);
+        return SL_OK;
+    }
+    for (size_t i = 0; i < n; i++)
+        run(w, &msgs[i], 1, call_single, e);
+    return SL_OK;
+}
+
+SL_PLUGIN_DEFINE = {
+    SL_PLUGIN_HEADER,
+    .kind = SL_KIND_HANDLER,
+    .name = "lua",
+    .version = "0.1.0",
+    .doc = "Lua 5.4 scripts: process(msg) or process_batch(msgs), sandboxed, reloadable",
+    .options = options,
+    .init = lua_init,
+    .destroy = lua_destroy,
+    .worker_init = lua_worker_init,
+    .worker_destroy = lua_worker_destroy,
+    .reload = lua_reload,
+    .process = lua_process,
+};

@@ -1,0 +1,135 @@
+/* handler_lua.h - internals shared by the files of the Lua handler plugin (tag hl_). */
+#ifndef HANDLER_LUA_H
+#define HANDLER_LUA_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "sluice/sluice.h"
+
+#define HL_MAX_DEPTH 100 /* nesting limit of records and JSON (also catches cycles) */
+
+/* Settings shared read-only by every worker of one handler instance. */
+struct hl_conf {
+    const struct sl_instance *inst; /* NULL in unit tests */
+    char *script;                   /* path as configured (used in messages) */
+    char *dir;                      /* real path of the script's directory */
+    size_t mem_limit;               /* bytes per lua_State, 0 = none */
+    int64_t max_instructions;       /* per call, 0 = none */
+    int64_t max_cpu_ns;             /* per call, thread CPU time, 0 = none */
+    bool sandbox, allow_io, allow_env;
+    atomic_uint generation; /* bumped by reload() */
+};
+
+/* One lua_State and what it needs; the allocator's ud, so C code reaches it
+ * from any lua_State with lua_getallocf. */
+struct hl_state {
+    lua_State *L;
+    const struct hl_conf *conf;
+    size_t used;      /* bytes allocated by this state */
+    size_t limit;     /* 0 = none */
+    bool mem_refused; /* the allocator refused a request since the last check */
+    /* per-call budget, reset by hl_budget_start */
+    int64_t instr_left;
+    int64_t cpu_start_ns;
+    bool exhausted;
+    const char *exhausted_why;
+    /* registry refs */
+    int ref_process, ref_batch, ref_traceback, ref_array_mt, ref_map_mt, ref_msg_mt;
+    int ref_counters;              /* name -> light userdata (struct sl_counter *) */
+    int ref_anchor;                /* list that keeps the current call's message objects alive */
+    const void *array_mt, *map_mt; /* identities of the marker metatables */
+    /* messages handed to Lua are valid only while call_id is unchanged */
+    uint64_t call_id;
+    void *gen; /* yajl_gen reused by sluice.json.encode */
+};
+
+/* The sentinel for JSON null (a light userdata). */
+extern const char hl_null_sentinel;
+#define HL_NULL ((void *)&hl_null_sentinel)
+
+static inline struct hl_state *hl_state_of(lua_State *L)
+{
+    void *ud;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
+/* ---- hl_state.c: creating, loading and calling ---- */
+/* A new state with the sandbox, the sluice module and the marker metatables,
+ * the script not yet loaded. NULL when out of memory. */
+struct hl_state *hl_state_new(const struct hl_conf *conf);
+void hl_state_free(struct hl_state *hs);
+/* Runs the script's top level, then init(conf). Returns 0, or -1 with the
+ * error (with "script.lua:LINE:") in err. config may be NULL. */
+int hl_state_load(struct hl_state *hs, const struct sl_value *config, char *err, size_t errlen);
+/* Compiles the script only (for --check and reload). Returns 0 or -1 + err. */
+int hl_compile_only(const struct hl_conf *conf, char *err, size_t errlen);
+/* Arms the per-call instruction and CPU budget, scaled by n messages. */
+void hl_budget_start(struct hl_state *hs, size_t n);
+/* After a failed call: collect garbage; false when the state should be
+ * replaced (memory stays near the cap). */
+bool hl_state_recover(struct hl_state *hs, int status);
+/* Formats the error at the top of the stack (pops it) into buf. */
+void hl_error_text(struct hl_state *hs, int status, char *buf, size_t len);
+
+/* ---- hl_sandbox.c ---- */
+/* Opens the allowed standard libraries and safe replacements. */
+void hl_open_sandbox(lua_State *L, const struct hl_conf *conf);
+
+/* ---- hl_sluice.c: the sluice module (global `sluice`, and require "sluice") ---- */
+int hl_open_sluice(lua_State *L);
+
+/* ---- hl_json.c ---- */
+int hl_open_json(lua_State *L); /* pushes the sluice.json table */
+void hl_json_free(struct hl_state *hs);
+
+/* ---- hl_conv.c: sl_value <-> Lua ---- */
+/* Pushes v (NULL pushes nil). Raises a Lua error when out of memory. */
+void hl_push_value(lua_State *L, const struct sl_value *v);
+/* Converts the Lua value at idx into dst, allocated in a. hint is the value
+ * this one replaces (it keeps map key order and the kind of empty tables);
+ * may be NULL. Raises a Lua error when it cannot convert. */
+void hl_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_value *dst,
+                 const struct sl_value *hint);
+/* Array/map decision for a table (shared with JSON): true when array. */
+bool hl_table_is_array(lua_State *L, int idx, const struct sl_value *hint, size_t *n);
+/* True when s[0..n) is valid UTF-8. */
+bool hl_utf8_valid(const char *s, size_t n);
+
+/* ---- hl_msg.c: messages in Lua and what scripts return ---- */
+struct hl_lmsg; /* the userdata behind a message object */
+
+/* What to do with the messages of one call, built inside the protected call
+ * and carried out after it returns. */
+struct hl_plan {
+    struct sl_msg **origs; /* the messages given to the script */
+    struct hl_lmsg **lm;   /* their message objects */
+    size_t n_origs, cap_origs;
+    struct sl_msg **out; /* to emit, in order */
+    size_t n_out, cap_out;
+    struct sl_msg **derived; /* created this call (released on failure) */
+    size_t n_derived, cap_derived;
+};
+
+/* Registers the message metatable in hs. */
+void hl_msg_register(lua_State *L, struct hl_state *hs);
+/* Pushes the message object for p->origs[i], valid during the current call. */
+void hl_msg_push(lua_State *L, struct hl_plan *p, size_t i);
+/* Turns the script's return value at idx into p->out, then applies the
+ * script's changes to the originals that pass on. Raises a Lua error on a
+ * bad return value or a record that does not convert; the originals are
+ * then untouched. */
+void hl_plan_outputs(lua_State *L, int idx, struct hl_plan *p);
+/* True when the original i is among the outputs. */
+bool hl_plan_is_out(const struct hl_plan *p, size_t i);
+/* Room for n originals. Returns 0, or -1 when out of memory. */
+int hl_plan_reset(struct hl_plan *p, struct sl_msg **msgs, size_t n);
+void hl_plan_free(struct hl_plan *p);
+
+#endif

@@ -1,0 +1,387 @@
+/* hl_conv.c - record trees (struct sl_value) to Lua values and back. */
+#include <stdio.h>
+#include <string.h>
+
+#include "handler_lua.h"
+
+const char hl_null_sentinel = 0;
+
+/* Lua interns strings up to this length: equal short strings share storage. */
+#define SHORT_STR 40
+
+static void push_value(lua_State *L, const struct hl_state *hs, const struct sl_value *v, int depth)
+{
+    if (depth > HL_MAX_DEPTH)
+        luaL_error(L, "record nested deeper than %d levels", HL_MAX_DEPTH);
+    switch (v->type) {
+    case SL_BOOL:
+        lua_pushboolean(L, v->u.b);
+        return;
+    case SL_INT:
+        lua_pushinteger(L, (lua_Integer)v->u.i);
+        return;
+    case SL_DOUBLE:
+        lua_pushnumber(L, v->u.d);
+        return;
+    case SL_STRING:
+    case SL_BYTES:
+        lua_pushlstring(L, v->u.str ? v->u.str : "", v->len);
+        return;
+    case SL_ARRAY:
+        luaL_checkstack(L, 4, "record nested too deep");
+        lua_createtable(L, (int)v->len, 0);
+        for (uint32_t i = 0; i < v->len; i++) {
+            push_value(L, hs, &v->u.items[i], depth + 1);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_array_mt);
+        lua_setmetatable(L, -2);
+        return;
+    case SL_MAP:
+        luaL_checkstack(L, 4, "record nested too deep");
+        lua_createtable(L, 0, (int)v->len);
+        for (uint32_t i = 0; i < v->len; i++) {
+            const struct sl_member *mb = &v->u.members[i];
+            lua_pushlstring(L, mb->key, mb->key_len);
+            push_value(L, hs, &mb->value, depth + 1);
+            lua_rawset(L, -3); /* duplicate keys: the last one wins */
+        }
+        lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_map_mt);
+        lua_setmetatable(L, -2);
+        return;
+    default:
+        lua_pushlightuserdata(L, HL_NULL);
+        return;
+    }
+}
+
+void hl_push_value(lua_State *L, const struct sl_value *v)
+{
+    if (!v) {
+        lua_pushnil(L);
+        return;
+    }
+    push_value(L, hl_state_of(L), v, 0);
+}
+
+bool hl_utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str, *end = s + n;
+    while (s < end) {
+        /* ASCII fast path, 8 bytes at a time */
+        while (end - s >= 8) {
+            uint64_t w;
+            memcpy(&w, s, 8);
+            if (w & 0x8080808080808080ull)
+                break;
+            s += 8;
+        }
+        if (s >= end)
+            break;
+        unsigned c = *s;
+        if (c < 0x80) {
+            s++;
+            continue;
+        }
+        size_t k;
+        unsigned min;
+        if ((c & 0xe0) == 0xc0) {
+            k = 1, min = 0x80, c &= 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            k = 2, min = 0x800, c &= 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            k = 3, min = 0x10000, c &= 0x07;
+        } else {
+            return false;
+        }
+        if ((size_t)(end - s) <= k)
+            return false;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[j] & 0xc0) != 0x80)
+                return false;
+            c = c << 6 | (s[j] & 0x3f);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+            return false;
+        s += k + 1;
+    }
+    return true;
+}
+
+bool hl_table_is_array(lua_State *L, int idx, const struct sl_value *hint, size_t *n)
+{
+    const struct hl_state *hs = hl_state_of(L);
+    *n = lua_rawlen(L, idx);
+    if (lua_getmetatable(L, idx)) {
+        const void *mt = lua_topointer(L, -1);
+        lua_pop(L, 1);
+        if (mt == hs->array_mt)
+            return true;
+        if (mt == hs->map_mt)
+            return false;
+    }
+    /* A plain table: a sequence 1..n with nothing else is an array. */
+    size_t count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (++count > *n) {
+            lua_pop(L, 1);
+            return false;
+        }
+    }
+    if (count == 0) /* empty: an array, unless it replaces a map */
+        return !(hint && hint->type == SL_MAP);
+    return count == *n;
+}
+
+/* Where the conversion is, for error messages ("record.items[2].x"). */
+struct conv {
+    lua_State *L;
+    struct sl_arena *a;
+    int depth;
+    struct {
+        const char *key; /* NULL: array index */
+        size_t len;
+        size_t index;
+    } path[HL_MAX_DEPTH + 1];
+};
+
+static void conv_error(struct conv *c, const char *what)
+{
+    luaL_Buffer b;
+    lua_State *L = c->L;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, what);
+    luaL_addstring(&b, " at record");
+    for (int i = 1; i <= c->depth && i <= HL_MAX_DEPTH; i++) {
+        char num[32];
+        if (c->path[i].key) {
+            luaL_addchar(&b, '.');
+            luaL_addlstring(&b, c->path[i].key, c->path[i].len);
+        } else {
+            snprintf(num, sizeof num, "[%zu]", c->path[i].index);
+            luaL_addstring(&b, num);
+        }
+    }
+    luaL_pushresult(&b);
+    lua_error(L);
+}
+
+static void *conv_alloc(struct conv *c, size_t n)
+{
+    void *p = sl_arena_alloc(c->a, n ? n : 1);
+    if (!p)
+        luaL_error(c->L, "out of memory converting a record");
+    return p;
+}
+
+static const char *conv_strdup(struct conv *c, const char *s, size_t n)
+{
+    char *p = sl_arena_strndup(c->a, s, n);
+    if (!p)
+        luaL_error(c->L, "out of memory converting a record");
+    return p;
+}
+
+static void to_value(struct conv *c, int idx, struct sl_value *dst, const struct sl_value *hint);
+
+static void array_to_value(struct conv *c, int idx, size_t n, struct sl_value *dst,
+                           const struct sl_value *hint)
+{
+    lua_State *L = c->L;
+    if (n > UINT32_MAX)
+        conv_error(c, "array too long");
+    const struct sl_value *hitems = hint && hint->type == SL_ARRAY ? hint->u.items : NULL;
+    size_t hlen = hitems ? hint->len : 0;
+    struct sl_value *items = conv_alloc(c, n * sizeof *items);
+    for (size_t i = 0; i < n; i++) {
+        c->path[c->depth].key = NULL;
+        c->path[c->depth].index = i + 1;
+        lua_rawgeti(L, idx, (lua_Integer)i + 1);
+        to_value(c, lua_gettop(L), &items[i], i < hlen ? &hitems[i] : NULL);
+        lua_pop(L, 1);
+    }
+    dst->type = SL_ARRAY;
+    dst->len = (uint32_t)n;
+    dst->u.items = items;
+}
+
+/* A map key as text: strings as they are, numbers and booleans spelled out. */
+static const char *key_text(struct conv *c, int kidx, size_t *len)
+{
+    lua_State *L = c->L;
+    char buf[64];
+    switch (lua_type(L, kidx)) {
+    case LUA_TSTRING: {
+        const char *s = lua_tolstring(L, kidx, len);
+        return conv_strdup(c, s, *len);
+    }
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, kidx))
+            *len = (size_t)snprintf(buf, sizeof buf, "%lld", (long long)lua_tointeger(L, kidx));
+        else
+            *len = (size_t)snprintf(buf, sizeof buf, "%.14g", lua_tonumber(L, kidx));
+        return conv_strdup(c, buf, *len);
+    case LUA_TBOOLEAN:
+        *len = lua_toboolean(L, kidx) ? 4 : 5;
+        return lua_toboolean(L, kidx) ? "true" : "false";
+    default:
+        conv_error(c, lua_pushfstring(L, "cannot use a %s as a map key", luaL_typename(L, kidx)));
+        return NULL;
+    }
+}
+
+/* Maps keep the order of the map they replace (hint); new keys follow. */
+static void map_to_value(struct conv *c, int idx, struct sl_value *dst, const struct sl_value *hint)
+{
+    lua_State *L = c->L;
+    size_t m = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        m++;
+    }
+    if (m > UINT32_MAX)
+        conv_error(c, "map too large");
+    struct sl_member *mb = conv_alloc(c, m * sizeof *mb);
+    size_t k = 0;
+    /* Pass 1: the hint's keys that are still there, in the hint's order. */
+    const char **seen = NULL;
+    size_t *seen_len = NULL;
+    if (hint && hint->type == SL_MAP && hint->len && m) {
+        seen = conv_alloc(c, hint->len * sizeof *seen);
+        seen_len = conv_alloc(c, hint->len * sizeof *seen_len);
+        for (uint32_t j = 0; j < hint->len && k < m; j++) {
+            const struct sl_member *hm = &hint->u.members[j];
+            const char *ks = lua_pushlstring(L, hm->key, hm->key_len);
+            bool dup = false;
+            for (size_t s = 0; s < k && !dup; s++)
+                dup = seen[s] == ks || (hm->key_len > SHORT_STR && seen_len[s] == hm->key_len &&
+                                        memcmp(seen[s], hm->key, hm->key_len) == 0);
+            if (dup || lua_rawget(L, idx) == LUA_TNIL) {
+                lua_pop(L, 1);
+                continue;
+            }
+            /* the table holds the key, so the interned string stays alive */
+            /* the table holds a short key, so its interned storage stays
+             * alive; long keys are compared by content with the hint's */
+            seen[k] = hm->key_len > SHORT_STR ? hm->key : ks;
+            seen_len[k] = hm->key_len;
+            mb[k].key = hm->key;
+            mb[k].key_len = hm->key_len;
+            c->path[c->depth].key = hm->key;
+            c->path[c->depth].len = hm->key_len;
+            to_value(c, lua_gettop(L), &mb[k].value, &hm->value);
+            lua_pop(L, 1);
+            k++;
+        }
+    }
+    /* Pass 2: the other keys, in table order. */
+    if (k < m) {
+        size_t hk = k;
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            if (hk && lua_type(L, -2) == LUA_TSTRING) {
+                size_t len;
+                const char *ks = lua_tolstring(L, -2, &len);
+                bool dup = false;
+                for (size_t s = 0; s < hk && !dup; s++)
+                    dup = seen[s] == ks ||
+                          (len > SHORT_STR && seen_len[s] == len && memcmp(seen[s], ks, len) == 0);
+                if (dup) {
+                    lua_pop(L, 1);
+                    continue;
+                }
+            }
+            if (k >= m) /* the table changed under us (a __gc?) */
+                conv_error(c, "map changed during conversion");
+            size_t len;
+            mb[k].key = key_text(c, lua_gettop(L) - 1, &len);
+            if (len > UINT32_MAX)
+                conv_error(c, "key too long");
+            mb[k].key_len = (uint32_t)len;
+            c->path[c->depth].key = mb[k].key;
+            c->path[c->depth].len = len;
+            to_value(c, lua_gettop(L), &mb[k].value, NULL);
+            lua_pop(L, 1);
+            k++;
+        }
+    }
+    dst->type = SL_MAP;
+    dst->len = (uint32_t)k;
+    dst->u.members = mb;
+}
+
+static void to_value(struct conv *c, int idx, struct sl_value *dst, const struct sl_value *hint)
+{
+    lua_State *L = c->L;
+    memset(dst, 0, sizeof *dst);
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+        dst->type = SL_NULL;
+        return;
+    case LUA_TBOOLEAN:
+        dst->type = SL_BOOL;
+        dst->u.b = lua_toboolean(L, idx);
+        return;
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) {
+            dst->type = SL_INT;
+            dst->u.i = (int64_t)lua_tointeger(L, idx);
+        } else {
+            dst->type = SL_DOUBLE;
+            dst->u.d = lua_tonumber(L, idx);
+        }
+        return;
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        if (n > UINT32_MAX)
+            conv_error(c, "string too long");
+        dst->len = (uint32_t)n;
+        /* unchanged strings keep the original's bytes and type */
+        if (hint && (hint->type == SL_STRING || hint->type == SL_BYTES) && hint->len == n &&
+            memcmp(hint->u.str, s, n) == 0) {
+            dst->type = hint->type;
+            dst->u.str = hint->u.str;
+            return;
+        }
+        dst->type = hl_utf8_valid(s, n) ? SL_STRING : SL_BYTES;
+        dst->u.str = conv_strdup(c, s, n);
+        return;
+    }
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, idx) == HL_NULL) {
+            dst->type = SL_NULL;
+            return;
+        }
+        break;
+    case LUA_TTABLE: {
+        if (c->depth >= HL_MAX_DEPTH)
+            conv_error(c, "record nested too deep (a cycle?)");
+        luaL_checkstack(L, 6, "record nested too deep");
+        size_t n;
+        c->depth++;
+        if (hl_table_is_array(L, idx, hint, &n))
+            array_to_value(c, idx, n, dst, hint);
+        else
+            map_to_value(c, idx, dst, hint);
+        c->depth--;
+        return;
+    }
+    default:
+        break;
+    }
+    conv_error(c, lua_pushfstring(L, "cannot convert a %s", luaL_typename(L, idx)));
+}
+
+void hl_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_value *dst,
+                 const struct sl_value *hint)
+{
+    struct conv c;
+    c.L = L;
+    c.a = a;
+    c.depth = 0;
+    to_value(&c, lua_absindex(L, idx), dst, hint);
+}

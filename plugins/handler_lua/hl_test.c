@@ -1,0 +1,121 @@
+/* hl_test.c - a small exported API so unit tests can reach the conversion and
+ * sandbox code of the built plugin through dlopen (tests/unit/test_handler_lua*.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handler_lua.h"
+
+struct hl_test {
+    struct hl_conf conf;
+    struct hl_state *hs;
+};
+
+static void *t_open(const char *dir, size_t mem_mb, int64_t max_instructions, int64_t max_cpu_ms,
+                    bool sandbox, bool allow_io)
+{
+    struct hl_test *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->conf.dir = strdup(dir);
+    t->conf.script = malloc(strlen(dir) + 16);
+    sprintf(t->conf.script, "%s/test.lua", dir);
+    t->conf.mem_limit = mem_mb << 20;
+    t->conf.max_instructions = max_instructions;
+    t->conf.max_cpu_ns = max_cpu_ms * 1000000;
+    t->conf.sandbox = sandbox;
+    t->conf.allow_io = allow_io;
+    t->hs = hl_state_new(&t->conf);
+    if (!t->hs) {
+        free(t->conf.dir);
+        free(t->conf.script);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static void t_close(void *h)
+{
+    struct hl_test *t = h;
+    if (!t)
+        return;
+    hl_state_free(t->hs);
+    free(t->conf.dir);
+    free(t->conf.script);
+    free(t);
+}
+
+struct rt_args {
+    const char *code;
+    const struct sl_value *in;
+    struct sl_arena *a;
+    struct sl_value *out;
+};
+
+static int t_run(lua_State *L)
+{
+    struct rt_args *r = lua_touserdata(L, 1);
+    if (r->in) {
+        hl_push_value(L, r->in);
+        lua_setglobal(L, "v");
+    }
+    if (luaL_loadbufferx(L, r->code, strlen(r->code), "=test", "t") != LUA_OK)
+        return lua_error(L);
+    lua_call(L, 0, 1);
+    if (r->out)
+        hl_to_value(L, -1, r->a, r->out, r->in);
+    else
+        luaL_tolstring(L, -1, NULL);
+    return 1;
+}
+
+/* Runs code; with `in`, global v holds it converted to Lua and the chunk's
+ * result is converted back into out (in arena a); without, the result as
+ * text goes to text. Returns 0, or -1 with the error in text. */
+static int t_eval(void *h, const char *code, const struct sl_value *in, struct sl_arena *a,
+                  struct sl_value *out, char *text, size_t textlen)
+{
+    struct hl_test *t = h;
+    struct hl_state *hs = t->hs;
+    lua_State *L = hs->L;
+    struct rt_args r = {code, in, a, out};
+    int base = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_traceback);
+    lua_pushcfunction(L, t_run);
+    lua_pushlightuserdata(L, &r);
+    hl_budget_start(hs, 1);
+    int st = lua_pcall(L, 1, 1, base + 1);
+    if (st != LUA_OK) {
+        hl_error_text(hs, st, text, textlen);
+        lua_settop(L, base);
+        if (!hl_state_recover(hs, st)) {
+            hl_state_free(t->hs);
+            t->hs = hl_state_new(&t->conf);
+        }
+        return -1;
+    }
+    if (!out && text)
+        snprintf(text, textlen, "%s", lua_tostring(L, -1));
+    lua_settop(L, base);
+    return 0;
+}
+
+static size_t t_mem_used(void *h)
+{
+    return ((struct hl_test *)h)->hs->used;
+}
+
+struct hl_test_api {
+    unsigned version;
+    void *(*open)(const char *dir, size_t mem_mb, int64_t max_instructions, int64_t max_cpu_ms,
+                  bool sandbox, bool allow_io);
+    int (*eval)(void *h, const char *code, const struct sl_value *in, struct sl_arena *a,
+                struct sl_value *out, char *text, size_t textlen);
+    size_t (*mem_used)(void *h);
+    void (*close)(void *h);
+};
+
+__attribute__((visibility("default"))) const struct hl_test_api sluice_lua_test_api = {
+    1, t_open, t_eval, t_mem_used, t_close,
+};

@@ -1,0 +1,170 @@
+/* test_handler_lua.h - shared helpers of the handler_lua unit tests: the plugin's
+ * test API (through dlopen), value builders and a compact value printer. */
+#ifndef TEST_HANDLER_LUA_H
+#define TEST_HANDLER_LUA_H
+
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/sluice.h"
+
+struct hl_test_api {
+    unsigned version;
+    void *(*open)(const char *dir, size_t mem_mb, int64_t max_instructions, int64_t max_cpu_ms,
+                  bool sandbox, bool allow_io);
+    int (*eval)(void *h, const char *code, const struct sl_value *in, struct sl_arena *a,
+                struct sl_value *out, char *text, size_t textlen);
+    size_t (*mem_used)(void *h);
+    void (*close)(void *h);
+};
+
+static const struct hl_test_api *hl_api(void)
+{
+    static const struct hl_test_api *api;
+    if (!api) {
+        void *so = dlopen(SLUICE_TEST_PLUGIN_DIR "/handler_lua.so", RTLD_NOW | RTLD_LOCAL);
+        if (!so) {
+            fprintf(stderr, "dlopen: %s\n", dlerror());
+            abort();
+        }
+        api = dlsym(so, "sluice_lua_test_api");
+        if (!api || api->version != 1)
+            abort();
+    }
+    return api;
+}
+
+static struct sl_arena test_arena;
+
+static struct sl_value V_null(void)
+{
+    struct sl_value v = {.type = SL_NULL};
+    return v;
+}
+
+static struct sl_value V_bool(bool b)
+{
+    struct sl_value v = {.type = SL_BOOL, .u.b = b};
+    return v;
+}
+
+static struct sl_value V_int(int64_t i)
+{
+    struct sl_value v = {.type = SL_INT, .u.i = i};
+    return v;
+}
+
+static struct sl_value V_dbl(double d)
+{
+    struct sl_value v = {.type = SL_DOUBLE, .u.d = d};
+    return v;
+}
+
+static struct sl_value V_strn(const char *s, size_t n, int type)
+{
+    struct sl_value v = {.type = (uint32_t)type, .len = (uint32_t)n};
+    v.u.str = sl_arena_strndup(&test_arena, s, n);
+    return v;
+}
+
+static struct sl_value V_str(const char *s)
+{
+    return V_strn(s, strlen(s), SL_STRING);
+}
+
+/* V_arr(n, v1, ..., vn) */
+static struct sl_value V_arr(int n, ...)
+{
+    struct sl_value v = {.type = SL_ARRAY, .len = (uint32_t)n};
+    v.u.items = sl_arena_alloc(&test_arena, (size_t)(n ? n : 1) * sizeof(struct sl_value));
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++)
+        v.u.items[i] = va_arg(ap, struct sl_value);
+    va_end(ap);
+    return v;
+}
+
+/* V_map(n, "k1", v1, ..., "kn", vn) */
+static struct sl_value V_map(int n, ...)
+{
+    struct sl_value v = {.type = SL_MAP, .len = (uint32_t)n};
+    v.u.members = sl_arena_alloc(&test_arena, (size_t)(n ? n : 1) * sizeof(struct sl_member));
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) {
+        const char *k = va_arg(ap, const char *);
+        v.u.members[i].key = k;
+        v.u.members[i].key_len = (uint32_t)strlen(k);
+        v.u.members[i].value = va_arg(ap, struct sl_value);
+    }
+    va_end(ap);
+    return v;
+}
+
+/* Compact text: ints 1, doubles 1.5 or 2.0, "str", b"\xff", [..], {"k":..}. */
+static void dump_to(char **p, char *end, const struct sl_value *v)
+{
+#define OUT(...) (*p += snprintf(*p, (size_t)(end - *p), __VA_ARGS__), *p = *p > end ? end : *p)
+    switch (v->type) {
+    case SL_NULL:
+        OUT("null");
+        break;
+    case SL_BOOL:
+        OUT(v->u.b ? "true" : "false");
+        break;
+    case SL_INT:
+        OUT("%lld", (long long)v->u.i);
+        break;
+    case SL_DOUBLE: {
+        char b[40];
+        snprintf(b, sizeof b, "%.15g", v->u.d);
+        OUT("%s%s", b, strpbrk(b, ".en") ? "" : ".0");
+        break;
+    }
+    case SL_STRING:
+    case SL_BYTES:
+        OUT("%s\"", v->type == SL_BYTES ? "b" : "");
+        for (uint32_t i = 0; i < v->len; i++) {
+            unsigned char c = (unsigned char)v->u.str[i];
+            if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+                OUT("%c", c);
+            else
+                OUT("\\x%02x", c);
+        }
+        OUT("\"");
+        break;
+    case SL_ARRAY:
+        OUT("[");
+        for (uint32_t i = 0; i < v->len; i++) {
+            if (i)
+                OUT(",");
+            dump_to(p, end, &v->u.items[i]);
+        }
+        OUT("]");
+        break;
+    case SL_MAP:
+        OUT("{");
+        for (uint32_t i = 0; i < v->len; i++) {
+            OUT("%s\"%s\":", i ? "," : "", v->u.members[i].key);
+            dump_to(p, end, &v->u.members[i].value);
+        }
+        OUT("}");
+        break;
+    }
+#undef OUT
+}
+
+static const char *dump(const struct sl_value *v)
+{
+    static char buf[8192];
+    char *p = buf;
+    buf[0] = 0;
+    dump_to(&p, buf + sizeof buf - 1, v);
+    return buf;
+}
+
+#endif
