@@ -188,6 +188,7 @@ struct sl__worker {
     struct sl_msg *retry; /* sorted by _due_ns */
     size_t n_retry;
     uint64_t outstanding; /* output: written, not yet confirmed */
+    uint64_t confirmed;   /* output: confirmed, not yet added to stats */
     bool started;
 };
 
@@ -219,6 +220,7 @@ struct sl_input_sink {
     pthread_t thread;
     bool started;
     int rc;
+    uint64_t uncounted; /* emitted, not yet added to stats.in */
 };
 
 struct sl__pipeline {

@@ -176,6 +176,7 @@ int sl__options_validate(struct sl_instance *inst, const char *const *common)
         return -1;
     if (g)
         return to_value(&inst->arena, g, inst->config);
+    memset(inst->config, 0, sizeof(*inst->config));
     inst->config->type = SL_MAP;
     return 0;
 }

@@ -207,8 +207,7 @@ static void *sink_main(void *arg)
         atomic_store(&s->pl->fatal, 1);
         sl__pipeline_stop(s->pl);
     }
-    sl__emitter_flush(&s->em, true);
-    sl__ack_flush();
+    sl_sink_flush(s);
     sl__emitter_producer_done(&s->em);
     sl__ack_thread_exit();
     sl__pool_thread_exit();
@@ -343,9 +342,11 @@ static void start_trace(struct sl_msg *m)
             return;
         }
     }
-    uint64_t r[3] = {sl__rand64(), sl__rand64() | 1, sl__rand64() | 1};
+    /* ids only need to be unique: two draws, the span mixed from both */
+    uint64_t r[2] = {sl__rand64(), sl__rand64() | 1};
+    uint64_t span = (r[0] * 0x9E3779B97F4A7C15ULL) ^ r[1];
     memcpy(m->trace_id, r, 16);
-    memcpy(m->span_id, &r[2], 8);
+    memcpy(m->span_id, &span, 8);
 }
 
 int sl_sink_emit(struct sl_input_sink *s, struct sl_msg *m)
@@ -356,10 +357,13 @@ int sl_sink_emit(struct sl_input_sink *s, struct sl_msg *m)
     if (!m->route)
         m->route = in->name;
     start_trace(m);
-    atomic_fetch_add_explicit(&in->stats.in, 1, memory_order_relaxed);
+    s->uncounted++;
     sl__emitter_put(&s->em, m);
-    if ((s->em.emitted & 63) == 0)
+    if ((s->em.emitted & 63) == 0) {
+        atomic_fetch_add_explicit(&in->stats.in, s->uncounted, memory_order_relaxed);
+        s->uncounted = 0;
         sl__emitter_flush(&s->em, false);
+    }
     return atomic_load_explicit(&s->pl->stopping, memory_order_relaxed) ? SL_STOPPED : SL_OK;
 }
 
@@ -378,6 +382,8 @@ void sl_sink_reject(struct sl_input_sink *s, struct sl_msg *m, const char *error
 
 void sl_sink_flush(struct sl_input_sink *s)
 {
+    atomic_fetch_add_explicit(&s->inst->stats.in, s->uncounted, memory_order_relaxed);
+    s->uncounted = 0;
     sl__emitter_flush(&s->em, true);
     sl__ack_flush();
 }

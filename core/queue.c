@@ -5,9 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
 
 #include "engine.h"
+
+enum { SPIN_YIELDS = 20 };
 
 struct sl__queue {
     pthread_mutex_t mu;
@@ -16,7 +19,7 @@ struct sl__queue {
     struct sl_batch **ring;
     uint32_t cap;
     uint32_t head;
-    uint32_t count;
+    _Atomic uint32_t count; /* written under mu; read without it to spin */
     int producers;
     bool closed;
     unsigned waiting_consumers;
@@ -106,9 +109,23 @@ void sl__queue_push(struct sl__queue *q, struct sl_batch *b)
     pthread_mutex_unlock(&q->mu);
 }
 
+/* Before sleeping, a consumer briefly yields the CPU while watching for a
+ * batch: a producer usually fills the next one within microseconds, and a
+ * futex sleep + wake per batch costs more than the batch itself. */
+static void spin_for_work(struct sl__queue *q)
+{
+    for (int i = 0; i < SPIN_YIELDS; i++) {
+        if (atomic_load_explicit(&q->count, memory_order_relaxed) != 0)
+            return;
+        sched_yield();
+    }
+}
+
 struct sl_batch *sl__queue_pop(struct sl__queue *q, int64_t timeout_ns, bool *closed)
 {
     struct timespec deadline;
+    if (timeout_ns != 0 && atomic_load_explicit(&q->count, memory_order_relaxed) == 0)
+        spin_for_work(q);
     if (timeout_ns > 0)
         deadline_after(&deadline, timeout_ns);
     struct sl_batch *b = NULL;

@@ -74,7 +74,7 @@ void sl_out_done(struct sl_msg *m, int status, const char *error)
     struct sl__worker *w = sl__current_worker;
     w->outstanding--;
     if (status == SL_OK) {
-        count(&w->stage->inst->stats.out, 1);
+        w->confirmed++; /* added to the shared stats once per batch */
         sl__msg_finish(m, w->stage->kind == SL__STAGE_DLQ);
     } else if (status == SL_RETRY || w->stage->kind == SL__STAGE_DLQ) {
         sl_fail(&w->em, m, error);
@@ -137,6 +137,14 @@ static void run_output(struct sl__worker *w, struct sl_msg **msgs, size_t n)
     }
 }
 
+static void publish_confirmed(struct sl__worker *w)
+{
+    if (w->confirmed) {
+        count(&w->stage->inst->stats.out, w->confirmed);
+        w->confirmed = 0;
+    }
+}
+
 static void run_batch(struct sl__worker *w, struct sl_msg **msgs, size_t n)
 {
     struct sl__stage *s = w->stage;
@@ -157,6 +165,7 @@ static void run_batch(struct sl__worker *w, struct sl_msg **msgs, size_t n)
     }
     default:
         run_output(w, msgs, n);
+        publish_confirmed(w);
         break;
     }
 }
@@ -210,8 +219,10 @@ static void *worker_main(void *arg)
                 deadline = min64(deadline, now + IDLE_POLL_NS);
             b = sl__queue_pop(q, deadline == INT64_MAX ? -1 : (deadline > now ? deadline - now : 1),
                               &closed);
-            if (!b && !closed && is_output && p->poll)
+            if (!b && !closed && is_output && p->poll) {
                 p->poll(w->wctx);
+                publish_confirmed(w);
+            }
         }
         if (b) {
             run_batch(w, b->msgs, b->n);
@@ -227,6 +238,7 @@ static void *worker_main(void *arg)
                 nanosleep(&(struct timespec){0, IDLE_POLL_NS}, NULL);
             if (p->flush)
                 p->flush(w->wctx);
+            publish_confirmed(w);
             flushed = true;
             continue;
         }

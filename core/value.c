@@ -50,19 +50,23 @@ char *sl_arena_strndup(struct sl_arena *a, const char *s, size_t n)
     return p;
 }
 
-/* Keep only the oldest (first, smallest) chunk unless it grew too large:
- * steady state then reuses it without calling malloc. */
+/* Keep the largest chunk that is not oversized, free the rest: steady
+ * state then reuses one chunk big enough for its records, with no malloc. */
 void sl_arena_reset(struct sl_arena *a)
 {
     struct sl_arena_chunk *c = a->head, *keep = NULL;
+    for (; c; c = c->next)
+        if (c->size <= ARENA_KEEP_MAX && (!keep || c->size > keep->size))
+            keep = c;
+    c = a->head;
     while (c) {
         struct sl_arena_chunk *next = c->next;
-        if (!next && c->size <= ARENA_KEEP_MAX)
-            keep = c;
-        else
+        if (c != keep)
             free(c);
         c = next;
     }
+    if (keep)
+        keep->next = NULL;
     a->head = keep;
     a->total = keep ? keep->size : 0;
     a->ptr = keep ? (char *)keep->data : NULL;

@@ -39,6 +39,9 @@ int tpl_parse(struct tpl *t, const char *text)
     }
     if (*lit)
         t->parts[t->n++] = (struct tpl_part){TPL_TEXT, lit, strlen(lit)};
+    t->max_len = 0;
+    for (size_t i = 0; i < t->n; i++)
+        t->max_len += t->parts[i].field == TPL_TEXT ? t->parts[i].len : 20; /* digits of 2^64 */
     return 0;
 }
 
@@ -64,6 +67,8 @@ static size_t utoa(char *out, uint64_t v)
 int tpl_render(const struct tpl *t, struct sl_buf *b, uint64_t seq, int64_t ts_ms, unsigned worker)
 {
     b->len = 0;
+    if (sl_buf_reserve(b, t->max_len + 1) < 0)
+        return -1;
     for (size_t i = 0; i < t->n; i++) {
         const struct tpl_part *p = &t->parts[i];
         char num[24];
@@ -74,13 +79,9 @@ int tpl_render(const struct tpl *t, struct sl_buf *b, uint64_t seq, int64_t ts_m
             n = utoa(num, v);
             src = num;
         }
-        if (sl_buf_reserve(b, n + 1) < 0)
-            return -1;
         memcpy(b->data + b->len, src, n);
         b->len += n;
     }
-    if (sl_buf_reserve(b, 1) < 0)
-        return -1;
     b->data[b->len] = 0;
     return 0;
 }

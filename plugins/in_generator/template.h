@@ -16,6 +16,7 @@ struct tpl_part {
 struct tpl {
     struct tpl_part *parts;
     size_t n;
+    size_t max_len; /* longest rendering */
 };
 
 int tpl_parse(struct tpl *t, const char *text);

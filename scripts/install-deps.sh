@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages sluice needs to build, test and run, only those
+# missing. Idempotent: a second run installs nothing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
+  libconfig-dev libcmocka-dev liblua5.4-dev libyajl-dev librdkafka-dev
+  kcat valgrind procps psmisc
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
