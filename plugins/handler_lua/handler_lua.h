@@ -70,6 +70,8 @@ void hl_state_free(struct hl_state *hs);
 int hl_state_load(struct hl_state *hs, const struct sl_value *config, char *err, size_t errlen);
 /* Compiles the script only (for --check and reload). Returns 0 or -1 + err. */
 int hl_compile_only(const struct hl_conf *conf, char *err, size_t errlen);
+/* Raises the budget error when the CPU time of the call is used up. */
+void hl_budget_check(lua_State *L);
 /* Arms the per-call instruction and CPU budget, scaled by n messages. */
 void hl_budget_start(struct hl_state *hs, size_t n);
 /* After a failed call: collect garbage; false when the state should be

@@ -91,18 +91,19 @@ static int safe_dofile(lua_State *L)
 /* load(chunk [, chunkname [, mode [, env]]]) with mode forced to "t". */
 static int safe_load(lua_State *L)
 {
-    int top = lua_gettop(L);
+    bool env = lua_gettop(L) >= 4;
+    lua_settop(L, 4);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 2);
     lua_pushliteral(L, "t");
-    if (top >= 4) {
+    if (env) {
         lua_pushvalue(L, 4);
         lua_call(L, 4, LUA_MULTRET);
     } else {
         lua_call(L, 3, LUA_MULTRET);
     }
-    return lua_gettop(L) - top;
+    return lua_gettop(L) - 4;
 }
 
 /* require(name): "sluice", or name.lua under the script's directory. */
@@ -173,6 +174,7 @@ static int ro_open(lua_State *L)
     const char *mode = luaL_optstring(L, 2, "r");
     if (strcmp(mode, "r") != 0 && strcmp(mode, "rb") != 0)
         return luaL_error(L, "io.open: write access is disabled (set allow_io = true)");
+    lua_settop(L, 2);
     confine(L, path);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, -2);

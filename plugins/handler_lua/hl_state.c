@@ -71,6 +71,59 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
     luaL_error(L, "%s", hs->exhausted_why);
 }
 
+void hl_budget_check(lua_State *L)
+{
+    struct hl_state *hs = hl_state_of(L);
+    if (!hs->exhausted && hs->conf->max_cpu_ns) {
+        int64_t now = thread_cpu_ns();
+        if (!hs->cpu_start_ns)
+            hs->cpu_start_ns = now;
+        else if (now - hs->cpu_start_ns > hs->conf->max_cpu_ns) {
+            hs->exhausted = true;
+            hs->exhausted_why = "CPU time limit exceeded (max_cpu_ms)";
+        }
+    }
+    if (hs->exhausted) {
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+        luaL_error(L, "%s", hs->exhausted_why);
+    }
+}
+
+/* Each coroutine counts its own instructions, so many short ones could run
+ * under the hook's radar: resuming one checks the CPU time. */
+static int co_resume(lua_State *L)
+{
+    hl_budget_check(L);
+    int n = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, n, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+static int co_wrap(lua_State *L)
+{
+    lua_settop(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 1, 1);
+    lua_pushcclosure(L, co_resume, 1);
+    return 1;
+}
+
+static void guard_coroutines(lua_State *L)
+{
+    if (lua_getglobal(L, "coroutine") == LUA_TTABLE) {
+        lua_getfield(L, -1, "resume");
+        lua_pushcclosure(L, co_resume, 1);
+        lua_setfield(L, -2, "resume");
+        lua_getfield(L, -1, "wrap");
+        lua_pushcclosure(L, co_wrap, 1);
+        lua_setfield(L, -2, "wrap");
+    }
+    lua_pop(L, 1);
+}
+
 void hl_budget_start(struct hl_state *hs, size_t n)
 {
     const struct hl_conf *conf = hs->conf;
@@ -149,6 +202,7 @@ static int setup(lua_State *L)
         hl_open_sandbox(L, conf);
     else
         luaL_openlibs(L);
+    guard_coroutines(L);
 
     lua_newtable(L);
     lua_pushliteral(L, "sluice.array");

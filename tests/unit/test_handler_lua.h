@@ -21,7 +21,7 @@ struct hl_test_api {
     void (*close)(void *h);
 };
 
-static const struct hl_test_api *hl_api(void)
+static inline const struct hl_test_api *hl_api(void)
 {
     static const struct hl_test_api *api;
     if (!api) {
@@ -39,44 +39,44 @@ static const struct hl_test_api *hl_api(void)
 
 static struct sl_arena test_arena;
 
-static struct sl_value V_null(void)
+static inline struct sl_value V_null(void)
 {
     struct sl_value v = {.type = SL_NULL};
     return v;
 }
 
-static struct sl_value V_bool(bool b)
+static inline struct sl_value V_bool(bool b)
 {
     struct sl_value v = {.type = SL_BOOL, .u.b = b};
     return v;
 }
 
-static struct sl_value V_int(int64_t i)
+static inline struct sl_value V_int(int64_t i)
 {
     struct sl_value v = {.type = SL_INT, .u.i = i};
     return v;
 }
 
-static struct sl_value V_dbl(double d)
+static inline struct sl_value V_dbl(double d)
 {
     struct sl_value v = {.type = SL_DOUBLE, .u.d = d};
     return v;
 }
 
-static struct sl_value V_strn(const char *s, size_t n, int type)
+static inline struct sl_value V_strn(const char *s, size_t n, int type)
 {
     struct sl_value v = {.type = (uint32_t)type, .len = (uint32_t)n};
     v.u.str = sl_arena_strndup(&test_arena, s, n);
     return v;
 }
 
-static struct sl_value V_str(const char *s)
+static inline struct sl_value V_str(const char *s)
 {
     return V_strn(s, strlen(s), SL_STRING);
 }
 
 /* V_arr(n, v1, ..., vn) */
-static struct sl_value V_arr(int n, ...)
+static inline struct sl_value V_arr(int n, ...)
 {
     struct sl_value v = {.type = SL_ARRAY, .len = (uint32_t)n};
     v.u.items = sl_arena_alloc(&test_arena, (size_t)(n ? n : 1) * sizeof(struct sl_value));
@@ -89,7 +89,7 @@ static struct sl_value V_arr(int n, ...)
 }
 
 /* V_map(n, "k1", v1, ..., "kn", vn) */
-static struct sl_value V_map(int n, ...)
+static inline struct sl_value V_map(int n, ...)
 {
     struct sl_value v = {.type = SL_MAP, .len = (uint32_t)n};
     v.u.members = sl_arena_alloc(&test_arena, (size_t)(n ? n : 1) * sizeof(struct sl_member));
@@ -106,7 +106,7 @@ static struct sl_value V_map(int n, ...)
 }
 
 /* Compact text: ints 1, doubles 1.5 or 2.0, "str", b"\xff", [..], {"k":..}. */
-static void dump_to(char **p, char *end, const struct sl_value *v)
+static inline void dump_to(char **p, char *end, const struct sl_value *v)
 {
 #define OUT(...) (*p += snprintf(*p, (size_t)(end - *p), __VA_ARGS__), *p = *p > end ? end : *p)
     switch (v->type) {
@@ -158,7 +158,7 @@ static void dump_to(char **p, char *end, const struct sl_value *v)
 #undef OUT
 }
 
-static const char *dump(const struct sl_value *v)
+static inline const char *dump(const struct sl_value *v)
 {
     static char buf[8192];
     char *p = buf;

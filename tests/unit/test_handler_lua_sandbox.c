@@ -1,0 +1,208 @@
+/* test_handler_lua_sandbox.c - the sandbox, the memory cap and the instruction budget. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "test_handler_lua.h"
+
+static char dir[256], outside[200];
+static char text[2048];
+
+static void write_file(const char *path, const char *content)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(content, f);
+    fclose(f);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/sluice_lua_sbXXXXXX";
+    if (!mkdtemp(tmpl))
+        return -1;
+    snprintf(outside, sizeof outside, "%s", tmpl);
+    snprintf(dir, sizeof dir, "%s/scripts", outside);
+    mkdir(dir, 0700);
+    char p[512];
+    snprintf(p, sizeof p, "%s/helper.lua", dir);
+    write_file(p, "return { twice = function(x) return 2 * x end }\n");
+    snprintf(p, sizeof p, "%s/data.txt", dir);
+    write_file(p, "line one\nline two\n");
+    snprintf(p, sizeof p, "%s/secret.lua", outside);
+    write_file(p, "return 'secret'\n");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", outside);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *ev_in(void *h, const char *code)
+{
+    static char buf[2100];
+    if (hl_api()->eval(h, code, NULL, NULL, NULL, text, sizeof text) != 0)
+        snprintf(buf, sizeof buf, "ERROR: %s", text);
+    else
+        snprintf(buf, sizeof buf, "%s", text);
+    return buf;
+}
+
+static void *open_default(void)
+{
+    void *h = hl_api()->open(dir, 64, 100000000, 2000, true, false);
+    assert_non_null(h);
+    return h;
+}
+
+static void dangerous_functions_are_gone(void **state)
+{
+    (void)state;
+    void *h = open_default();
+    assert_string_equal(ev_in(h, "return type(os.execute) .. type(io.popen) .. type(os.exit) .. "
+                                 "type(os.remove) .. type(os.rename) .. type(os.getenv) .. "
+                                 "type(string.dump) .. type(debug) .. type(package)"),
+                        "nilnilnilnilnilnilnilnilnil");
+    assert_string_equal(ev_in(h, "return type(io.write) .. type(io.stdout) .. type(io.read)"),
+                        "nilnilnil");
+    /* what stays */
+    assert_string_equal(ev_in(h, "return type(os.time) .. type(os.clock) .. type(string.format) "
+                                 ".. type(table.concat) .. type(math.floor) .. type(utf8.char) "
+                                 ".. type(coroutine.wrap) .. type(pcall)"),
+                        "functionfunctionfunctionfunctionfunctionfunctionfunctionfunction");
+    assert_non_null(strstr(ev_in(h, "collectgarbage('stop')"), "bad argument"));
+    assert_string_equal(ev_in(h, "return math.type(collectgarbage('count'))"), "float");
+    hl_api()->close(h);
+}
+
+static void no_binary_chunks(void **state)
+{
+    (void)state;
+    void *h = open_default();
+    assert_string_equal(ev_in(h, "return load('return 1 + 1')()"), "2");
+    assert_non_null(strstr(ev_in(h, "return select(2, load('\\27Lua'))"), "binary chunk"));
+    assert_non_null(strstr(ev_in(h, "return select(2, load('\\27Lua', 'x', 'b'))"), "binary"));
+    /* load with an environment still works */
+    assert_string_equal(ev_in(h, "return load('return x', 'c', 't', {x = 5})()"), "5");
+    hl_api()->close(h);
+}
+
+static void files_only_inside_the_script_dir(void **state)
+{
+    (void)state;
+    void *h = open_default();
+    assert_string_equal(ev_in(h, "return require('helper').twice(21)"), "42");
+    assert_string_equal(ev_in(h, "return dofile('helper.lua').twice(2)"), "4");
+    assert_string_equal(ev_in(h, "return loadfile('helper.lua')().twice(3)"), "6");
+    assert_string_equal(ev_in(h, "return require('sluice') == sluice"), "true");
+    assert_non_null(strstr(ev_in(h, "return dofile('../secret.lua')"), "outside the script"));
+    assert_non_null(strstr(ev_in(h, "return require('..secret')"), "not allowed"));
+    assert_non_null(strstr(ev_in(h, "return dofile('/etc/hostname')"), "outside the script"));
+    assert_string_equal(ev_in(h, "return loadfile('../secret.lua')"),
+                        "ERROR: test:1: ../secret.lua: outside the script's directory (sandbox) "
+                        "[test:1: in main chunk]");
+    /* reading inside is allowed, writing is not */
+    assert_string_equal(ev_in(h, "local f = io.open('data.txt') local l = f:read('l') f:close() "
+                                 "return l"),
+                        "line one");
+    assert_string_equal(ev_in(h, "local n = 0 for l in io.lines('data.txt') do n = n + 1 end "
+                                 "return n"),
+                        "2");
+    assert_non_null(strstr(ev_in(h, "return io.open('new.txt', 'w')"), "write access is disabled"));
+    assert_non_null(strstr(ev_in(h, "return io.open('/etc/passwd')"), "outside the script"));
+    hl_api()->close(h);
+}
+
+static void allow_io_and_no_sandbox(void **state)
+{
+    (void)state;
+    void *h = hl_api()->open(dir, 64, 100000000, 2000, true, true);
+    char code[600];
+    snprintf(code, sizeof code,
+             "local f = assert(io.open('%s/out.txt', 'w')) f:write('hi') f:close() "
+             "return type(io.popen)",
+             dir);
+    assert_string_equal(ev_in(h, code), "nil");
+    hl_api()->close(h);
+    h = hl_api()->open(dir, 64, 100000000, 2000, false, false);
+    assert_string_equal(ev_in(h, "return type(os.execute) .. type(debug)"), "functiontable");
+    hl_api()->close(h);
+}
+
+static void endless_loops_are_stopped(void **state)
+{
+    (void)state;
+    void *h = hl_api()->open(dir, 64, 10000000, 0, true, false);
+    assert_non_null(strstr(ev_in(h, "while true do end"), "instruction budget exceeded"));
+    /* catching the error does not help */
+    assert_non_null(strstr(ev_in(h, "while true do pcall(function() while true do end end) end"),
+                           "instruction budget exceeded"));
+    assert_string_equal(ev_in(h, "local s = 0 for i = 1, 1000 do s = s + i end return s"),
+                        "500500");
+    hl_api()->close(h);
+    /* coroutines, each under the instruction budget: the CPU limit catches them */
+    h = hl_api()->open(dir, 64, 100000000, 300, true, false);
+    const char *r = ev_in(h, "while true do coroutine.wrap(function() for i = 1, 99000 do end "
+                             "end)() end");
+    assert_true(strstr(r, "CPU time limit exceeded") || strstr(r, "instruction budget"));
+    assert_string_equal(ev_in(h, "return 'alive'"), "alive");
+    hl_api()->close(h);
+}
+
+static void memory_bombs_fail_and_the_state_recovers(void **state)
+{
+    (void)state;
+    void *h = hl_api()->open(dir, 8, 0, 5000, true, false);
+    const char *r = ev_in(h, "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 100) .. i "
+                             "end");
+    assert_non_null(strstr(r, "memory limit exceeded"));
+    assert_true(hl_api()->mem_used(h) < (4u << 20));
+    assert_string_equal(ev_in(h, "return #string.rep('y', 1000)"), "1000");
+    r = ev_in(h, "return #string.rep('x', 1 << 30)");
+    assert_non_null(strstr(r, "memory limit exceeded"));
+    /* a bomb that keeps its garbage in a global: the state is replaced */
+    r = ev_in(h, "hoard = {} for i = 1, 1e9 do hoard[i] = string.rep('z', 64) .. i end");
+    assert_non_null(strstr(r, "memory limit exceeded"));
+    assert_string_equal(ev_in(h, "return type(hoard)"), "nil");
+    assert_true(hl_api()->mem_used(h) < (4u << 20));
+    hl_api()->close(h);
+}
+
+static void errors_carry_location_and_traceback(void **state)
+{
+    (void)state;
+    void *h = open_default();
+    const char *r =
+        ev_in(h, "local function inner() error('boom') end\nlocal function outer() inner() end\n"
+                 "outer()");
+    assert_string_equal(r, "ERROR: test:1: boom [test:1: in upvalue 'inner' < test:2: in "
+                           "local 'outer' < test:3: in main chunk]");
+    r = ev_in(h, "error({})");
+    assert_non_null(strstr(r, "error object is a table value"));
+    r = ev_in(h, "error(setmetatable({}, {__tostring = function() return 'custom' end}))");
+    assert_non_null(strstr(r, "custom"));
+    hl_api()->close(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(dangerous_functions_are_gone),
+        cmocka_unit_test(no_binary_chunks),
+        cmocka_unit_test(files_only_inside_the_script_dir),
+        cmocka_unit_test(allow_io_and_no_sandbox),
+        cmocka_unit_test(endless_loops_are_stopped),
+        cmocka_unit_test(memory_bombs_fail_and_the_state_recovers),
+        cmocka_unit_test(errors_carry_location_and_traceback),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
