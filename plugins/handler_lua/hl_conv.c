@@ -1,5 +1,6 @@
 /* hl_conv.c - record trees (struct sl_value) to Lua values and back. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "handler_lua.h"
@@ -232,6 +233,14 @@ static const char *key_text(struct conv *c, int kidx, size_t *len)
     }
 }
 
+static int member_cmp(const void *a, const void *b)
+{
+    const struct sl_member *x = a, *y = b;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
 /* Maps keep the order of the map they replace (hint); new keys follow. */
 static void map_to_value(struct conv *c, int idx, struct sl_value *dst, const struct sl_value *hint)
 {
@@ -277,7 +286,8 @@ static void map_to_value(struct conv *c, int idx, struct sl_value *dst, const st
             k++;
         }
     }
-    /* Pass 2: the other keys, in table order. */
+    /* Pass 2: the other keys. */
+    size_t first_new = k;
     if (k < m) {
         size_t hk = k;
         lua_pushnil(L);
@@ -308,6 +318,9 @@ static void map_to_value(struct conv *c, int idx, struct sl_value *dst, const st
             k++;
         }
     }
+    /* Lua tables have no order: new keys follow sorted, so output is stable */
+    if (k - first_new > 1)
+        qsort(mb + first_new, k - first_new, sizeof *mb, member_cmp);
     dst->type = SL_MAP;
     dst->len = (uint32_t)k;
     dst->u.members = mb;
