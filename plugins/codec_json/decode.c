@@ -158,7 +158,7 @@ static bool fast_double(const char *s, size_t n, double *out)
 static int on_number(void *ctx, const char *s, size_t n)
 {
     struct json_dec *d = ctx;
-    struct sl_value v;
+    struct sl_value v = {.type = SL_INT};
     bool neg = s[0] == '-';
     size_t i = neg;
     uint64_t u = 0;
@@ -297,7 +297,7 @@ static int on_key(void *ctx, const unsigned char *s, size_t n)
     struct sl_member *m = &d->stack[d->top++];
     m->key = c;
     m->key_len = (uint32_t)n;
-    m->value.type = SL_NULL;
+    m->value = (struct sl_value){.type = SL_NULL};
     return 1;
 }
 
@@ -428,6 +428,10 @@ int json_decode(struct json_dec *d, struct sl_arena *arena, const uint8_t *text,
 
     if (len == 0) {
         snprintf(err, errlen, "json: empty payload");
+        return -1;
+    }
+    if (len > UINT32_MAX) { /* lengths and counts in the tree are 32-bit */
+        snprintf(err, errlen, "json: payload too large (%zu bytes)", len);
         return -1;
     }
     if (!text)
