@@ -9,7 +9,7 @@
 
 #include "line_reader.h"
 
-enum { READ_CHUNK = 1 << 20, FOLLOW_POLL_MS = 200 };
+enum { READ_CHUNK = 1 << 20, FOLLOW_POLL_MS = 200, FINISH_LINE_MS = 1000 };
 
 int line_reader_init(struct line_reader *r, int fd, const char *label, size_t max_line, bool follow,
                      const struct sl_instance *inst)
@@ -111,16 +111,57 @@ static ssize_t fill(struct line_reader *r, struct sl_input_sink *sink)
     }
 }
 
-/* Lines in the buffer, after a stop or at the end: everything read is
- * handed on, including a last line without its newline. */
+/* Hand on every complete line in the buffer. */
+static void emit_lines(struct line_reader *r, struct sl_input_sink *sink)
+{
+    uint8_t *nl;
+    while (r->start < r->end && (nl = memchr(r->buf + r->start, '\n', r->end - r->start))) {
+        size_t len = (size_t)(nl - (r->buf + r->start));
+        emit(r, sink, r->buf + r->start, len);
+        r->start += len + 1;
+    }
+}
+
+/* The end: everything read is handed on, a last line without its newline
+ * included. */
 static void emit_rest(struct line_reader *r, struct sl_input_sink *sink)
 {
-    while (r->start < r->end) {
-        uint8_t *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
-        size_t len = nl ? (size_t)(nl - (r->buf + r->start)) : r->end - r->start;
-        emit(r, sink, r->buf + r->start, len);
-        r->start += len + (nl != NULL);
+    emit_lines(r, sink);
+    if (r->start < r->end) {
+        emit(r, sink, r->buf + r->start, r->end - r->start);
+        r->start = r->end;
     }
+}
+
+/* Stopped in the middle of a line: read on to its end one byte at a time,
+ * so the last message is whole and nothing past it leaves the source. */
+static void finish_line(struct line_reader *r)
+{
+    int waited_ms = 0;
+    while (r->start < r->end && waited_ms < FINISH_LINE_MS) {
+        if (r->end == r->cap) {
+            memmove(r->buf, r->buf + r->start, r->end - r->start);
+            r->end -= r->start;
+            r->start = 0;
+            if (r->end == r->cap)
+                break;
+        }
+        struct pollfd p = {r->fd, POLLIN, 0};
+        if (poll(&p, 1, 10) <= 0) {
+            waited_ms += 10;
+            continue;
+        }
+        ssize_t n = read(r->fd, r->buf + r->end, 1);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            return; /* EOF: the line ends here */
+        if (r->buf[r->end++] == '\n')
+            return;
+    }
+    if (r->start < r->end)
+        sl_log(r->inst, SL_LOG_WARN, "%s: stopped inside a line; its %zu bytes are delivered as read",
+               r->label, r->end - r->start);
 }
 
 int line_reader_run(struct line_reader *r, struct sl_input_sink *sink)
@@ -173,6 +214,10 @@ int line_reader_run(struct line_reader *r, struct sl_input_sink *sink)
             if (atomic_load(&r->stop))
                 break;
         }
+    }
+    if (atomic_load(&r->stop)) {
+        emit_lines(r, sink);
+        finish_line(r);
     }
     emit_rest(r, sink);
     return SL_OK;
