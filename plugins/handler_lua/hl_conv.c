@@ -7,9 +7,6 @@
 
 const char hl_null_sentinel = 0;
 
-/* Lua interns strings up to this length: equal short strings share storage. */
-#define SHORT_STR 40
-
 static void push_value(lua_State *L, const struct hl_state *hs, const struct sl_value *v, int depth)
 {
     if (depth > HL_MAX_DEPTH)
@@ -241,86 +238,74 @@ static int member_cmp(const void *a, const void *b)
     return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
 
-/* Maps keep the order of the map they replace (hint); new keys follow. */
+/* Index of key in the hint map, or -1. Records are small: a linear scan. */
+static long hint_find(const struct sl_value *hint, const char *k, size_t n)
+{
+    const struct sl_member *mb = hint->u.members;
+    for (uint32_t j = 0; j < hint->len; j++)
+        if (mb[j].key_len == n && memcmp(mb[j].key, k, n) == 0)
+            return j;
+    return -1;
+}
+
+/* Maps keep the order of the map they replace (hint); new keys follow,
+ * sorted (Lua tables have no order; sorting keeps output stable). One
+ * traversal: members found in the hint go to the hint's slot, others are
+ * appended after the slots; empty slots are squeezed out at the end. */
 static void map_to_value(struct conv *c, int idx, struct sl_value *dst, const struct sl_value *hint)
 {
     lua_State *L = c->L;
-    size_t m = 0;
+    size_t slots = hint && hint->type == SL_MAP ? hint->len : 0;
+    size_t cap = slots + 8, extra = 0;
+    struct sl_member *mb = conv_alloc(c, cap * sizeof *mb);
+    for (size_t j = 0; j < slots; j++)
+        mb[j].key = NULL;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        m++;
-    }
-    if (m > UINT32_MAX)
-        conv_error(c, "map too large");
-    struct sl_member *mb = conv_alloc(c, m * sizeof *mb);
-    size_t k = 0;
-    /* Pass 1: the hint's keys that are still there, in the hint's order. */
-    const char **seen = NULL;
-    size_t *seen_len = NULL;
-    if (hint && hint->type == SL_MAP && hint->len && m) {
-        seen = conv_alloc(c, hint->len * sizeof *seen);
-        seen_len = conv_alloc(c, hint->len * sizeof *seen_len);
-        for (uint32_t j = 0; j < hint->len && k < m; j++) {
-            const struct sl_member *hm = &hint->u.members[j];
-            const char *ks = lua_pushlstring(L, hm->key, hm->key_len);
-            bool dup = false;
-            for (size_t s = 0; s < k && !dup; s++)
-                dup = seen[s] == ks || (hm->key_len > SHORT_STR && seen_len[s] == hm->key_len &&
-                                        memcmp(seen[s], hm->key, hm->key_len) == 0);
-            if (dup || lua_rawget(L, idx) == LUA_TNIL) {
-                lua_pop(L, 1);
-                continue;
-            }
-            /* the table holds the key, so the interned string stays alive */
-            /* the table holds a short key, so its interned storage stays
-             * alive; long keys are compared by content with the hint's */
-            seen[k] = hm->key_len > SHORT_STR ? hm->key : ks;
-            seen_len[k] = hm->key_len;
-            mb[k].key = hm->key;
-            mb[k].key_len = hm->key_len;
-            c->path[c->depth].key = hm->key;
-            c->path[c->depth].len = hm->key_len;
-            to_value(c, lua_gettop(L), &mb[k].value, &hm->value);
-            lua_pop(L, 1);
-            k++;
+        long j = -1;
+        size_t len = 0;
+        const char *ks = NULL;
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            ks = lua_tolstring(L, -2, &len);
+            if (slots)
+                j = hint_find(hint, ks, len);
         }
-    }
-    /* Pass 2: the other keys. */
-    size_t first_new = k;
-    if (k < m) {
-        size_t hk = k;
-        lua_pushnil(L);
-        while (lua_next(L, idx)) {
-            if (hk && lua_type(L, -2) == LUA_TSTRING) {
-                size_t len;
-                const char *ks = lua_tolstring(L, -2, &len);
-                bool dup = false;
-                for (size_t s = 0; s < hk && !dup; s++)
-                    dup = seen[s] == ks ||
-                          (len > SHORT_STR && seen_len[s] == len && memcmp(seen[s], ks, len) == 0);
-                if (dup) {
-                    lua_pop(L, 1);
-                    continue;
-                }
+        struct sl_member *dm;
+        const struct sl_value *hv = NULL;
+        if (j >= 0) {
+            dm = &mb[j];
+            dm->key = hint->u.members[j].key; /* the original's bytes */
+            dm->key_len = hint->u.members[j].key_len;
+            hv = &hint->u.members[j].value;
+        } else {
+            if (slots + extra == cap) {
+                struct sl_member *nb = conv_alloc(c, cap * 2 * sizeof *mb);
+                memcpy(nb, mb, cap * sizeof *mb);
+                mb = nb;
+                cap *= 2;
             }
-            if (k >= m) /* the table changed under us (a __gc?) */
-                conv_error(c, "map changed during conversion");
-            size_t len;
-            mb[k].key = key_text(c, lua_gettop(L) - 1, &len);
+            dm = &mb[slots + extra++];
+            dm->key = ks ? conv_strdup(c, ks, len) : key_text(c, lua_gettop(L) - 1, &len);
             if (len > UINT32_MAX)
                 conv_error(c, "key too long");
-            mb[k].key_len = (uint32_t)len;
-            c->path[c->depth].key = mb[k].key;
-            c->path[c->depth].len = len;
-            to_value(c, lua_gettop(L), &mb[k].value, NULL);
-            lua_pop(L, 1);
-            k++;
+            dm->key_len = (uint32_t)len;
         }
+        c->path[c->depth].key = dm->key;
+        c->path[c->depth].len = dm->key_len;
+        to_value(c, lua_gettop(L), &dm->value, hv);
+        lua_pop(L, 1);
     }
-    /* Lua tables have no order: new keys follow sorted, so output is stable */
-    if (k - first_new > 1)
-        qsort(mb + first_new, k - first_new, sizeof *mb, member_cmp);
+    size_t k = 0;
+    for (size_t j = 0; j < slots; j++)
+        if (mb[j].key)
+            mb[k++] = mb[j];
+    if (k != slots)
+        memmove(mb + k, mb + slots, extra * sizeof *mb);
+    if (extra > 1)
+        qsort(mb + k, extra, sizeof *mb, member_cmp);
+    k += extra;
+    if (k > UINT32_MAX)
+        conv_error(c, "map too large");
     dst->type = SL_MAP;
     dst->len = (uint32_t)k;
     dst->u.members = mb;

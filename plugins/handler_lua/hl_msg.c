@@ -34,6 +34,19 @@ struct hl_lmsg {
     size_t st_key_len;
 };
 
+/* The metamethods get their own userdata first: its metatable is protected
+ * (__metatable) and the sandbox has no debug library to pry it loose. */
+static struct hl_lmsg *self_msg(lua_State *L)
+{
+    struct hl_state *hs = hl_state_of(L);
+    if (!hs->conf->sandbox)
+        return NULL;
+    struct hl_lmsg *u = lua_touserdata(L, 1);
+    if (u->call != hs->call_id || !u->m)
+        luaL_error(L, "message used after its process() call returned");
+    return u;
+}
+
 static struct hl_lmsg *check_msg(lua_State *L, int idx)
 {
     struct hl_state *hs = hl_state_of(L);
@@ -146,7 +159,9 @@ static void push_key(lua_State *L, struct hl_lmsg *u, int ud)
 
 static int msg_index(lua_State *L)
 {
-    struct hl_lmsg *u = check_msg(L, 1);
+    struct hl_lmsg *u = self_msg(L);
+    if (!u)
+        u = check_msg(L, 1);
     size_t len;
     const char *k = lua_tolstring(L, 2, &len);
     if (!k || lua_type(L, 2) != LUA_TSTRING)
@@ -214,7 +229,9 @@ static int msg_index(lua_State *L)
 
 static int msg_newindex(lua_State *L)
 {
-    struct hl_lmsg *u = check_msg(L, 1);
+    struct hl_lmsg *u = self_msg(L);
+    if (!u)
+        u = check_msg(L, 1);
     const char *k = luaL_checkstring(L, 2);
     lua_settop(L, 3);
     if (strcmp(k, "record") == 0) {
@@ -370,6 +387,16 @@ static void push_obj(lua_State *L, int anchor, struct hl_lmsg *u)
     lua_rawgeti(L, anchor, (lua_Integer)u->index + 1);
 }
 
+/* t[name], or nil when there is no table (t == 0). */
+static int get_field(lua_State *L, int t, const char *name)
+{
+    if (!t) {
+        lua_pushnil(L);
+        return LUA_TNIL;
+    }
+    return lua_getfield(L, t, name);
+}
+
 /* A new message from parent's current view, with the fields of table t
  * (t == 0: none) replacing what it inherits. */
 static struct sl_msg *derive(lua_State *L, struct hl_plan *p, int anchor, struct hl_lmsg *pu, int t)
@@ -385,7 +412,7 @@ static struct sl_msg *derive(lua_State *L, struct hl_plan *p, int anchor, struct
     int have;
 
     /* payload */
-    have = t ? lua_getfield(L, t, "payload") : LUA_TNIL;
+    have = get_field(L, t, "payload");
     if (have != LUA_TNIL && have != LUA_TSTRING)
         luaL_error(L, "field 'payload' must be a string");
     if (have == LUA_TNIL) {
@@ -402,7 +429,7 @@ static struct sl_msg *derive(lua_State *L, struct hl_plan *p, int anchor, struct
     lua_pop(L, 1);
 
     /* record: false means none */
-    have = t ? lua_getfield(L, t, "record") : LUA_TNIL;
+    have = get_field(L, t, "record");
     if (have == LUA_TNIL) {
         lua_pop(L, 1);
         if (pu->rec_lua) {
@@ -423,7 +450,7 @@ static struct sl_msg *derive(lua_State *L, struct hl_plan *p, int anchor, struct
     }
 
     /* key: false means none */
-    have = t ? lua_getfield(L, t, "key") : LUA_TNIL;
+    have = get_field(L, t, "key");
     if (have == LUA_TNIL && pu->key_set) {
         lua_pop(L, 1);
         lua_getiuservalue(L, obj, UV_KEY);
@@ -442,7 +469,7 @@ static struct sl_msg *derive(lua_State *L, struct hl_plan *p, int anchor, struct
     lua_pop(L, 1);
 
     /* headers replace all inherited ones */
-    have = t ? lua_getfield(L, t, "headers") : LUA_TNIL;
+    have = get_field(L, t, "headers");
     if (have == LUA_TNIL && pu->headers_lua) {
         lua_pop(L, 1);
         lua_getiuservalue(L, obj, UV_HEADERS);
@@ -460,7 +487,7 @@ static struct sl_msg *derive(lua_State *L, struct hl_plan *p, int anchor, struct
     lua_pop(L, 1);
 
     /* route */
-    have = t ? lua_getfield(L, t, "route") : LUA_TNIL;
+    have = get_field(L, t, "route");
     if (have == LUA_TNIL && pu->route_set) {
         lua_pop(L, 1);
         lua_getiuservalue(L, obj, UV_ROUTE);
