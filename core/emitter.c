@@ -9,6 +9,8 @@
 
 #include "engine.h"
 
+enum { DEAD_LOG_FIRST = 100, DEAD_LOG_EVERY = 10000 };
+
 int sl__emitter_init(struct sl_emitter *e, struct sl__pipeline *pl, struct sl__link *next,
                      bool route)
 {
@@ -201,8 +203,12 @@ void sl__dead_letter(struct sl_emitter *e, struct sl_msg *m, const char *stage, 
         sl_msg_set_header(m, "x-sluice-failed-at", when, strlen(when)) < 0)
         sl_log(NULL, SL_LOG_WARN, "%s: out of memory adding dead-letter headers", stage);
     m->attempts = 0; /* the dead-letter output counts its own attempts */
-    if (sl_log_enabled(SL_LOG_DEBUG))
-        sl_log(NULL, SL_LOG_DEBUG, "%s: dead-lettered: %s", stage, error);
+    /* Say why, but do not let a flood of bad input flood the log too. */
+    uint64_t nth = atomic_fetch_add_explicit(&pl->dead_logged, 1, memory_order_relaxed);
+    if (nth < DEAD_LOG_FIRST || nth % DEAD_LOG_EVERY == 0 || sl_log_enabled(SL_LOG_DEBUG))
+        sl_log(NULL, SL_LOG_WARN, "%s: message %s:%lld dead-lettered: %s%s", stage,
+               m->source.name ? m->source.name : "-", (long long)m->source.offset, error,
+               nth == DEAD_LOG_FIRST - 1 ? " (further ones logged 1 in 10000)" : "");
     if (!e->dlq_pend)
         e->dlq_pend = sl__batch_alloc();
     e->dlq_pend->msgs[e->dlq_pend->n++] = m;

@@ -253,6 +253,7 @@ struct sl__pipeline {
     _Atomic int running_threads;
     _Atomic uint64_t unrouted;
     _Atomic uint64_t discarded; /* failed with no dead_letter configured */
+    _Atomic uint64_t dead_logged;
     _Atomic int fatal;
     pthread_mutex_t done_mu;
     pthread_cond_t done_cv;
