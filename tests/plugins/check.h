@@ -1,0 +1,44 @@
+/* check.h - contexts of the engine-test plugins (in_seq, handler_failsome,
+ * out_check); test_engine.c reads them through sl_instance.ctx. */
+#ifndef SLUICE_TEST_CHECK_H
+#define SLUICE_TEST_CHECK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* in_seq: emits offsets 0..count-1 and checks every delivery report. */
+struct seq_in {
+    uint64_t count;
+    uint64_t keys;    /* option: key "k<offset % keys>"; 0: key is the offset */
+    uint64_t fail_at; /* option: run() fails after this many (0: never) */
+    atomic_bool stop;
+    _Atomic uint64_t emitted;
+    _Atomic uint64_t delivered_ok;
+    _Atomic uint64_t delivered_err;
+    _Atomic uint64_t duplicates; /* a cookie reported twice */
+    _Atomic uint64_t bad;        /* a cookie/offset we never emitted */
+    _Atomic uint8_t *seen;       /* per offset: 0 open, 1 ok, 2 dead-lettered */
+};
+
+enum { CHECK_KEYS = 64 };
+
+/* out_check: counts what it confirms and checks order and dead-letter headers. */
+struct check_out {
+    _Atomic uint64_t n;
+    _Atomic uint64_t order_errors;   /* an offset below the one before it */
+    _Atomic uint64_t dead_ok;        /* dead letters with the expected headers */
+    _Atomic uint64_t dead_bad;       /* dead letters without them */
+    _Atomic uint64_t children;       /* payload "child" (made by sl_msg_derive) */
+    int64_t last_offset;             /* unkeyed messages */
+    int64_t last_by_key[CHECK_KEYS]; /* keys "k<n>": order is kept per key */
+    int64_t retry_every;             /* option: SL_RETRY offset % n == 3, first try only */
+    int64_t refuse_every;            /* option: SL_ERROR offset % n == 4 */
+    _Atomic uint64_t records;        /* messages with a decoded record */
+    _Atomic uint64_t encoded_bad;    /* record {"seq": N} not encoded as "seq=N" */
+    const char *expect_error;        /* option: x-sluice-error every message must carry */
+    const char *expect_stage;
+    const char *expect_attempts;
+};
+
+#endif

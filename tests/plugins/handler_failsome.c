@@ -1,0 +1,70 @@
+/* handler_failsome - engine test handler, by source offset: fails multiples
+ * of `fail_every`, drops those with offset % drop_every == 1, splits those
+ * with offset % split_every == 2 into itself plus a derived "child". */
+#include <stdlib.h>
+
+#include <sluice/sluice.h>
+
+struct failsome {
+    int64_t fail_every, drop_every, split_every;
+};
+
+static int fs_init(struct sl_instance *inst, void **ctx)
+{
+    struct failsome *f = calloc(1, sizeof(*f));
+    if (!f)
+        return SL_ERROR;
+    f->fail_every = sl_opt_int(inst, "fail_every");
+    f->drop_every = sl_opt_int(inst, "drop_every");
+    f->split_every = sl_opt_int(inst, "split_every");
+    *ctx = f;
+    return SL_OK;
+}
+
+static void fs_destroy(void *ctx)
+{
+    free(ctx);
+}
+
+static int fs_process(void *ctx, struct sl_msg **msgs, size_t n, struct sl_emitter *out)
+{
+    struct failsome *f = ctx;
+    for (size_t i = 0; i < n; i++) {
+        struct sl_msg *m = msgs[i];
+        int64_t off = m->source.offset;
+        if (f->fail_every && off % f->fail_every == 0) {
+            sl_fail(out, m, "failsome: divisible");
+        } else if (f->drop_every && off % f->drop_every == 1) {
+            sl_msg_release(m);
+        } else if (f->split_every && off % f->split_every == 2) {
+            struct sl_msg *c = sl_msg_derive(m);
+            if (!c)
+                return SL_ERROR;
+            sl_buf_set(&c->payload, "child", 5);
+            sl_emit(out, m);
+            sl_emit(out, c);
+        } else {
+            sl_emit(out, m);
+        }
+    }
+    return SL_OK;
+}
+
+static const struct sl_option fs_options[] = {
+    {"fail_every", SL_OPT_INT, "0", false, "fail offsets divisible by this (0: none)"},
+    {"drop_every", SL_OPT_INT, "0", false, "drop offsets with offset % n == 1 (0: none)"},
+    {"split_every", SL_OPT_INT, "0", false, "split offsets with offset % n == 2 (0: none)"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+SL_PLUGIN_DEFINE = {
+    SL_PLUGIN_HEADER,
+    .kind = SL_KIND_HANDLER,
+    .name = "failsome",
+    .version = "0.0.1",
+    .doc = "fails, drops and splits messages by offset (engine tests)",
+    .options = fs_options,
+    .init = fs_init,
+    .destroy = fs_destroy,
+    .process = fs_process,
+};

@@ -1,0 +1,475 @@
+/* test_engine.c - whole pipelines in-process (sl__pipeline_load/start/wait/free)
+ * on the "gives bugs a chance" config: queue capacity 2, batch size 1. Counts
+ * in == out, fan-out, routing, retries and dead letters, per-input acks, and
+ * that the message pool is reused. Test plugins (tests/plugins/) are compiled
+ * at run time: in_seq, handler_failsome, out_check, codec_evenodd. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+#include "../plugins/check.h"
+
+static char dir[256];
+
+static int build_plugins(void)
+{
+    static const char *const names[] = {"in_seq", "handler_failsome", "out_check", "codec_evenodd"};
+    char cmd[4096];
+    size_t len = 0;
+    for (size_t i = 0; i < 4; i++)
+        len += (size_t)snprintf(cmd + len, sizeof(cmd) - len,
+                                "cc -shared -fPIC -std=c11 -D_GNU_SOURCE -fvisibility=hidden "
+                                "-I'%s/core/include' -o '%s/%s.so' '%s/tests/plugins/%s.c' & ",
+                                SLUICE_SOURCE_DIR, dir, names[i], SLUICE_SOURCE_DIR, names[i]);
+    snprintf(cmd + len, sizeof(cmd) - len, "wait");
+    if (system(cmd) != 0)
+        return -1;
+    for (size_t i = 0; i < 4; i++) {
+        char so[512];
+        snprintf(so, sizeof(so), "%s/%s.so", dir, names[i]);
+        if (access(so, R_OK) != 0) {
+            fprintf(stderr, "test plugin %s was not built\n", so);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Write the config (with our plugin dir) and load it for real. */
+static struct sl__pipeline *load(const char *name, const char *body)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "plugin_path = [ \"%s\" ];\n%s", dir, body);
+    fclose(f);
+    struct sl__pipeline *pl = sl__pipeline_load(path, false);
+    if (!pl)
+        fail_msg("%s did not load (see stderr)", path);
+    return pl;
+}
+
+/* Liveness guard only: these pipelines finish in seconds. */
+static void wait_done(struct sl__pipeline *pl)
+{
+    if (!sl__pipeline_wait(pl, 300000)) {
+        sl__pipeline_stop(pl);
+        fail_msg("pipeline did not finish within 5 minutes (deadlock?)");
+    }
+}
+
+static void run(struct sl__pipeline *pl)
+{
+    assert_int_equal(sl__pipeline_start(pl), 0);
+    wait_done(pl);
+    assert_int_equal(atomic_load(&pl->fatal), 0);
+}
+
+/* Run with fd 2 sent to /dev/null: for pipelines that log errors on purpose. */
+static void run_quiet(struct sl__pipeline *pl)
+{
+    fflush(stderr);
+    int saved = dup(2), devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 2);
+    close(devnull);
+    assert_int_equal(sl__pipeline_start(pl), 0);
+    bool done = sl__pipeline_wait(pl, 300000);
+    dup2(saved, 2);
+    close(saved);
+    if (!done) {
+        sl__pipeline_stop(pl);
+        fail_msg("pipeline did not finish within 5 minutes (deadlock?)");
+    }
+}
+
+/* What main() does at the end, so each test starts from empty pools. */
+static void finish(struct sl__pipeline *pl)
+{
+    sl__pipeline_free(pl);
+    sl__ack_destroy();
+    sl__pool_destroy();
+}
+
+static uint64_t out_of(struct sl_instance *inst)
+{
+    return atomic_load(&inst->stats.out);
+}
+
+#define TINY_QUEUE "queue = { capacity = 2; batch_size = 1; };\n"
+
+static void test_generator_to_null(void **state)
+{
+    (void)state;
+    uint64_t created = sl__pool_msgs_created();
+    struct sl__pipeline *pl =
+        load("gen-null.conf", TINY_QUEUE "inputs = ( { type = \"generator\"; count = 200000; } );\n"
+                                         "outputs = ( { type = \"null\"; } );\n");
+    run(pl);
+    assert_int_equal(atomic_load(&pl->inputs[0]->stats.in), 200000);
+    assert_int_equal(out_of(pl->outputs[0]), 200000);
+    assert_int_equal(atomic_load(&pl->outputs[0]->stats.dead), 0);
+    assert_int_equal(atomic_load(&pl->unrouted), 0);
+    assert_int_equal(atomic_load(&pl->discarded), 0);
+    uint64_t made = sl__pool_msgs_created() - created;
+    if (made >= 10000)
+        fail_msg("200000 messages created %llu pooled messages", (unsigned long long)made);
+    finish(pl);
+}
+
+static void test_fan_out_with_dead_letter(void **state)
+{
+    (void)state;
+    uint64_t created = sl__pool_msgs_created();
+    struct sl__pipeline *pl =
+        load("fanout.conf", TINY_QUEUE "inputs = ( { type = \"generator\"; count = 200000; } );\n"
+                                       "outputs = ( { type = \"null\"; name = \"a\"; },\n"
+                                       "            { type = \"null\"; name = \"b\"; } );\n"
+                                       "dead_letter = { type = \"null\"; };\n");
+    run(pl);
+    assert_int_equal(atomic_load(&pl->inputs[0]->stats.in), 200000);
+    assert_int_equal(out_of(pl->outputs[0]), 200000);
+    assert_int_equal(out_of(pl->outputs[1]), 200000);
+    assert_int_equal(out_of(pl->dlq), 0);
+    assert_int_equal(atomic_load(&pl->unrouted), 0);
+    uint64_t made = sl__pool_msgs_created() - created;
+    if (made >= 10000)
+        fail_msg("200000 messages x 2 outputs created %llu pooled messages",
+                 (unsigned long long)made);
+    finish(pl);
+}
+
+/* Routes: each output's `match` glob over the input name. */
+static void test_routing(void **state)
+{
+    (void)state;
+    struct sl__pipeline *pl =
+        load("route.conf", TINY_QUEUE
+             "inputs = ( { type = \"generator\"; name = \"alpha\"; count = 3000; },\n"
+             "           { type = \"generator\"; name = \"beta\"; count = 2000; } );\n"
+             "outputs = ( { type = \"null\"; name = \"a\"; match = \"alpha\"; },\n"
+             "            { type = \"null\"; name = \"b\"; match = \"b*\"; },\n"
+             "            { type = \"null\"; name = \"all\"; },\n"
+             "            { type = \"null\"; name = \"none\"; match = \"gamma\"; } );\n");
+    run(pl);
+    assert_int_equal(out_of(pl->outputs[0]), 3000);
+    assert_int_equal(out_of(pl->outputs[1]), 2000);
+    assert_int_equal(out_of(pl->outputs[2]), 5000);
+    assert_int_equal(out_of(pl->outputs[3]), 0);
+    assert_int_equal(atomic_load(&pl->unrouted), 0);
+    finish(pl);
+    /* a message no output matches is counted, not lost silently */
+    pl = load("unrouted.conf",
+              TINY_QUEUE "inputs = ( { type = \"generator\"; name = \"alpha\"; count = 100; } );\n"
+                         "outputs = ( { type = \"null\"; match = \"beta\"; } );\n");
+    run(pl);
+    assert_int_equal(out_of(pl->outputs[0]), 0);
+    assert_int_equal(atomic_load(&pl->unrouted), 100);
+    finish(pl);
+}
+
+/* in_seq -> failsome -> check, dead_letter check: every message is reported
+ * back to the input exactly once, failures as SL_ERROR after the retries, the
+ * passing ones in order; split children share their parent's ack. */
+static void test_acks_retries_dead_letters(void **state)
+{
+    (void)state;
+    enum { N = 30000, FAIL = 7, DROP = 5, SPLIT = 11 };
+    uint64_t failed = 0, dropped = 0, split = 0;
+    for (uint64_t i = 0; i < N; i++) {
+        if (i % FAIL == 0)
+            failed++;
+        else if (i % DROP == 1)
+            dropped++;
+        else if (i % SPLIT == 2)
+            split++;
+    }
+    char conf[2048];
+    snprintf(conf, sizeof(conf),
+             TINY_QUEUE
+             "retry = { max_attempts = 2; backoff_ms = 0; };\n"
+             "inputs = ( { type = \"seq\"; count = %d; } );\n"
+             "handlers = ( { type = \"failsome\"; fail_every = %d; drop_every = %d;\n"
+             "               split_every = %d; } );\n"
+             "outputs = ( { type = \"check\"; } );\n"
+             "dead_letter = { type = \"check\"; expect_error = \"failsome: divisible\";\n"
+             "                expect_stage = \"failsome\"; expect_attempts = \"2\"; };\n",
+             N, FAIL, DROP, SPLIT);
+    struct sl__pipeline *pl = load("acks.conf", conf);
+    run(pl);
+    struct seq_in *in = pl->inputs[0]->ctx;
+    struct check_out *out = pl->outputs[0]->ctx, *dlq = pl->dlq->ctx;
+    struct sl_instance *h = pl->handlers[0];
+    assert_int_equal(atomic_load(&in->emitted), N);
+    /* every message reported exactly once, none in flight */
+    assert_int_equal(atomic_load(&in->bad), 0);
+    assert_int_equal(atomic_load(&in->duplicates), 0);
+    assert_int_equal(atomic_load(&in->delivered_ok), N - failed);
+    assert_int_equal(atomic_load(&in->delivered_err), failed);
+    assert_int_equal(atomic_load(&pl->inputs[0]->in_flight), 0);
+    for (uint64_t i = 0; i < N; i++)
+        if (in->seen[i] != (i % FAIL == 0 ? 2 : 1))
+            fail_msg("offset %llu: delivery state %u", (unsigned long long)i, in->seen[i]);
+    /* outputs */
+    assert_int_equal(atomic_load(&out->n), N - failed - dropped + split);
+    assert_int_equal(atomic_load(&out->children), split);
+    assert_int_equal(atomic_load(&out->order_errors), 0);
+    assert_int_equal(atomic_load(&dlq->n), failed);
+    assert_int_equal(atomic_load(&dlq->dead_ok), failed);
+    assert_int_equal(atomic_load(&dlq->dead_bad), 0);
+    /* stage counters */
+    assert_int_equal(atomic_load(&h->stats.retried), failed);
+    assert_int_equal(atomic_load(&h->stats.dead), failed);
+    assert_int_equal(atomic_load(&h->stats.dropped), dropped);
+    assert_int_equal(atomic_load(&pl->discarded), 0);
+    finish(pl);
+}
+
+/* The same with fan-out: the ack waits for both outputs. */
+static void test_acks_fan_out(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    char conf[1024];
+    snprintf(conf, sizeof(conf),
+             TINY_QUEUE "inputs = ( { type = \"seq\"; count = %d; } );\n"
+                        "outputs = ( { type = \"check\"; name = \"a\"; },\n"
+                        "            { type = \"check\"; name = \"b\"; } );\n",
+             N);
+    struct sl__pipeline *pl = load("acks-fanout.conf", conf);
+    run(pl);
+    struct seq_in *in = pl->inputs[0]->ctx;
+    struct check_out *a = pl->outputs[0]->ctx, *b = pl->outputs[1]->ctx;
+    assert_int_equal(atomic_load(&in->delivered_ok), N);
+    assert_int_equal(atomic_load(&in->delivered_err), 0);
+    assert_int_equal(atomic_load(&in->duplicates), 0);
+    assert_int_equal(atomic_load(&a->n), N);
+    assert_int_equal(atomic_load(&b->n), N);
+    assert_int_equal(atomic_load(&a->order_errors), 0);
+    assert_int_equal(atomic_load(&b->order_errors), 0);
+    finish(pl);
+}
+
+/* No dead_letter: failures are discarded, counted, and still acked as SL_ERROR. */
+static void test_failures_without_dead_letter(void **state)
+{
+    (void)state;
+    struct sl__pipeline *pl =
+        load("nodlq.conf", TINY_QUEUE "inputs = ( { type = \"seq\"; count = 1000; } );\n"
+                                      "handlers = ( { type = \"failsome\"; fail_every = 100; } );\n"
+                                      "outputs = ( { type = \"check\"; } );\n");
+    run_quiet(pl); /* 10 "discarded" error lines */
+    assert_int_equal(atomic_load(&pl->fatal), 0);
+    struct seq_in *in = pl->inputs[0]->ctx;
+    struct check_out *out = pl->outputs[0]->ctx;
+    assert_int_equal(atomic_load(&out->n), 990);
+    assert_int_equal(atomic_load(&pl->discarded), 10);
+    assert_int_equal(atomic_load(&in->delivered_ok), 990);
+    assert_int_equal(atomic_load(&in->delivered_err), 10);
+    finish(pl);
+}
+
+/* Decode stage: odd offsets fail to decode and are dead-lettered by the
+ * decode stage; even ones reach the output with a record, encoded. */
+static void test_decode_encode(void **state)
+{
+    (void)state;
+    enum { N = 10000 };
+    char conf[1024];
+    snprintf(conf, sizeof(conf),
+             TINY_QUEUE
+             "inputs = ( { type = \"seq\"; count = %d; codec = \"evenodd\"; } );\n"
+             "outputs = ( { type = \"check\"; codec = \"evenodd\"; } );\n"
+             "dead_letter = { type = \"check\"; expect_error = \"evenodd: odd offset *\";\n"
+             "                expect_stage = \"seq.decode\"; };\n",
+             N);
+    struct sl__pipeline *pl = load("decode.conf", conf);
+    run(pl);
+    struct seq_in *in = pl->inputs[0]->ctx;
+    struct check_out *out = pl->outputs[0]->ctx, *dlq = pl->dlq->ctx;
+    assert_int_equal(atomic_load(&out->n), N / 2);
+    assert_int_equal(atomic_load(&out->records), N / 2);
+    assert_int_equal(atomic_load(&out->encoded_bad), 0);
+    assert_int_equal(atomic_load(&dlq->n), N / 2);
+    assert_int_equal(atomic_load(&dlq->dead_ok), N / 2);
+    assert_int_equal(atomic_load(&dlq->records), 0); /* dead letters keep the raw bytes */
+    assert_int_equal(atomic_load(&in->delivered_ok), N / 2);
+    assert_int_equal(atomic_load(&in->delivered_err), N / 2);
+    assert_int_equal(atomic_load(&in->duplicates), 0);
+    finish(pl);
+}
+
+/* Output confirmations: SL_RETRY is retried (then confirmed), SL_ERROR goes
+ * to dead_letter with x-sluice-* headers; the input hears of each once. */
+static void test_output_retry_and_refuse(void **state)
+{
+    (void)state;
+    enum { N = 10000 }; /* offsets % 10: 3 retried once, 4 refused */
+    char conf[1024];
+    snprintf(conf, sizeof(conf),
+             TINY_QUEUE "inputs = ( { type = \"seq\"; count = %d; } );\n"
+                        "outputs = ( { type = \"check\"; retry_every = 10; refuse_every = 10;\n"
+                        "              retry = { max_attempts = 2; backoff_ms = 0; }; } );\n"
+                        "dead_letter = { type = \"check\"; expect_error = \"check: refused\";\n"
+                        "                expect_stage = \"check\"; };\n",
+             N);
+    struct sl__pipeline *pl = load("outretry.conf", conf);
+    run(pl);
+    struct seq_in *in = pl->inputs[0]->ctx;
+    struct check_out *out = pl->outputs[0]->ctx, *dlq = pl->dlq->ctx;
+    assert_int_equal(atomic_load(&out->n), N - N / 10);
+    assert_int_equal(atomic_load(&pl->outputs[0]->stats.retried), N / 10);
+    assert_int_equal(atomic_load(&pl->outputs[0]->stats.out), N - N / 10);
+    assert_int_equal(atomic_load(&dlq->n), N / 10);
+    assert_int_equal(atomic_load(&dlq->dead_ok), N / 10);
+    assert_int_equal(atomic_load(&in->delivered_ok), N - N / 10);
+    assert_int_equal(atomic_load(&in->delivered_err), N / 10);
+    assert_int_equal(atomic_load(&in->duplicates), 0);
+    for (uint64_t i = 0; i < N; i++)
+        if (in->seen[i] != (i % 10 == 4 ? 2 : 1))
+            fail_msg("offset %llu: delivery state %u", (unsigned long long)i, in->seen[i]);
+    finish(pl);
+}
+
+/* x-sluice-attempts counts the failed attempts: an output that refuses a
+ * message on its first try has failed it once, like a handler with
+ * max_attempts = 1 (which says "1"). */
+static void test_dead_letter_attempts_header(void **state)
+{
+    (void)state;
+    struct sl__pipeline *pl = load(
+        "attempts.conf", TINY_QUEUE
+        "inputs = ( { type = \"seq\"; count = 100; } );\n"
+        "handlers = ( { type = \"failsome\"; fail_every = 10; } );\n"
+        "outputs = ( { type = \"check\"; refuse_every = 10; } );\n"
+        "dead_letter = { type = \"check\"; expect_error = \"*\"; expect_attempts = \"1\"; };\n");
+    run(pl);
+    struct check_out *dlq = pl->dlq->ctx;
+    assert_int_equal(atomic_load(&dlq->n), 20); /* 10 from the handler, 10 from the output */
+    uint64_t ok = atomic_load(&dlq->dead_ok);
+    finish(pl);
+    if (ok != 20)
+        fail_msg("%llu of 20 dead letters had x-sluice-attempts: 1", (unsigned long long)ok);
+}
+
+/* ordered = true with several workers keeps per-key order end to end. */
+static void test_ordered_workers(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    char conf[1024];
+    snprintf(conf, sizeof(conf),
+             TINY_QUEUE "inputs = ( { type = \"seq\"; count = %d; keys = 16; } );\n"
+                        "handlers = ( { type = \"failsome\"; workers = 3; ordered = true; } );\n"
+                        "outputs = ( { type = \"check\"; workers = 2; ordered = true; } );\n",
+             N);
+    struct sl__pipeline *pl = load("ordered.conf", conf);
+    run(pl);
+    struct seq_in *in = pl->inputs[0]->ctx;
+    struct check_out *out = pl->outputs[0]->ctx;
+    assert_int_equal(atomic_load(&out->n), N);
+    assert_int_equal(atomic_load(&out->order_errors), 0);
+    assert_int_equal(atomic_load(&in->delivered_ok), N);
+    assert_int_equal(atomic_load(&in->duplicates), 0);
+    finish(pl);
+}
+
+/* An input that fails stops the pipeline, which still drains: everything it
+ * emitted is delivered and acked; the run is marked fatal. */
+static void test_input_failure_drains(void **state)
+{
+    (void)state;
+    struct sl__pipeline *pl =
+        load("inputfail.conf", TINY_QUEUE "inputs = ( { type = \"seq\"; count = 100000;\n"
+                                          "             fail_at = 5000; } );\n"
+                                          "outputs = ( { type = \"check\"; } );\n");
+    run_quiet(pl);
+    assert_int_equal(atomic_load(&pl->fatal), 1);
+    struct seq_in *in = pl->inputs[0]->ctx;
+    struct check_out *out = pl->outputs[0]->ctx;
+    assert_int_equal(atomic_load(&in->emitted), 5000);
+    assert_int_equal(atomic_load(&out->n), 5000);
+    assert_int_equal(atomic_load(&in->delivered_ok), 5000);
+    finish(pl);
+}
+
+/* sl__pipeline_stop (SIGINT) mid-stream: inputs stop, queues drain, and every
+ * message emitted is delivered and acked. */
+static void test_stop_drains(void **state)
+{
+    (void)state;
+    struct sl__pipeline *pl =
+        load("stop.conf", TINY_QUEUE "inputs = ( { type = \"seq\"; count = 1000000000; } );\n"
+                                     "handlers = ( { type = \"failsome\"; } );\n"
+                                     "outputs = ( { type = \"check\"; } );\n");
+    assert_int_equal(sl__pipeline_start(pl), 0);
+    struct seq_in *in = pl->inputs[0]->ctx;
+    struct check_out *out = pl->outputs[0]->ctx;
+    while (atomic_load(&out->n) < 2000)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    sl__pipeline_stop(pl);
+    sl__pipeline_stop(pl); /* a second stop is harmless */
+    wait_done(pl);
+    assert_int_equal(atomic_load(&pl->fatal), 0);
+    uint64_t emitted = atomic_load(&in->emitted);
+    assert_true(emitted < 1000000000);
+    assert_int_equal(atomic_load(&out->n), emitted);
+    assert_int_equal(atomic_load(&in->delivered_ok), emitted);
+    assert_int_equal(atomic_load(&pl->inputs[0]->in_flight), 0);
+    finish(pl);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/sluice-test-engine-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    setenv("SLUICE_PLUGIN_PATH", SLUICE_TEST_PLUGIN_DIR, 1);
+    sl__log_set_level(SL_LOG_ERROR); /* dead letters are logged at warn */
+    return build_plugins();
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_generator_to_null),
+        cmocka_unit_test(test_fan_out_with_dead_letter),
+        cmocka_unit_test(test_routing),
+        cmocka_unit_test(test_acks_retries_dead_letters),
+        cmocka_unit_test(test_acks_fan_out),
+        cmocka_unit_test(test_failures_without_dead_letter),
+        cmocka_unit_test(test_decode_encode),
+        cmocka_unit_test(test_output_retry_and_refuse),
+        cmocka_unit_test(test_dead_letter_attempts_header),
+        cmocka_unit_test(test_ordered_workers),
+        cmocka_unit_test(test_input_failure_drains),
+        cmocka_unit_test(test_stop_drains),
+    };
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    sl__ack_destroy();
+    sl__pool_destroy();
+    return rc;
+}
