@@ -91,10 +91,12 @@ static int run(struct sl__pipeline *pl, double stats_every)
     for (size_t i = 0; i < pl->n_all; i++)
         dead += atomic_load(&pl->all[i]->stats.dead);
     sl_log(NULL, SL_LOG_INFO,
-           "done in %.3fs: %llu in, %llu out, %llu dead-lettered, %llu unrouted, %llu discarded",
+           "done in %.3fs: %llu in, %llu out, %llu dead-lettered, %llu unrouted, %llu discarded; "
+           "%llu pooled messages served them",
            secs, (unsigned long long)in, (unsigned long long)out, (unsigned long long)dead,
            (unsigned long long)atomic_load(&pl->unrouted),
-           (unsigned long long)atomic_load(&pl->discarded));
+           (unsigned long long)atomic_load(&pl->discarded),
+           (unsigned long long)sl__pool_msgs_created());
     return atomic_load(&pl->fatal) ? 2 : 0;
 }
 

@@ -12,7 +12,8 @@ struct generator {
     struct tpl payload;
     struct tpl key;
     bool has_key;
-    uint64_t count; /* 0: unlimited */
+    uint64_t key_modulo; /* 0: the key sees the plain sequence number */
+    uint64_t count;      /* 0: unlimited */
     uint64_t start;
     double rate; /* per worker, msgs/s; 0: unlimited */
     _Atomic uint64_t next_seq;
@@ -52,6 +53,12 @@ static int gen_init(struct sl_instance *inst, void **ctx)
         g->has_key = true;
     }
     g->count = (uint64_t)count;
+    int64_t modulo = sl_opt_int(inst, "key_modulo");
+    if (modulo < 0) {
+        sl_log(inst, SL_LOG_ERROR, "%s: key_modulo must not be negative", sl_instance_where(inst));
+        goto out_fail;
+    }
+    g->key_modulo = (uint64_t)modulo;
     g->workers = sl_instance_workers(inst);
     g->rate = rate / g->workers;
     g->start = (uint64_t)sl_opt_int(inst, "start");
@@ -61,6 +68,7 @@ static int gen_init(struct sl_instance *inst, void **ctx)
 out_fail:
     if (g) {
         tpl_free(&g->payload);
+        tpl_free(&g->key);
         free(g);
     }
     return SL_ERROR;
@@ -111,7 +119,9 @@ static int gen_run(void *wctx, struct sl_input_sink *sink)
         for (; seq < last; seq++) {
             struct sl_msg *m = sl_sink_msg(sink);
             if (tpl_render(&g->payload, &m->payload, seq, ts_ms, w->idx) < 0 ||
-                (g->has_key && tpl_render(&g->key, &m->key, seq, ts_ms, w->idx) < 0)) {
+                (g->has_key &&
+                 tpl_render(&g->key, &m->key, g->key_modulo ? seq % g->key_modulo : seq, ts_ms,
+                            w->idx) < 0)) {
                 sl_log(NULL, SL_LOG_ERROR, "generator: out of memory");
                 sl_msg_release(m);
                 return SL_ERROR;
@@ -147,6 +157,8 @@ static const struct sl_option gen_options[] = {
      "template; {seq}, {ts} (epoch ms) and {worker} are replaced"},
     {"key", SL_OPT_STRING, NULL, false, "key template (same fields); no key when unset"},
     {"start", SL_OPT_INT, "0", false, "first sequence number"},
+    {"key_modulo", SL_OPT_INT, "0", false,
+     "render the key from seq % key_modulo (N distinct keys)"},
     {NULL, 0, NULL, false, NULL},
 };
 
