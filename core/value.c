@@ -11,6 +11,7 @@ struct sl_arena_chunk {
 };
 
 enum { ARENA_FIRST_CHUNK = 2048, ARENA_KEEP_MAX = 16384 };
+#define ARENA_MAX_REQUEST (SIZE_MAX / 8)
 
 static int arena_grow(struct sl_arena *a, size_t need)
 {
@@ -31,7 +32,9 @@ static int arena_grow(struct sl_arena *a, size_t need)
 
 void *sl_arena_alloc(struct sl_arena *a, size_t n)
 {
-    n = (n + 7) & ~(size_t)7;
+    if (n > ARENA_MAX_REQUEST)
+        return NULL; /* also keeps the rounding and chunk doubling from overflowing */
+    n = n ? (n + 7) & ~(size_t)7 : 8; /* a distinct, valid pointer even for 0 bytes */
     if ((size_t)(a->end - a->ptr) < n && arena_grow(a, n) < 0)
         return NULL;
     void *p = a->ptr;
