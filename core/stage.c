@@ -204,8 +204,10 @@ static void *worker_main(void *arg)
     struct sl__queue *q = s->in.q[s->in.nq > 1 ? w->idx : 0];
     sl__current_worker = w;
     for (;;) {
-        if (run_due_retries(w))
+        if (run_due_retries(w)) {
+            flushed = false; /* what the retries wrote needs a flush too */
             continue;
+        }
         bool closed = false;
         struct sl_batch *b = sl__queue_pop(q, 0, &closed);
         if (!b && !closed) {
