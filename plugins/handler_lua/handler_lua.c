@@ -269,16 +269,39 @@ static void run(struct worker *w, struct sl_msg **msgs, size_t n, lua_CFunction 
         replace_state(w);
 }
 
+/* Records were decoded on another core: start pulling the next one's arena
+ * (where its tree lives) into this core's cache while this one runs. */
+static void prefetch_msg(const struct sl_msg *m)
+{
+    const char *end = m->arena.ptr;
+    if (!end || !m->record)
+        return;
+    size_t used = m->arena.total - (size_t)(m->arena.end - m->arena.ptr);
+    if (used > 4096)
+        used = 4096;
+    for (const char *p = end - used; p < end; p += 64)
+        __builtin_prefetch(p);
+}
+
 static int lua_process(void *wctx, struct sl_msg **msgs, size_t n, struct sl_emitter *e)
 {
     struct worker *w = wctx;
     maybe_reload(w);
     if (w->hs->ref_batch != LUA_NOREF) {
+        for (size_t i = 0; i < n && i < 64; i++)
+            prefetch_msg(msgs[i]);
         run(w, msgs, n, call_batch, e);
         return SL_OK;
     }
-    for (size_t i = 0; i < n; i++)
+    if (n)
+        prefetch_msg(msgs[0]);
+    for (size_t i = 0; i < n; i++) {
+        if (i + 2 < n)
+            __builtin_prefetch(msgs[i + 2]);
+        if (i + 1 < n)
+            prefetch_msg(msgs[i + 1]);
         run(w, &msgs[i], 1, call_single, e);
+    }
     return SL_OK;
 }
 

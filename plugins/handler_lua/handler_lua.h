@@ -13,6 +13,7 @@
 #include "sluice/sluice.h"
 
 #define HL_MAX_DEPTH 100 /* nesting limit of records and JSON (also catches cycles) */
+#define HL_KEY_CACHE 256 /* slots of the record key cache (a power of two) */
 
 /* Settings shared read-only by every worker of one handler instance. */
 struct hl_conf {
@@ -44,6 +45,13 @@ struct hl_state {
     int ref_counters;              /* name -> light userdata (struct sl_counter *) */
     int ref_anchor;                /* list that keeps the current call's message objects alive */
     const void *array_mt, *map_mt; /* identities of the marker metatables */
+    /* Record keys repeat message after message: a direct-mapped cache of
+     * their Lua strings (kept alive in the ref_keys table) saves interning. */
+    int ref_keys;
+    struct hl_key_slot {
+        uint32_t len, hash;
+        const char *bytes; /* of the cached Lua string */
+    } keys[HL_KEY_CACHE];
     /* messages handed to Lua are valid only while call_id is unchanged */
     uint64_t call_id;
     void *gen; /* yajl_gen reused by sluice.json.encode */

@@ -7,7 +7,31 @@
 
 const char hl_null_sentinel = 0;
 
-static void push_value(lua_State *L, const struct hl_state *hs, const struct sl_value *v, int depth)
+/* Pushes a map key through the key cache (the table at index ktab). */
+static void push_key(lua_State *L, struct hl_state *hs, int ktab, const char *k, uint32_t n)
+{
+    if (n > 40) { /* long strings are not interned anyway */
+        lua_pushlstring(L, k, n);
+        return;
+    }
+    uint32_t h = 2166136261u ^ n;
+    for (uint32_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)k[i]) * 16777619u;
+    uint32_t slot = h & (HL_KEY_CACHE - 1);
+    struct hl_key_slot *s = &hs->keys[slot];
+    if (s->hash == h && s->len == n && s->bytes && memcmp(s->bytes, k, n) == 0) {
+        lua_rawgeti(L, ktab, slot + 1);
+        return;
+    }
+    s->bytes = lua_pushlstring(L, k, n);
+    s->len = n;
+    s->hash = h;
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, ktab, slot + 1);
+}
+
+static void push_value(lua_State *L, struct hl_state *hs, int ktab, const struct sl_value *v,
+                       int depth)
 {
     if (depth > HL_MAX_DEPTH)
         luaL_error(L, "record nested deeper than %d levels", HL_MAX_DEPTH);
@@ -29,7 +53,7 @@ static void push_value(lua_State *L, const struct hl_state *hs, const struct sl_
         luaL_checkstack(L, 4, "record nested too deep");
         lua_createtable(L, (int)v->len, 0);
         for (uint32_t i = 0; i < v->len; i++) {
-            push_value(L, hs, &v->u.items[i], depth + 1);
+            push_value(L, hs, ktab, &v->u.items[i], depth + 1);
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
         lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_array_mt);
@@ -40,8 +64,8 @@ static void push_value(lua_State *L, const struct hl_state *hs, const struct sl_
         lua_createtable(L, 0, (int)v->len);
         for (uint32_t i = 0; i < v->len; i++) {
             const struct sl_member *mb = &v->u.members[i];
-            lua_pushlstring(L, mb->key, mb->key_len);
-            push_value(L, hs, &mb->value, depth + 1);
+            push_key(L, hs, ktab, mb->key, mb->key_len);
+            push_value(L, hs, ktab, &mb->value, depth + 1);
             lua_rawset(L, -3); /* duplicate keys: the last one wins */
         }
         lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_map_mt);
@@ -59,7 +83,14 @@ void hl_push_value(lua_State *L, const struct sl_value *v)
         lua_pushnil(L);
         return;
     }
-    push_value(L, hl_state_of(L), v, 0);
+    struct hl_state *hs = hl_state_of(L);
+    if (v->type != SL_MAP && v->type != SL_ARRAY) {
+        push_value(L, hs, 0, v, 0);
+        return;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_keys);
+    push_value(L, hs, lua_gettop(L), v, 0);
+    lua_remove(L, -2);
 }
 
 bool hl_utf8_valid(const char *str, size_t n)

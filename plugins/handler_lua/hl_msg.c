@@ -536,8 +536,8 @@ static void add_item(lua_State *L, struct hl_plan *p, int anchor, int item, size
 {
     item = lua_absindex(L, item);
     if (is_msg(L, item)) {
-        struct hl_lmsg *u = check_msg(L, item);
-        if (u->index >= p->n_origs || p->lm[u->index] != u)
+        struct hl_lmsg *u = lua_touserdata(L, item);
+        if (u->call != hl_state_of(L)->call_id || u->index >= p->n_origs || p->lm[u->index] != u)
             luaL_error(L, "returned message %d does not belong to this call", (int)pos);
         if (!u->out) { /* the original itself passes on */
             u->out = true;

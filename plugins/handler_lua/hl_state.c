@@ -221,6 +221,8 @@ static int setup(lua_State *L)
     hs->ref_counters = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_newtable(L);
     hs->ref_anchor = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, HL_KEY_CACHE, 0);
+    hs->ref_keys = luaL_ref(L, LUA_REGISTRYINDEX);
     hl_msg_register(L, hs);
 
     hl_open_sluice(L);

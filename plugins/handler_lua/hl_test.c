@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "handler_lua.h"
 
@@ -101,6 +102,60 @@ static int t_eval(void *h, const char *code, const struct sl_value *in, struct s
     return 0;
 }
 
+struct bench_args {
+    const char *code;
+    const struct sl_value *in;
+    struct sl_arena *a;
+    size_t iters;
+    int mode; /* 0: push + call + convert back; 1: push only; 2: push + call */
+};
+
+static int t_bench_run(lua_State *L)
+{
+    struct bench_args *b = lua_touserdata(L, 1);
+    if (luaL_loadbufferx(L, b->code, strlen(b->code), "=bench", "t") != LUA_OK)
+        return lua_error(L);
+    lua_call(L, 0, 1); /* the chunk returns the function to time */
+    int fn = lua_gettop(L);
+    for (size_t i = 0; i < b->iters; i++) {
+        lua_pushvalue(L, fn);
+        hl_push_value(L, b->in);
+        if (b->mode == 1) {
+            lua_pop(L, 2);
+            continue;
+        }
+        lua_call(L, 1, 1);
+        if (b->mode == 0) {
+            struct sl_value out;
+            sl_arena_reset(b->a);
+            hl_to_value(L, -1, b->a, &out, b->in);
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* Thread CPU ns per iteration of a record round trip through a function. */
+static double t_bench(void *h, const char *code, const struct sl_value *in, struct sl_arena *a,
+                      size_t iters, int mode)
+{
+    struct hl_test *t = h;
+    lua_State *L = t->hs->L;
+    struct bench_args b = {code, in, a, iters, mode};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    lua_pushcfunction(L, t_bench_run);
+    lua_pushlightuserdata(L, &b);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        fprintf(stderr, "bench: %s\n", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    return ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
+           (double)iters;
+}
+
 static size_t t_mem_used(void *h)
 {
     return ((struct hl_test *)h)->hs->used;
@@ -114,8 +169,10 @@ struct hl_test_api {
                 struct sl_value *out, char *text, size_t textlen);
     size_t (*mem_used)(void *h);
     void (*close)(void *h);
+    double (*bench)(void *h, const char *code, const struct sl_value *in, struct sl_arena *a,
+                    size_t iters, int mode);
 };
 
 __attribute__((visibility("default"))) const struct hl_test_api sluice_lua_test_api = {
-    1, t_open, t_eval, t_mem_used, t_close,
+    1, t_open, t_eval, t_mem_used, t_close, t_bench,
 };

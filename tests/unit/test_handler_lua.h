@@ -19,6 +19,8 @@ struct hl_test_api {
                 struct sl_value *out, char *text, size_t textlen);
     size_t (*mem_used)(void *h);
     void (*close)(void *h);
+    double (*bench)(void *h, const char *code, const struct sl_value *in, struct sl_arena *a,
+                    size_t iters, int mode);
 };
 
 static inline const struct hl_test_api *hl_api(void)
