@@ -256,6 +256,7 @@ static const char *key_text(struct conv *c, int kidx, size_t *len)
         *len = lua_toboolean(L, kidx) ? 4 : 5;
         return lua_toboolean(L, kidx) ? "true" : "false";
     default:
+        c->depth--; /* the error is about this map, not one of its members */
         conv_error(c, lua_pushfstring(L, "cannot use a %s as a map key", luaL_typename(L, kidx)));
         return NULL;
     }
