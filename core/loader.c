@@ -255,6 +255,8 @@ static int kind_of_file(const char *file, char *name, size_t n)
 int sl__loader_list(struct sl__loader *l, FILE *out)
 {
     int count = 0;
+    char **listed = NULL; /* keys shown so far: an earlier directory wins */
+    size_t n_listed = 0;
     fprintf(out, "%-8s %-12s %-8s %s\n", "KIND", "NAME", "VERSION", "DESCRIPTION");
     for (size_t i = 0; i < l->n_dirs; i++) {
         DIR *d = opendir(l->dirs[i]);
@@ -269,10 +271,15 @@ int sl__loader_list(struct sl__loader *l, FILE *out)
             char key[300];
             snprintf(key, sizeof(key), "%s_%s", sl__kind_prefix(kind), name);
             bool seen = false;
-            for (size_t j = 0; j < l->n_loaded; j++)
-                seen |= strcmp(l->loaded[j].key, key) == 0;
+            for (size_t j = 0; j < n_listed; j++)
+                seen |= strcmp(listed[j], key) == 0;
             if (seen)
                 continue; /* an earlier directory wins, as when loading */
+            char **more = realloc(listed, (n_listed + 1) * sizeof(*more));
+            if (more && (more[n_listed] = strdup(key)))
+                n_listed++;
+            if (more)
+                listed = more;
             const struct sl_plugin *p = sl__loader_get(l, kind, name, err, sizeof(err));
             if (!p) {
                 fprintf(out, "%-8s %-12s %-8s (refused) %s\n", sl__kind_name(kind), name, "-", err);
@@ -290,5 +297,8 @@ int sl__loader_list(struct sl__loader *l, FILE *out)
         }
         closedir(d);
     }
+    for (size_t j = 0; j < n_listed; j++)
+        free(listed[j]);
+    free(listed);
     return count;
 }

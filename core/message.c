@@ -9,6 +9,8 @@ int sl_buf_reserve(struct sl_buf *b, size_t extra)
 {
     if (b->cap - b->len >= extra)
         return 0;
+    if (extra > SIZE_MAX / 4 - b->len)
+        return -1; /* the doubling below would overflow */
     size_t cap = b->cap ? b->cap : 64;
     while (cap - b->len < extra)
         cap *= 2;

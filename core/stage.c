@@ -79,6 +79,7 @@ void sl_out_done(struct sl_msg *m, int status, const char *error)
     } else if (status == SL_RETRY || w->stage->kind == SL__STAGE_DLQ) {
         sl_fail(&w->em, m, error);
     } else {
+        m->attempts++; /* this write was a failed attempt, as in sl_fail */
         count(&w->stage->inst->stats.dead, 1);
         sl__dead_letter(&w->em, m, w->stage->label, error ? error : "output refused the message");
     }
@@ -93,6 +94,7 @@ static void run_decode(struct sl__worker *w, struct sl_msg **msgs, size_t n)
         err[0] = '\0';
         if (codec->decode(w->wctx, m, err, sizeof(err)) != SL_OK) {
             m->record = NULL;
+            m->attempts++;
             count(&w->stage->inst->stats.dead, 1);
             sl__dead_letter(&w->em, m, w->stage->label, err[0] ? err : "cannot decode");
             continue;
@@ -119,6 +121,7 @@ static void run_output(struct sl__worker *w, struct sl_msg **msgs, size_t n)
                 if (w->stage->kind == SL__STAGE_DLQ) {
                     m->out_raw = true; /* a dead letter keeps its original bytes */
                 } else {
+                    m->attempts++;
                     count(&inst->stats.dead, 1);
                     sl__dead_letter(&w->em, m, w->stage->label, err[0] ? err : "cannot encode");
                     continue;
