@@ -104,9 +104,11 @@ void hl_json_free(struct hl_state *hs);
 void hl_push_value(lua_State *L, const struct sl_value *v);
 /* Converts the Lua value at idx into dst, allocated in a. hint is the value
  * this one replaces (it keeps map key order and the kind of empty tables);
- * may be NULL. Raises a Lua error when it cannot convert. */
+ * may be NULL. share: the hint's memory lives as long as dst (same message),
+ * so unchanged keys and strings point into it instead of being copied.
+ * Raises a Lua error when it cannot convert. */
 void hl_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_value *dst,
-                 const struct sl_value *hint);
+                 const struct sl_value *hint, bool share);
 /* Array/map decision for a table (shared with JSON): true when array. */
 bool hl_table_is_array(lua_State *L, int idx, const struct sl_value *hint, size_t *n);
 /* True when s[0..n) is valid UTF-8. */

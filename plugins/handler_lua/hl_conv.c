@@ -61,7 +61,7 @@ static void push_value(lua_State *L, struct hl_state *hs, int ktab, const struct
         return;
     case SL_MAP:
         luaL_checkstack(L, 4, "record nested too deep");
-        lua_createtable(L, 0, (int)v->len);
+        lua_createtable(L, 0, (int)v->len + 1); /* room for a field the script adds */
         for (uint32_t i = 0; i < v->len; i++) {
             const struct sl_member *mb = &v->u.members[i];
             push_key(L, hs, ktab, mb->key, mb->key_len);
@@ -168,6 +168,7 @@ bool hl_table_is_array(lua_State *L, int idx, const struct sl_value *hint, size_
 struct conv {
     lua_State *L;
     struct sl_arena *a;
+    bool share; /* dst may point into the hint's memory */
     int depth;
     struct {
         const char *key; /* NULL: array index */
@@ -306,8 +307,9 @@ static void map_to_value(struct conv *c, int idx, struct sl_value *dst, const st
         const struct sl_value *hv = NULL;
         if (j >= 0) {
             dm = &mb[j];
-            dm->key = hint->u.members[j].key; /* the original's bytes */
             dm->key_len = hint->u.members[j].key_len;
+            dm->key = c->share ? hint->u.members[j].key /* the original's bytes */
+                               : conv_strdup(c, ks, len);
             hv = &hint->u.members[j].value;
         } else {
             if (slots + extra == cap) {
@@ -371,8 +373,8 @@ static void to_value(struct conv *c, int idx, struct sl_value *dst, const struct
             conv_error(c, "string too long");
         dst->len = (uint32_t)n;
         /* unchanged strings keep the original's bytes and type */
-        if (hint && (hint->type == SL_STRING || hint->type == SL_BYTES) && hint->len == n &&
-            memcmp(hint->u.str, s, n) == 0) {
+        if (c->share && hint && (hint->type == SL_STRING || hint->type == SL_BYTES) &&
+            hint->len == n && memcmp(hint->u.str, s, n) == 0) {
             dst->type = hint->type;
             dst->u.str = hint->u.str;
             return;
@@ -407,11 +409,12 @@ static void to_value(struct conv *c, int idx, struct sl_value *dst, const struct
 }
 
 void hl_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_value *dst,
-                 const struct sl_value *hint)
+                 const struct sl_value *hint, bool share)
 {
     struct conv c;
     c.L = L;
     c.a = a;
+    c.share = share;
     c.depth = 0;
     to_value(&c, lua_absindex(L, idx), dst, hint);
 }

@@ -371,13 +371,14 @@ static void stage_headers(lua_State *L, int idx, struct sl_msg *m, struct sl_hea
     *n = k;
 }
 
+/* hint is dst's own record (shared memory) or another message's (copied). */
 static struct sl_value *convert_record(lua_State *L, int idx, struct sl_msg *dst,
                                        const struct sl_value *hint)
 {
     struct sl_value *v = sl_arena_alloc(&dst->arena, sizeof *v);
     if (!v)
         luaL_error(L, "out of memory");
-    hl_to_value(L, idx, &dst->arena, v, hint);
+    hl_to_value(L, idx, &dst->arena, v, hint, hint == dst->record);
     return v;
 }
 

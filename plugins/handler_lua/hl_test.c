@@ -65,7 +65,7 @@ static int t_run(lua_State *L)
         return lua_error(L);
     lua_call(L, 0, 1);
     if (r->out)
-        hl_to_value(L, -1, r->a, r->out, r->in);
+        hl_to_value(L, -1, r->a, r->out, r->in, true);
     else
         luaL_tolstring(L, -1, NULL);
     return 1;
@@ -128,7 +128,7 @@ static int t_bench_run(lua_State *L)
         if (b->mode == 0) {
             struct sl_value out;
             sl_arena_reset(b->a);
-            hl_to_value(L, -1, b->a, &out, b->in);
+            hl_to_value(L, -1, b->a, &out, b->in, true);
         }
         lua_pop(L, 1);
     }

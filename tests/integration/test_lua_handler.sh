@@ -111,6 +111,36 @@ EOF
 grep -q "16 in, 12 out" log || fail "batch counts: $(grep done log)"
 pass "process_batch: keep, drop and derive with parent"
 
+# ---- split children outlive their dropped parent ------------------------------
+# Children reuse nothing from the parent's memory: the parent is released (and
+# its buffers recycled) while the children are still queued.
+cat > splitmany.lua <<'EOF'
+function process(msg)
+  local r = msg.record
+  return {{record = {seq = r.seq, msg = r.msg, part = 1}},
+          {record = {msg = r.msg, seq = r.seq, part = 2}, key = "k" .. r.seq}}
+end
+EOF
+cat > splitmany.conf <<'EOF'
+queue = { capacity = 64; batch_size = 16; };
+inputs = ( { type = "generator"; name = "gen"; count = 20000; codec = "json";
+             payload = "{\"seq\":{seq},\"msg\":\"message number {seq} with some text\"}"; } );
+handlers = ( { type = "lua"; name = "split"; script = "splitmany.lua"; } );
+outputs = ( { type = "file"; name = "out"; path = "splitmany.jsonl"; codec = "json"; append = false; } );
+EOF
+run splitmany.conf
+python3 - <<'EOF' || fail "split children corrupted or lost"
+import json
+n = 0
+for i, l in enumerate(open("splitmany.jsonl")):
+    r = json.loads(l)
+    seq, part = i // 2, i % 2 + 1
+    assert r == {"seq": seq, "msg": "message number %d with some text" % seq, "part": part}, (i, r)
+    n += 1
+assert n == 40000, n
+EOF
+pass "split: 40,000 children exact after their parents were released"
+
 # ---- record types ---------------------------------------------------------
 cat > types.jsonl <<'EOF'
 {"i":1,"neg":-42,"big":9223372036854775807,"min":-9223372036854775808,"f":1.5,"whole":2.0,"s":"plain","u":"chloé ✓ 日本語 🚀","esc":"tab\tquote\"back\\slash\u0001","t":true,"fl":false,"nul":null,"arr":[1,2.5,"three",null,[],{}],"obj":{"a":{"b":{"c":[{"d":null}]}}},"ea":[],"eo":{}}
