@@ -113,7 +113,7 @@ static void run_output(struct sl__worker *w, struct sl_msg **msgs, size_t n)
     for (size_t i = 0; i < n; i++) {
         struct sl_msg *m = msgs[i];
         m->out_raw = true;
-        if (codec && codec->encode && (m->record || w->stage->kind != SL__STAGE_DLQ)) {
+        if (codec && codec->encode) {
             m->out.len = 0;
             m->out_raw = false;
             err[0] = '\0';

@@ -84,3 +84,25 @@ big=$(peak_rss_kb "$SLUICE" -c "$T/b.conf" 2>/dev/null)
 echo "peak RSS: 100k records ${small} KB, 800k records ${big} KB"
 [ "$big" -lt $((small * 3 / 2 + 4096)) ] || fail "memory grew with the input: $small KB -> $big KB"
 pass "memory flat as JSON input grows 8x"
+
+# The envelope codec: a dead letter with its reason, source and bytes, as JSON.
+printf '{"a":1}\n\xff\xfe not json\n{"b":2}\n' > "$T/env.txt"
+cat > "$T/env.conf" <<CONF
+inputs = ( { type = "file"; path = "$T/env.txt"; codec = "json"; } );
+outputs = ( { type = "null"; } );
+dead_letter = { type = "file"; path = "$T/env.jsonl"; codec = "envelope"; append = false; };
+CONF
+"$SLUICE" -c "$T/env.conf" 2> "$T/log" || fail "envelope run failed"
+python3 - "$T/env.jsonl" <<'PY' || fail "envelope dead letter wrong"
+import base64, json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert len(recs) == 1, recs
+r = recs[0]
+assert base64.b64decode(r["payload_base64"]) == b"\xff\xfe not json"
+assert r["headers"]["x-sluice-error"].startswith("json: parse error")
+assert r["headers"]["x-sluice-stage"] == "file.decode"
+assert r["headers"]["x-sluice-attempts"] == "1"
+assert r["source"]["offset"] == 2 and r["source"]["name"].endswith("env.txt")
+assert r["traceparent"].startswith("00-")
+PY
+pass "envelope codec: the dead letter carries its bytes, error, stage and source"

@@ -1,0 +1,149 @@
+/* codec_envelope - encodes the whole message, not just its payload, as one
+ * JSON object: payload, key, headers (the x-sluice-* error headers of a dead
+ * letter among them), route, source and trace id. Made for dead-letter
+ * files, where the reason a message failed must travel with its bytes. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+
+#include <sluice/sluice.h>
+
+static int envelope_worker_init(void *ctx, unsigned idx, void **wctx)
+{
+    (void)ctx;
+    (void)idx;
+    yajl_gen g = yajl_gen_alloc(NULL);
+    if (!g)
+        return SL_ERROR;
+    *wctx = g;
+    return SL_OK;
+}
+
+static void envelope_worker_destroy(void *wctx)
+{
+    yajl_gen_free(wctx);
+}
+
+static void put_str(yajl_gen g, const char *s)
+{
+    yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+static bool utf8_valid(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        uint8_t c = p[i];
+        size_t len = c < 0x80             ? 1
+                     : (c & 0xE0) == 0xC0 ? 2
+                     : (c & 0xF0) == 0xE0 ? 3
+                     : (c & 0xF8) == 0xF0 ? 4
+                                          : 0;
+        if (!len || i + len > n)
+            return false;
+        uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[i + k] & 0x3F);
+        }
+        static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+/* Bytes as a JSON string when they are valid UTF-8, else base64 under
+ * "<name>_base64", so any payload survives the round trip. */
+static void put_bytes(yajl_gen g, const char *name, const uint8_t *p, size_t n)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (utf8_valid(p, n)) {
+        put_str(g, name);
+        yajl_gen_string(g, p, n);
+        return;
+    }
+    char key[300];
+    snprintf(key, sizeof(key), "%s_base64", name);
+    put_str(g, key);
+    size_t out_len = (n + 2) / 3 * 4;
+    char *out = malloc(out_len + 1), *o = out;
+    if (!out) {
+        yajl_gen_null(g);
+        return;
+    }
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        *o++ = b64[v >> 18 & 63];
+        *o++ = b64[v >> 12 & 63];
+        *o++ = i + 1 < n ? b64[v >> 6 & 63] : '=';
+        *o++ = i + 2 < n ? b64[v & 63] : '=';
+    }
+    yajl_gen_string(g, (const unsigned char *)out, out_len);
+    free(out);
+}
+
+static int envelope_encode(void *wctx, const struct sl_msg *m, struct sl_buf *out, char *err,
+                           size_t errlen)
+{
+    yajl_gen g = wctx;
+    char trace[64];
+    yajl_gen_reset(g, NULL);
+    yajl_gen_clear(g);
+    yajl_gen_map_open(g);
+    put_bytes(g, "payload", m->payload.data ? m->payload.data : (const uint8_t *)"",
+              m->payload.len);
+    if (m->has_key)
+        put_bytes(g, "key", m->key.data, m->key.len);
+    put_str(g, "headers");
+    yajl_gen_map_open(g);
+    for (uint32_t i = 0; i < m->n_headers; i++)
+        put_bytes(g, m->headers[i].name, m->headers[i].value, m->headers[i].value_len);
+    yajl_gen_map_close(g);
+    if (m->route) {
+        put_str(g, "route");
+        put_str(g, m->route);
+    }
+    put_str(g, "source");
+    yajl_gen_map_open(g);
+    if (m->source.name) {
+        put_str(g, "name");
+        put_str(g, m->source.name);
+    }
+    if (m->source.partition >= 0) {
+        put_str(g, "partition");
+        yajl_gen_integer(g, m->source.partition);
+    }
+    if (m->source.offset >= 0) {
+        put_str(g, "offset");
+        yajl_gen_integer(g, m->source.offset);
+    }
+    yajl_gen_map_close(g);
+    sl_msg_traceparent(m, trace);
+    put_str(g, "traceparent");
+    put_str(g, trace);
+    if (yajl_gen_map_close(g) != yajl_gen_status_ok) {
+        snprintf(err, errlen, "envelope: cannot encode message");
+        return SL_ERROR;
+    }
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(g, &buf, &len);
+    return sl_buf_append(out, buf, len) < 0 ? SL_ERROR : SL_OK;
+}
+
+SL_PLUGIN_DEFINE = {
+    SL_PLUGIN_HEADER,
+    .kind = SL_KIND_CODEC,
+    .name = "envelope",
+    .version = SLUICE_VERSION,
+    .doc = "the whole message as JSON: payload, key, headers, route, source (dead letters)",
+    .worker_init = envelope_worker_init,
+    .worker_destroy = envelope_worker_destroy,
+    .encode = envelope_encode,
+};
