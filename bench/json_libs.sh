@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# json_libs.sh - JSON library measurement: parse and parse+re-encode rates (msgs/s) for
-# jansson, json-c, yajl tree, and the json codec's own path (yajl callbacks -> sl_value ->
-# encoder), on ~2 M generated ~115-byte JSON lines, best of 3 runs, one core.
-# Needs libyajl-dev libjansson-dev libjson-c-dev libconfig-dev.
+# json_libs.sh - JSON library measurement: parse and parse+re-encode rates for jansson,
+# json-c, yajl (tree and callbacks), simdjson, and the json codec's own paths (simdjson or
+# yajl callbacks -> sl_value -> encoder), on ~2 M generated ~118-byte JSON lines, best of 3
+# runs, in messages per second of one thread's CPU time.
+# Needs libyajl-dev libsimdjson-dev libjansson-dev libjson-c-dev libconfig-dev.
 # Usage: bench/json_libs.sh [lines] [runs]     (env JSON_LIBS_ONLY=<substring> picks cases)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,12 +22,18 @@ core=()
 for f in "$src"/core/*.c; do
     [ "$(basename "$f")" = main.c ] || core+=("$f")
 done
-gcc "${cflags[@]}" -o "$tmp/yajl" "$bench" "$src"/plugins/codec_json/{decode,encode,scratch,utf8}.c \
-    "${core[@]}" $(pkg-config --cflags --libs yajl libconfig) -lpthread -ldl -lm
+json="$src/plugins/codec_json"
+g++ -std=c++17 -O2 -D_GNU_SOURCE -I"$src/core/include" -I"$json" -DJSON_HAVE_SIMDJSON \
+    $(pkg-config --cflags simdjson) -c "$json/simd.cpp" -o "$tmp/simd.o"
+(cd "$tmp" && gcc "${cflags[@]}" -DJSON_HAVE_SIMDJSON -c "$bench" "$json"/{decode,encode,scratch,utf8}.c \
+    "${core[@]}")
+g++ -o "$tmp/yajl" "$tmp"/*.o $(pkg-config --libs yajl simdjson libconfig) -lpthread -ldl -lm
+g++ -std=c++17 -O2 -o "$tmp/simdjson" "$src/bench/json_libs/simdjson.cpp" $(pkg-config --cflags --libs simdjson)
 gcc "${cflags[@]}" -DWITH_JANSSON -o "$tmp/jansson" "$bench" $(pkg-config --cflags --libs jansson)
 gcc "${cflags[@]}" -DWITH_JSONC -o "$tmp/jsonc" "$bench" $(pkg-config --cflags --libs json-c)
 
 echo "# $(uname -m), $(nproc) vCPU, $(. /etc/os-release && echo "$PRETTY_NAME"), $(date -u +%F)"
 JSON_LIBS_HEADER=1 "$tmp/jansson" "$lines" "$runs"
 "$tmp/jsonc" "$lines" "$runs"
+"$tmp/simdjson" "$lines" "$runs"
 "$tmp/yajl" "$lines" "$runs"

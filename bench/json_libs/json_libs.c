@@ -1,5 +1,5 @@
 /* json_libs.c - JSON parse and parse+re-encode rates of the Debian JSON libraries against the
- * json codec's own path (yajl callbacks -> sl_value tree -> encoder). Built and run by
+ * json codec's own paths (simdjson or yajl callbacks -> sl_value tree -> encoder). Built and run by
  * bench/json_libs.sh; prints one line per case: "json_libs <case> <mode> <msgs/s>", the
  * rate per second of this thread's CPU time. */
 #include <stdbool.h>
@@ -28,7 +28,7 @@ static char *corpus; /* lines, each NUL-terminated */
 static size_t *offs, *lens;
 static size_t nlines;
 static volatile size_t sink; /* keeps results alive */
-static int sluice_mode;      /* codec: 1 own encoder, 2 yajl_gen encoder */
+static int sluice_mode;      /* which codec case, see run_sluice() */
 
 /* CPU time of this thread: the machine is shared, and waiting for a core is not work. */
 static double now(void)
@@ -207,7 +207,7 @@ static void run_yajl_stream(bool enc)
 }
 
 /* ---- the codec: yajl callbacks -> sl_value in a reused arena -> encoder ---- */
-static struct json_opts opts;
+static struct json_opts opts, yajl_opts;
 
 static void gen_value(yajl_gen g, const struct sl_value *v)
 {
@@ -246,9 +246,10 @@ static void gen_value(yajl_gen g, const struct sl_value *v)
     }
 }
 
+/* sluice_mode: 1 yajl + own encoder, 2 yajl + yajl_gen encoder, 3 simdjson (auto) + own encoder */
 static void run_sluice(bool enc)
 {
-    struct json_dec *d = json_dec_new(&opts);
+    struct json_dec *d = json_dec_new(sluice_mode == 3 ? &opts : &yajl_opts);
     struct sl_arena arena = {0};
     struct sl_buf out = {0};
     yajl_gen g = yajl_gen_alloc(NULL);
@@ -260,7 +261,7 @@ static void run_sluice(bool enc)
             fprintf(stderr, "decode: %s\n", err);
             exit(1);
         }
-        if (enc && sluice_mode == 1) {
+        if (enc && sluice_mode != 2) {
             out.len = 0;
             json_encode(&opts, &v, &out, err, sizeof(err));
             sink += out.len;
@@ -321,12 +322,15 @@ int main(int argc, char **argv)
 #else
         {"yajl-tree+yajl_gen", run_yajl_tree, 0, true},
         {"yajl-callbacks->yajl_gen(no-tree)", run_yajl_stream, 0, false},
-        {"codec(yajl-cb->sl_value)+own-encoder", run_sluice, 1, true},
-        {"codec(yajl-cb->sl_value)+yajl_gen", run_sluice, 2, false},
+        {"codec parser=yajl (yajl-cb->sl_value)", run_sluice, 1, true},
+        {"codec parser=yajl, yajl_gen encoder", run_sluice, 2, false},
+        {"codec parser=auto (simdjson->sl_value)", run_sluice, 3, true},
 #endif
     };
 #if !defined(WITH_JANSSON) && !defined(WITH_JSONC)
     json_opts_init(&opts);
+    json_opts_init(&yajl_opts);
+    yajl_opts.yajl_only = true;
 #endif
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         const char *only = getenv("JSON_LIBS_ONLY");
@@ -342,6 +346,7 @@ int main(int argc, char **argv)
     }
 #if !defined(WITH_JANSSON) && !defined(WITH_JSONC)
     json_opts_fini(&opts);
+    json_opts_fini(&yajl_opts);
 #endif
     return 0;
 }

@@ -14,6 +14,8 @@ static const struct sl_option options[] = {
     {"bytes", SL_OPT_STRING, "base64", false,
      "how binary (bytes) values are written: \"base64\" or \"text\" (UTF-8, other bytes as "
      "\\u00XX)"},
+    {"parser", SL_OPT_STRING, "auto", false,
+     "\"auto\": simdjson when built in, yajl for what it refuses; \"yajl\": yajl only"},
     {NULL},
 };
 
@@ -43,6 +45,13 @@ static int json_init(struct sl_instance *inst, void **ctx)
                sl_instance_where(inst), bytes);
         goto fail;
     }
+    const char *parser = sl_opt_str(inst, "parser");
+    if (parser && strcmp(parser, "auto") != 0 && strcmp(parser, "yajl") != 0) {
+        sl_log(inst, SL_LOG_ERROR, "%s: parser must be \"auto\" or \"yajl\", not \"%s\"",
+               sl_instance_where(inst), parser);
+        goto fail;
+    }
+    o->yajl_only = parser && !strcmp(parser, "yajl");
     *ctx = o;
     return SL_OK;
 fail:
@@ -126,7 +135,7 @@ SL_PLUGIN_DEFINE = {
     .kind = SL_KIND_CODEC,
     .name = "json",
     .version = "0.1.0",
-    .doc = "one JSON value per message <-> record (yajl; ints stay ints, order kept)",
+    .doc = "one JSON value per message <-> record (simdjson + yajl; ints stay ints, order kept)",
     .options = options,
     .init = json_init,
     .destroy = json_destroy,

@@ -10,6 +10,10 @@
 #include "sluice/message.h"
 #include "sluice/value.h"
 
+#ifdef __cplusplus
+extern "C" { /* the bench's C++ comparison program includes this too */
+#endif
+
 #define JSON_DEFAULT_MAX_DEPTH 512
 #define JSON_LIMIT_MAX_DEPTH   10000
 
@@ -19,6 +23,7 @@ struct json_opts {
     int max_depth;     /* containers nested deeper are refused (decode and encode) */
     bool pretty;       /* encode with newlines and two-space indents */
     int bytes;         /* enum json_bytes_mode: how SL_BYTES are written */
+    bool yajl_only;    /* decode with yajl alone, not simdjson first */
     locale_t c_locale; /* numbers are read and written with a '.' whatever LC_NUMERIC says */
 };
 
@@ -59,10 +64,23 @@ void json_dec_free(struct json_dec *d);
 int json_decode(struct json_dec *d, struct sl_arena *arena, const uint8_t *text, size_t len,
                 struct sl_value *out, char *err, size_t errlen);
 
+/* ---- simd.cpp (built when libsimdjson-dev is there: JSON_HAVE_SIMDJSON) ---- */
+struct json_simd;
+struct json_simd *json_simd_new(int max_depth);
+void json_simd_free(struct json_simd *s);
+/* Parses text with simdjson into *out. Returns 0, or -1 when simdjson refused
+ * it (invalid, or valid but outside its range) or memory ran out: the caller
+ * then asks yajl, which decides and explains. */
+int json_simd_decode(struct json_simd *s, struct sl_arena *a, const uint8_t *text, size_t len,
+                     struct sl_value *out);
+
 /* ---- encode.c ---- */
 /* Appends v as JSON to out (no trailing newline). Returns 0, or -1 with a
  * message in err and out as it was. Thread-safe. */
 int json_encode(const struct json_opts *o, const struct sl_value *v, struct sl_buf *out, char *err,
                 size_t errlen);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -1,18 +1,20 @@
-/* fuzz_json.c - libFuzzer target for the json codec: decode, and for every input that
- * decodes, encode -> decode must give an equal tree and encoding must be stable.
- * Build and run: tests/fuzz/run.sh json [seconds]
+/* fuzz_json.c - libFuzzer target for the json codec: the simdjson fast path and yajl alone
+ * must agree (accept the same inputs, give equal trees); for every input that decodes,
+ * encode -> decode must give an equal tree and encoding must be stable.
+ * Build and run: tests/fuzz/run.sh json [seconds]   (needs libyajl-dev, libsimdjson-dev)
  * fuzz-sources: plugins/codec_json/decode.c plugins/codec_json/encode.c
  * fuzz-sources: plugins/codec_json/scratch.c plugins/codec_json/utf8.c
- * fuzz-cflags: -Iplugins/codec_json
- * fuzz-pkgs: yajl */
+ * fuzz-sources: plugins/codec_json/simd.cpp
+ * fuzz-cflags: -Iplugins/codec_json -DJSON_HAVE_SIMDJSON
+ * fuzz-pkgs: yajl simdjson */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
 
-static struct json_opts opts, pretty;
-static struct json_dec *dec;
+static struct json_opts opts, pretty, yajl_opts;
+static struct json_dec *dec, *ydec;
 
 static void die(const char *what, const uint8_t *data, size_t size, const char *err)
 {
@@ -28,11 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
 
     if (!dec) {
-        if (json_opts_init(&opts) < 0 || json_opts_init(&pretty) < 0)
+        if (json_opts_init(&opts) < 0 || json_opts_init(&pretty) < 0 ||
+            json_opts_init(&yajl_opts) < 0)
             abort();
         pretty.pretty = true;
+        yajl_opts.yajl_only = true;
         dec = json_dec_new(&opts);
-        if (!dec)
+        ydec = json_dec_new(&yajl_opts);
+        if (!dec || !ydec)
             abort();
     }
     sl_arena_reset(&a1);
@@ -44,6 +49,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(copy, data, size);
     struct sl_value v1, v2;
     int rc = json_decode(dec, &a1, copy, size, &v1, err, sizeof(err));
+    char yerr[256];
+    int yrc = json_decode(ydec, &a2, copy, size, &v2, yerr, sizeof(yerr));
+    if (rc != yrc)
+        die(rc ? "only yajl accepts" : "only simdjson accepts", data, size, rc ? err : yerr);
+    if (rc == 0 && !sl_value_equal(&v1, &v2))
+        die("simdjson and yajl disagree", data, size, NULL);
+    sl_arena_reset(&a2);
     if (rc < 0) {
         if (strncmp(err, "json: ", 6) != 0 || strchr(err, '\n'))
             die("bad error text", data, size, err);

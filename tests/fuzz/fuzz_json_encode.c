@@ -4,8 +4,9 @@
  * Build and run: tests/fuzz/run.sh json_encode [seconds]
  * fuzz-sources: plugins/codec_json/decode.c plugins/codec_json/encode.c
  * fuzz-sources: plugins/codec_json/scratch.c plugins/codec_json/utf8.c
- * fuzz-cflags: -Iplugins/codec_json
- * fuzz-pkgs: yajl */
+ * fuzz-sources: plugins/codec_json/simd.cpp
+ * fuzz-cflags: -Iplugins/codec_json -DJSON_HAVE_SIMDJSON
+ * fuzz-pkgs: yajl simdjson */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -25,14 +25,29 @@ set -f # the fields are split into words, never globbed
 sources=($(field fuzz-sources))
 cflags=($(field fuzz-cflags))
 pkgs=$(field fuzz-pkgs)
+pcflags=()
 libs=()
-[ -n "${pkgs// /}" ] && libs+=($(pkg-config --cflags --libs $pkgs))
+if [ -n "${pkgs// /}" ]; then
+    pcflags=($(pkg-config --cflags $pkgs))
+    libs=($(pkg-config --libs $pkgs))
+fi
 
-clang -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-    -fno-sanitize-recover=undefined -Icore/include -Icore "${cflags[@]}" \
-    -DSLUICE_INSTALL_PLUGIN_DIR=\"/nonexistent\" -DSLUICE_BUILD_PLUGIN_DIR=\"/nonexistent\" \
-    -o "$dir/fuzz_$name" "$target" "${sources[@]}" "${core[@]}" \
-    "${libs[@]}" $(pkg-config --libs libconfig) -lpthread -ldl -lm
+flags=(-g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+       -Icore/include -Icore "${cflags[@]}" -DSLUICE_INSTALL_PLUGIN_DIR=\"/nonexistent\"
+       -DSLUICE_BUILD_PLUGIN_DIR=\"/nonexistent\")
+mkdir -p "$dir/obj"
+objs=()
+for f in "$target" "${sources[@]}" "${core[@]}"; do
+    o="$dir/obj/$(echo "$f" | tr / _).o"
+    case "$f" in
+    *.cpp) clang++ -std=c++17 "${flags[@]}" -c "$f" -o "$o" ${pcflags[@]+"${pcflags[@]}"} ;;
+    *) clang -std=c11 "${flags[@]}" -c "$f" -o "$o" ${pcflags[@]+"${pcflags[@]}"} ;;
+    esac
+    objs+=("$o")
+done
+# clang++ links: some targets have C++ sources (simdjson).
+clang++ -fsanitize=fuzzer,address,undefined -o "$dir/fuzz_$name" "${objs[@]}" \
+    ${libs[@]+"${libs[@]}"} $(pkg-config --libs libconfig) -lpthread -ldl -lm
 
 args=(-max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048
       -artifact_prefix="$dir/")

@@ -17,6 +17,8 @@
 #include "engine.h"
 
 static const struct sl_plugin *P;
+/* Options that force the yajl-only decoder (tests run with both). */
+#define YAJL "{\"parser\": \"yajl\"}"
 
 /* One configured codec with one worker. */
 struct codec {
@@ -141,10 +143,9 @@ static int setup(void **state)
 
 static void numbers(void **state)
 {
-    (void)state;
     struct codec c;
     struct sl_msg m = {0};
-    assert_int_equal(codec_open(&c, NULL), SL_OK);
+    assert_int_equal(codec_open(&c, *state), SL_OK);
     const struct sl_value *v =
         dec(&c, &m,
             "[0,-0,1,-1,9223372036854775807,-9223372036854775808,9223372036854775808,"
@@ -187,10 +188,9 @@ static void numbers(void **state)
 
 static void doubles_round_trip(void **state)
 {
-    (void)state;
     struct codec c;
     struct sl_msg m = {0}, m2 = {0};
-    assert_int_equal(codec_open(&c, NULL), SL_OK);
+    assert_int_equal(codec_open(&c, *state), SL_OK);
     /* Awkward doubles: each must come back bit-identical. */
     uint64_t seed = 42;
     for (int i = 0; i < 20000; i++) {
@@ -221,10 +221,9 @@ static void doubles_round_trip(void **state)
 
 static void containers(void **state)
 {
-    (void)state;
     struct codec c;
     struct sl_msg m = {0};
-    assert_int_equal(codec_open(&c, NULL), SL_OK);
+    assert_int_equal(codec_open(&c, *state), SL_OK);
     const struct sl_value *v = dec(
         &c, &m,
         " { \"z\" : 1, \"a\": {\"b\": [true, false, null, [], {}]}, \"z\": \"dup\", \"e\": {} } ");
@@ -262,10 +261,9 @@ static void containers(void **state)
 
 static void strings(void **state)
 {
-    (void)state;
     struct codec c;
     struct sl_msg m = {0};
-    assert_int_equal(codec_open(&c, NULL), SL_OK);
+    assert_int_equal(codec_open(&c, *state), SL_OK);
     const struct sl_value *v = dec(&c, &m,
                                    "[\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\", \"x\\u0000y\", "
                                    "\"\\ud83d\\ude00\", \"\\u00e9\\u20AC\", \"h\xc3\xa9\xe2\x82\xac"
@@ -298,9 +296,8 @@ static void strings(void **state)
 
 static void malformed(void **state)
 {
-    (void)state;
     struct codec c;
-    assert_int_equal(codec_open(&c, NULL), SL_OK);
+    assert_int_equal(codec_open(&c, *state), SL_OK);
     struct {
         const char *text;
         const char *want;
@@ -344,7 +341,6 @@ static void malformed(void **state)
 
 static void deep_nesting(void **state)
 {
-    (void)state;
     struct codec c;
     size_t n = 100000;
     char *deep = malloc(2 * n + 1);
@@ -352,7 +348,7 @@ static void deep_nesting(void **state)
     memset(deep + n, ']', n);
     deep[2 * n] = 0;
 
-    assert_int_equal(codec_open(&c, NULL), SL_OK);
+    assert_int_equal(codec_open(&c, *state), SL_OK);
     clock_t t0 = clock();
     dec_fails(&c, deep, n, "max_depth (512)");     /* 100,000 unclosed */
     dec_fails(&c, deep, 2 * n, "max_depth (512)"); /* 100,000 closed */
@@ -465,13 +461,16 @@ static void bad_options(void **state)
     assert_int_equal(codec_open(&c, "{\"max_depth\": 0}"), SL_ERROR);
     assert_int_equal(codec_open(&c, "{\"max_depth\": 10001}"), SL_ERROR);
     assert_int_equal(codec_open(&c, "{\"bytes\": \"hex\"}"), SL_ERROR);
+    assert_int_equal(codec_open(&c, "{\"parser\": \"simd\"}"), SL_ERROR);
     assert_int_equal(codec_open(&c, "{\"max_depth\": 10000, \"bytes\": \"base64\"}"), SL_OK);
+    codec_close(&c);
+    assert_int_equal(codec_open(&c, "{\"parser\": \"yajl\", \"pretty\": false}"), SL_OK);
     codec_close(&c);
     /* The options table documents every key. */
     int n = 0;
     for (const struct sl_option *o = P->options; o->name; o++, n++)
         assert_non_null(o->doc);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 4);
 }
 
 /* ---- round trip: decode -> encode -> decode gives an equal tree ---- */
@@ -493,10 +492,9 @@ static const char *corpus[] = {
 
 static void round_trip(void **state)
 {
-    (void)state;
     struct codec c;
     struct sl_msg m = {0}, m2 = {0};
-    assert_int_equal(codec_open(&c, NULL), SL_OK);
+    assert_int_equal(codec_open(&c, *state), SL_OK);
     for (size_t i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
         const struct sl_value *a = dec(&c, &m, corpus[i]);
         const char *t = enc(&c, &m);
@@ -516,10 +514,9 @@ static void round_trip(void **state)
 /* A big escaped string once, then small ones: the scratch shrinks back. */
 static void big_then_small(void **state)
 {
-    (void)state;
     struct codec c;
     struct sl_msg m = {0};
-    assert_int_equal(codec_open(&c, NULL), SL_OK);
+    assert_int_equal(codec_open(&c, *state), SL_OK);
     size_t n = 3 * 1000 * 1000;
     char *big = malloc(n + 3);
     big[0] = '"';
@@ -540,10 +537,9 @@ static void big_then_small(void **state)
 /* 1 M decodes (and encodes) of one message with a reused arena: no growth. */
 static void no_growth(void **state)
 {
-    (void)state;
     struct codec c;
     struct sl_msg m = {0};
-    assert_int_equal(codec_open(&c, NULL), SL_OK);
+    assert_int_equal(codec_open(&c, *state), SL_OK);
     const char *text = "{\"ts\":1732579200000,\"lvl\":\"warn\",\"host\":\"web-07\",\"msg\":"
                        "\"GET /orders/1 \\\"q\\\"\",\"ms\":12.75,\"tags\":[\"a\",\"b\"],"
                        "\"user\":{\"id\":4711,\"vip\":false}}";
@@ -571,15 +567,43 @@ static void no_growth(void **state)
     codec_close(&c);
 }
 
+/* Both decoders give the same tree for everything the fast one takes. */
+static void parsers_agree(void **state)
+{
+    (void)state;
+    struct codec fast, yajl;
+    struct sl_msg m = {0}, m2 = {0};
+    assert_int_equal(codec_open(&fast, NULL), SL_OK);
+    assert_int_equal(codec_open(&yajl, YAJL), SL_OK);
+    for (size_t i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
+        const struct sl_value *a = dec(&fast, &m, corpus[i]);
+        const struct sl_value *b = dec(&yajl, &m2, corpus[i]);
+        if (!sl_value_equal(a, b))
+            fail_msg("the decoders disagree on %s", corpus[i]);
+    }
+    msg_free(&m);
+    msg_free(&m2);
+    codec_close(&yajl);
+    codec_close(&fast);
+}
+
+#define BOTH(f) cmocka_unit_test_prestate(f, NULL), cmocka_unit_test_prestate(f, (void *)YAJL)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(numbers),        cmocka_unit_test(doubles_round_trip),
-        cmocka_unit_test(containers),     cmocka_unit_test(strings),
-        cmocka_unit_test(malformed),      cmocka_unit_test(deep_nesting),
-        cmocka_unit_test(encode_special), cmocka_unit_test(bad_options),
-        cmocka_unit_test(round_trip),     cmocka_unit_test(big_then_small),
-        cmocka_unit_test(no_growth),
+        BOTH(numbers),
+        BOTH(doubles_round_trip),
+        BOTH(containers),
+        BOTH(strings),
+        BOTH(malformed),
+        BOTH(deep_nesting),
+        cmocka_unit_test(encode_special),
+        cmocka_unit_test(bad_options),
+        BOTH(round_trip),
+        cmocka_unit_test(parsers_agree),
+        BOTH(big_then_small),
+        BOTH(no_growth),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
