@@ -338,11 +338,12 @@ static int read_globals(struct sl__pipeline *pl, const config_setting_t *root)
               get_uint(pl, q, "batch_size", 1, 65536, &pl->batch_size) < 0 ||
               get_uint(pl, q, "linger_ms", 0, 60000, &pl->linger_ms) < 0))
         return -1;
-    if (metrics && check_keys(pl, metrics, "metrics", metrics_keys) < 0)
+    const char *listen = NULL;
+    if (metrics && (check_keys(pl, metrics, "metrics", metrics_keys) < 0 ||
+                    get_string(pl, metrics, "listen", &listen) < 0))
         return -1;
-    if (metrics)
-        sl_log(NULL, SL_LOG_WARN, "%s:%d: the metrics endpoint is not built yet; use --stats",
-               src_file(metrics, pl), config_setting_source_line(metrics));
+    if (listen && !(pl->metrics_listen = strdup(listen)))
+        return -1;
     return read_retry(pl, root, &pl->max_attempts, &pl->backoff_ms, &pl->max_backoff_ms);
 }
 

@@ -254,6 +254,8 @@ struct sl__pipeline {
     _Atomic uint64_t unrouted;
     _Atomic uint64_t discarded; /* failed with no dead_letter configured */
     _Atomic uint64_t dead_logged;
+    char *metrics_listen;
+    struct MHD_Daemon *metrics;
     _Atomic int fatal;
     pthread_mutex_t done_mu;
     pthread_cond_t done_cv;
@@ -269,6 +271,14 @@ void sl__pipeline_reload(struct sl__pipeline *pl);
 void sl__pipeline_free(struct sl__pipeline *pl);
 void sl__pipeline_thread_done(struct sl__pipeline *pl);
 void sl__stats_line(struct sl__pipeline *pl, FILE *out, double interval_s);
+/* Prometheus endpoint (metrics.c); start is a no-op without metrics.listen. */
+struct MHD_Daemon;
+int sl__metrics_start(struct sl__pipeline *pl);
+void sl__metrics_stop(struct sl__pipeline *pl);
+/* Walking plugin counters (stats.c); caller holds the instance's counters_mu. */
+struct sl_counter *sl__counter_next(struct sl_counter *c);
+const char *sl__counter_name(const struct sl_counter *c);
+int64_t sl__counter_value(struct sl_counter *c);
 
 extern _Thread_local struct sl__worker *sl__current_worker;
 

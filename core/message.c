@@ -141,10 +141,9 @@ int sl_msg_parse_traceparent(struct sl_msg *m, const char *v, size_t len)
     /* version-trace-span-flags: 2-32-16-2 lower-case hex digits; version
      * "00" is exactly 55 bytes, later versions may append "-..."; "ff" and
      * all-zero ids are invalid (W3C Trace Context, section 3.2) */
-    if (len < 55 || unhex(v, &version, 1) < 0 || version == 0xff || v[2] != '-' ||
-        v[35] != '-' || v[52] != '-' || unhex(v + 3, trace, 16) < 0 ||
-        unhex(v + 36, span, 8) < 0 || unhex(v + 53, &flags, 1) < 0 ||
-        (version == 0 && len != 55) || (len > 55 && v[55] != '-') ||
+    if (len < 55 || unhex(v, &version, 1) < 0 || version == 0xff || v[2] != '-' || v[35] != '-' ||
+        v[52] != '-' || unhex(v + 3, trace, 16) < 0 || unhex(v + 36, span, 8) < 0 ||
+        unhex(v + 53, &flags, 1) < 0 || (version == 0 && len != 55) || (len > 55 && v[55] != '-') ||
         memcmp(trace, zero, 16) == 0 || memcmp(span, zero, 8) == 0)
         return -1;
     memcpy(m->trace_id, trace, 16);

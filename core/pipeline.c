@@ -217,7 +217,7 @@ static void *sink_main(void *arg)
 
 int sl__pipeline_start(struct sl__pipeline *pl)
 {
-    if (build(pl) < 0 || sinks_init(pl) < 0)
+    if (build(pl) < 0 || sinks_init(pl) < 0 || sl__metrics_start(pl) < 0)
         return -1;
     /* Every producer registers before any thread runs, or a queue could
      * close while an upstream stage has not started yet. */
@@ -277,6 +277,7 @@ void sl__pipeline_free(struct sl__pipeline *pl)
 {
     if (!pl)
         return;
+    sl__metrics_stop(pl);
     for (size_t i = 0; i < pl->n_sinks; i++) {
         struct sl_input_sink *s = pl->sinks[i];
         if (s->started)
@@ -320,6 +321,7 @@ void sl__pipeline_free(struct sl__pipeline *pl)
         config_destroy(&pl->cfg);
     free(pl->name);
     free(pl->path);
+    free(pl->metrics_listen);
     free(pl);
 }
 

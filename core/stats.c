@@ -34,6 +34,21 @@ void sl_counter_add(struct sl_counter *c, int64_t n)
         atomic_fetch_add_explicit(&c->value, n, memory_order_relaxed);
 }
 
+struct sl_counter *sl__counter_next(struct sl_counter *c)
+{
+    return c->next;
+}
+
+const char *sl__counter_name(const struct sl_counter *c)
+{
+    return c->name;
+}
+
+int64_t sl__counter_value(struct sl_counter *c)
+{
+    return atomic_load_explicit(&c->value, memory_order_relaxed);
+}
+
 void sl__instance_free(struct sl_instance *inst)
 {
     if (!inst)

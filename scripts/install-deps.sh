@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libconfig-dev libcmocka-dev liblua5.4-dev libyajl-dev librdkafka-dev
-  kcat valgrind procps psmisc
+  libmicrohttpd-dev libsimdjson-dev
+  kcat valgrind procps psmisc curl bc python3 time
 )
 missing=()
 for p in "${packages[@]}"; do
