@@ -105,22 +105,13 @@ static int kafka_init(struct sl_instance *inst, void **out)
     bool eof = sl_opt_bool(inst, "exit_on_eof");
     /* Our defaults first; properties may override them, except the commit mode
      * that at-least-once depends on, which is set again below. */
-    const char *defaults[] = {"group.id",
-                              sl_opt_str(inst, "group"),
-                              "auto.offset.reset",
-                              reset,
-                              "enable.partition.eof",
-                              eof ? "true" : "false",
-                              "log.connection.close",
-                              "false",
-                              /* librdkafka 2.0 stops fetching for a fixed 1 s once
-                               * the consumer queue passes either limit: keep the
-                               * count limit out of the way, bound the bytes. */
-                              "queued.min.messages",
-                              "1000000",
-                              "queued.max.messages.kbytes",
-                              "32768",
-                              NULL};
+    const char *defaults[] = {
+        "group.id", sl_opt_str(inst, "group"), "auto.offset.reset", reset, "enable.partition.eof",
+        eof ? "true" : "false", "log.connection.close", "false",
+        /* librdkafka 2.0 stops fetching for a fixed 1 s once
+         * the consumer queue passes either limit: keep the
+         * count limit out of the way, bound the bytes. */
+        "queued.min.messages", "1000000", "queued.max.messages.kbytes", "32768", NULL};
     rd_kafka_conf_t *conf = kconf_new(inst, defaults);
     if (!conf)
         return SL_ERROR;

@@ -7,15 +7,16 @@ mock_start -b 1 -t in:8 -t out:8
 
 N=200000
 gen_json $N 0 >"$T/in"
-kcat -b "$BROKERS" -P -t in -K '	' "$T/in" || fail "kcat produce"
+kcat -b "$BROKERS" -P -t in -K '	' -X batch.num.messages=50 <"$T/in" || fail "kcat produce"
 [ "$(topic_count in)" = "$N" ] || fail "input topic incomplete"
-# Slow the broker down so that the kills land while data is flowing.
+# Slow the stream down (small fetches, slow broker) so the kills land mid-stream.
 mock_cmd "rtt 1 40"
 
 cat >"$T/c.conf" <<EOF
-inputs = ( { type = "kafka"; brokers = "$BROKERS"; topics = [ "in" ]; group = "t-crash";
-             exit_on_eof = true; commit_interval_ms = 200; } );
-outputs = ( { type = "kafka"; brokers = "$BROKERS"; topic = "out"; } );
+inputs = ( { type = "kafka"; name = "kin"; brokers = "$BROKERS"; topics = [ "in" ]; group = "t-crash";
+             exit_on_eof = true; commit_interval_ms = 200;
+             properties = [ "fetch.message.max.bytes=4096" ]; } );
+outputs = ( { type = "kafka"; name = "kout"; brokers = "$BROKERS"; topic = "out"; } );
 EOF
 
 out_count() { topic_count out; }
@@ -24,7 +25,7 @@ for round in 1 2; do
     sluice_bg run$round "$T/c.conf"
     pid=$(eval echo "\$PID_run$round")
     # Kill once this run has moved at least 15 k messages.
-    wait_until 60 test "$(out_count)" -ge $((before + 15000)) ||
+    wait_until 60 count_ge out $((before + 15000)) ||
         fail "round $round: no progress ($(out_count) in out); log: $(tail -n 5 "$T/run$round.log")"
     kill -0 "$pid" 2>/dev/null || fail "round $round: sluice ended before the kill"
     kill -9 "$pid"

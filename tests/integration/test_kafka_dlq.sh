@@ -21,13 +21,13 @@ big=$(head -c 6000 /dev/zero | tr '\0' x)
         fi
     done
 } >"$T/in"
-kcat -b "$BROKERS" -P -t in -K '	' "$T/in" || fail "kcat produce"
+kcat -b "$BROKERS" -P -t in -K '	' <"$T/in" || fail "kcat produce"
 nbad=$(grep -c -v '^good' "$T/in")
 
 cat >"$T/q.conf" <<EOF
-inputs = ( { type = "kafka"; brokers = "$BROKERS"; topics = [ "in" ]; group = "t-dlq";
+inputs = ( { type = "kafka"; name = "kin"; brokers = "$BROKERS"; topics = [ "in" ]; group = "t-dlq";
              exit_on_eof = true; codec = "$CODEC"; } );
-outputs = ( { type = "kafka"; brokers = "$BROKERS"; topic = "out"; codec = "$CODEC";
+outputs = ( { type = "kafka"; name = "kout"; brokers = "$BROKERS"; topic = "out"; codec = "$CODEC";
               properties = [ "message.max.bytes=4096" ]; } );
 dead_letter = { type = "kafka"; brokers = "$BROKERS"; topic = "dlq"; };
 retry = { max_attempts = 2; backoff_ms = 10; };

@@ -7,8 +7,8 @@ mock_start -b 1 -t in:4
 
 for x in a b; do
     cat >"$T/$x.conf" <<EOF
-inputs = ( { type = "kafka"; brokers = "$BROKERS"; topics = [ "in" ]; group = "t-group"; } );
-outputs = ( { type = "file"; path = "$T/$x.out"; } );
+inputs = ( { type = "kafka"; name = "kin"; brokers = "$BROKERS"; topics = [ "in" ]; group = "t-group"; } );
+outputs = ( { type = "file"; name = "fout"; path = "$T/$x.out"; } );
 EOF
 done
 sluice_bg a "$T/a.conf" --log-level info
@@ -26,9 +26,10 @@ wait_until 60 settled || fail "the group did not settle: $(grep -h partitions "$
 
 N=40000
 gen_json $N 0 >"$T/in"
-kcat -b "$BROKERS" -P -t in -K '	' "$T/in" || fail "kcat produce"
+kcat -b "$BROKERS" -P -t in -K '	' <"$T/in" || fail "kcat produce"
 lines() { cat "$T/a.out" "$T/b.out" 2>/dev/null | wc -l; }
-wait_until 60 test "$(lines)" -ge $N || fail "only $(lines) of $N delivered"
+lines_ge() { [ "$(lines)" -ge "$1" ]; }
+wait_until 60 lines_ge $N || fail "only $(lines) of $N delivered"
 
 for x in a b; do
     kill -TERM "$(eval echo "\$PID_$x")"

@@ -20,7 +20,7 @@ for b in 1 2 3 4; do
     tid=$(printf '4bf92f3577b34da6a3ce929d0e0e47%02d' "$b")
     gen_json $PER $b >"$T/in.$b"
     kcat -b "$BROKERS" -P -t in -K '	' -H "x-batch=$b" -H "x-empty=" \
-        -H "traceparent=00-$tid-00f067aa0ba902b7-01" "$T/in.$b" || fail "kcat produce"
+        -H "traceparent=00-$tid-00f067aa0ba902b7-01" <"$T/in.$b" || fail "kcat produce"
     awk -F'\t' -v b="$b" -v tid="$tid" '{ print $1 "\t" $2 "\tx-batch=" b ",x-empty=,trace=" tid }' \
         "$T/in.$b" >>"$T/expected"
 done

@@ -8,6 +8,7 @@
 #   sluice_bg NAME CONF [args]     start sluice in the background; sets PID_<NAME>
 #   wait_until SECS CMD...         retry CMD every 0.2 s until it succeeds
 #   topic_count TOPIC              messages in a topic (sum of high watermarks)
+#   count_ge TOPIC N               topic holds at least N messages
 #   fail MSG                       print and exit 1
 
 set -u
@@ -62,11 +63,12 @@ mock_start() {
     fail "kafka_mock did not start: $(cat "$T/mock.err")"
 }
 
+mock_lines_gt() { [ "$(grep -c '' "$T/mock.out")" -gt "$1" ]; }
 mock_cmd() {
     local before
     before=$(grep -c '' "$T/mock.out")
     echo "$*" >&9
-    wait_until 5 test "$(grep -c '' "$T/mock.out")" -gt "$before" || fail "mock: no answer to $*"
+    wait_until 5 mock_lines_gt "$before" || fail "mock: no answer to $*"
     tail -n 1 "$T/mock.out" | grep -q '^ok' || fail "mock: $* -> $(tail -n 1 "$T/mock.out")"
 }
 
@@ -85,17 +87,25 @@ sluice_bg() {
 }
 
 wait_until() {
-    local secs=$1 i
+    local end=$((SECONDS + $1))
     shift
-    for i in $(seq 1 $((secs * 5))); do
-        "$@" && return 0
+    while [ $SECONDS -lt $end ]; do
+        "$@" 2>/dev/null && return 0
         sleep 0.2
     done
-    return 1
+    "$@" 2>/dev/null
 }
 
 topic_count() {
-    "$OFFSETS_BIN" "$BROKERS" sluice-count-nobody "$1" | awk '$1 == "total" { print $2 }'
+    "$OFFSETS_BIN" "$BROKERS" - "$1" 2>/dev/null | awk '$1 == "total" { print $2 }'
+}
+
+# True when TOPIC holds at least N messages (for wait_until: arguments are
+# expanded once, so the count must happen inside the command).
+count_ge() {
+    local c
+    c=$(topic_count "$1")
+    [ -n "$c" ] && [ "$c" -ge "$2" ]
 }
 
 # Generates N JSON lines "key<TAB>payload" with keys k<batch>-<i>.

@@ -12,7 +12,6 @@
  *   quit
  * -D starts with every broker down (a broker unreachable at start).
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>

@@ -4,8 +4,10 @@
  *
  * One line per partition: "PARTITION COMMITTED HIGH" (COMMITTED is -1 when the
  * group has none), then "total LAG" where LAG sums HIGH - max(COMMITTED, 0).
+ * GROUP "-" skips the group: "total" is then the number of messages.
  * Exit 0 on success, 1 on error.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,8 @@ int main(int argc, char **argv)
     }
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(conf, "bootstrap.servers", argv[1], errstr, sizeof(errstr)) ||
-        rd_kafka_conf_set(conf, "group.id", argv[2], errstr, sizeof(errstr)) ||
+        rd_kafka_conf_set(conf, "group.id", strcmp(argv[2], "-") ? argv[2] : "kafka-offsets",
+                          errstr, sizeof(errstr)) ||
         rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr))) {
         fprintf(stderr, "kafka_offsets: %s\n", errstr);
         return 1;
@@ -45,7 +48,10 @@ int main(int argc, char **argv)
         rd_kafka_topic_partition_list_add(parts, argv[3], md->topics[0].partitions[i].id);
     rd_kafka_metadata_destroy(md);
 
-    err = rd_kafka_committed(rk, parts, 10000);
+    bool no_group = strcmp(argv[2], "-") == 0;
+    for (int i = 0; i < parts->cnt; i++)
+        parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+    err = no_group ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_committed(rk, parts, 10000);
     if (err) {
         fprintf(stderr, "kafka_offsets: committed: %s\n", rd_kafka_err2str(err));
         return 1;
