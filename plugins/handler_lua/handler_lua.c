@@ -31,6 +31,8 @@ static const struct sl_option options[] = {
      "restrict the standard library (no os.execute, io.popen, binary chunks, ...)"},
     {"allow_io", SL_OPT_BOOL, "false", false, "sandbox: allow writing files and stdio"},
     {"allow_env", SL_OPT_BOOL, "false", false, "sandbox: allow os.getenv"},
+    {"lazy_record", SL_OPT_BOOL, "true", false,
+     "msg.record reads fields on demand (false: a plain table built at first touch)"},
     {"params", SL_OPT_ANY, NULL, false, "free-form settings for the script (conf.params)"},
     {NULL, 0, NULL, false, NULL},
 };
@@ -82,6 +84,7 @@ static int lua_init(struct sl_instance *inst, void **ctx)
     conf->sandbox = sl_opt_bool(inst, "sandbox");
     conf->allow_io = sl_opt_bool(inst, "allow_io");
     conf->allow_env = sl_opt_bool(inst, "allow_env");
+    conf->lazy_record = sl_opt_bool(inst, "lazy_record");
     atomic_init(&conf->generation, 0);
 
     char tmp[PATH_MAX], real[PATH_MAX];

@@ -24,6 +24,7 @@ struct hl_conf {
     int64_t max_instructions;       /* per call, 0 = none */
     int64_t max_cpu_ns;             /* per call, thread CPU time, 0 = none */
     bool sandbox, allow_io, allow_env;
+    bool lazy_record;       /* msg.record as a lazy table (hl_record.c) */
     atomic_uint generation; /* bumped by reload() */
 };
 
@@ -45,6 +46,8 @@ struct hl_state {
     int ref_counters;              /* name -> light userdata (struct sl_counter *) */
     int ref_anchor;                /* list that keeps the current call's message objects alive */
     const void *array_mt, *map_mt; /* identities of the marker metatables */
+    int ref_record_mt;             /* lazy records (hl_record.c) */
+    const void *record_mt;
     /* Record keys repeat message after message: a direct-mapped cache of
      * their Lua strings (kept alive in the ref_keys table) saves interning. */
     int ref_keys;
@@ -113,6 +116,23 @@ void hl_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_value *dst
 bool hl_table_is_array(lua_State *L, int idx, const struct sl_value *hint, size_t *n);
 /* True when s[0..n) is valid UTF-8. */
 bool hl_utf8_valid(const char *s, size_t n);
+
+/* ---- hl_record.c: msg.record as a lazy table ---- */
+void hl_record_register(lua_State *L, struct hl_state *hs);
+/* Pushes a lazy table over map (an SL_MAP living as long as the call). */
+void hl_record_push(lua_State *L, const struct sl_value *map);
+bool hl_is_record(lua_State *L, int idx);
+/* Pushes a plain (map-marked) table with the lazy table's current fields. */
+void hl_record_materialize(lua_State *L, int idx);
+/* Converts one value for hl_record_to_value: hint/share as for hl_to_value. */
+typedef void (*hl_convert_fn)(void *cctx, int idx, struct sl_value *dst,
+                              const struct sl_value *hint, bool share, const char *key,
+                              size_t keylen);
+/* The lazy table at idx as a record: the original's members with the
+ * overlay applied (zero copy when untouched and share && hint is the
+ * original). Raises a Lua error when a value does not convert. */
+void hl_record_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_value *dst,
+                        const struct sl_value *hint, bool share, hl_convert_fn convert, void *cctx);
 
 /* ---- hl_msg.c: messages in Lua and what scripts return ---- */
 struct hl_lmsg; /* the userdata behind a message object */

@@ -146,7 +146,7 @@ bool hl_table_is_array(lua_State *L, int idx, const struct sl_value *hint, size_
         lua_pop(L, 1);
         if (mt == hs->array_mt)
             return true;
-        if (mt == hs->map_mt)
+        if (mt == hs->map_mt || mt == hs->record_mt)
             return false;
     }
     /* A plain table: a sequence 1..n with nothing else is an array. */
@@ -215,6 +215,8 @@ static const char *conv_strdup(struct conv *c, const char *s, size_t n)
 }
 
 static void to_value(struct conv *c, int idx, struct sl_value *dst, const struct sl_value *hint);
+static void convert_member(void *cctx, int idx, struct sl_value *dst, const struct sl_value *hint,
+                           bool share, const char *key, size_t keylen);
 
 static void array_to_value(struct conv *c, int idx, size_t n, struct sl_value *dst,
                            const struct sl_value *hint)
@@ -395,7 +397,9 @@ static void to_value(struct conv *c, int idx, struct sl_value *dst, const struct
         luaL_checkstack(L, 6, "record nested too deep");
         size_t n;
         c->depth++;
-        if (hl_table_is_array(L, idx, hint, &n))
+        if (hl_is_record(L, idx))
+            hl_record_to_value(L, idx, c->a, dst, hint, c->share, convert_member, c);
+        else if (hl_table_is_array(L, idx, hint, &n))
             array_to_value(c, idx, n, dst, hint);
         else
             map_to_value(c, idx, dst, hint);
@@ -406,6 +410,19 @@ static void to_value(struct conv *c, int idx, struct sl_value *dst, const struct
         break;
     }
     conv_error(c, lua_pushfstring(L, "cannot convert a %s", luaL_typename(L, idx)));
+}
+
+/* hl_record_to_value's callback: one member value, with its path. */
+static void convert_member(void *cctx, int idx, struct sl_value *dst, const struct sl_value *hint,
+                           bool share, const char *key, size_t keylen)
+{
+    struct conv *c = cctx;
+    bool saved = c->share;
+    c->share = share;
+    c->path[c->depth].key = key;
+    c->path[c->depth].len = keylen;
+    to_value(c, idx, dst, hint);
+    c->share = saved;
 }
 
 void hl_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_value *dst,

@@ -103,6 +103,12 @@ static void enc_value(lua_State *L, yajl_gen g, int idx, int depth)
             luaL_error(L, "sluice.json.encode: nested deeper than %d levels (a cycle?)",
                        HL_MAX_DEPTH);
         luaL_checkstack(L, 4, "sluice.json.encode: nested too deep");
+        if (hl_is_record(L, idx)) { /* a lazy msg.record: encode its fields */
+            hl_record_materialize(L, idx);
+            enc_value(L, g, lua_gettop(L), depth);
+            lua_pop(L, 1);
+            return;
+        }
         size_t n;
         if (hl_table_is_array(L, idx, NULL, &n)) {
             ENC(L, yajl_gen_array_open(g));

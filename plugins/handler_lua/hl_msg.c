@@ -113,7 +113,11 @@ static void push_source(lua_State *L, const struct sl_msg *m)
 static void push_record(lua_State *L, struct hl_lmsg *u, int ud)
 {
     if (!u->rec_lua) {
-        hl_push_value(L, u->m->record);
+        const struct sl_value *r = u->m->record;
+        if (r && r->type == SL_MAP && hl_state_of(L)->conf->lazy_record)
+            hl_record_push(L, r);
+        else
+            hl_push_value(L, r);
         lua_pushvalue(L, -1);
         lua_setiuservalue(L, ud, UV_RECORD);
         u->rec_lua = true;

@@ -224,6 +224,7 @@ static int setup(lua_State *L)
     lua_createtable(L, HL_KEY_CACHE, 0);
     hs->ref_keys = luaL_ref(L, LUA_REGISTRYINDEX);
     hl_msg_register(L, hs);
+    hl_record_register(L, hs);
 
     hl_open_sluice(L);
     lua_pushvalue(L, -1);

@@ -160,9 +160,10 @@ function process(msg)
   return msg
 end
 EOF
+for lazy in true false; do
 for s in touch edit; do cat > $s.conf <<EOF
 inputs = ( { type = "file"; name = "in"; path = "types.jsonl"; codec = "json"; } );
-handlers = ( { type = "lua"; name = "t"; script = "$s.lua"; } );
+handlers = ( { type = "lua"; name = "t"; script = "$s.lua"; lazy_record = $lazy; } );
 outputs = ( { type = "file"; name = "out"; path = "$s.out"; codec = "json"; append = false; } );
 EOF
 run $s.conf; done
@@ -170,8 +171,63 @@ cmp types.jsonl touch.out || { cat touch.out; fail "a touched record did not rou
 cat > want_edit.jsonl <<'EOF'
 {"i":1,"neg":-42,"big":9223372036854775807,"min":-9223372036854775808,"f":1.5,"whole":2.0,"s":"plain","u":"chloé ✓ 日本語 🚀!","esc":"tab\tquote\"back\\slash\u0001","t":true,"fl":false,"nul":null,"arr":[2,2.5,"three",null,[],{}],"obj":{"a":{"b":{"c":[{"d":null,"e":null}]}}},"ea":[],"eo":{},"added_float":1.0,"added_int":9007199254740993,"ratio":-21.0,"sum":-41,"types":"integerfloattrue14"}
 EOF
-diff -u want_edit.jsonl edit.out || fail "edited record differs"
+diff -u want_edit.jsonl edit.out || fail "edited record differs (lazy_record = $lazy)"
+done
 pass "types: ints, floats, big ints, null, UTF-8, escapes, nesting, empty [] and {} round trip; edits keep order"
+
+# ---- lazy msg.record semantics (default) and lazy_record = false --------------
+printf '%s\n' '{"n":1,"a":1,"b":2,"c":3,"d":4,"nested":{"x":1,"y":[1,2]},"arr":[1,2,3]}' \
+  '{"n":2}' '{"n":3,"a":1,"nested":{"x":1}}' > lazy.jsonl
+cat > lazy.lua <<'EOF'
+local kept, lazy
+function init(conf) lazy = conf.lazy_record end
+function process(msg)
+  local r = msg.record
+  if r.n == 2 then return kept and {record = {old = kept.a}} or msg end
+  if r.n == 3 then
+    r.a = 2
+    return {{record = r}, {record = {copy = r.nested, t = type(r)}}}
+  end
+  r.added = 1
+  r.b = nil
+  r.c = "changed"
+  r.c = nil
+  r.d = r.d
+  r.nested.x = 5
+  table.insert(r.arr, 4)
+  local keys = {}
+  for k in pairs(r) do keys[#keys + 1] = k end
+  if not lazy then table.sort(keys) end -- plain tables have no order
+  r.keys = table.concat(keys, ",")
+  r.len = #r.arr
+  r.t = type(r)
+  r.y = sluice.json.encode(r.nested.y)
+  r.enc = sluice.json.decode(sluice.json.encode(r)).d
+  r.missing = r.nope == nil
+  kept = r
+  return msg
+end
+EOF
+for lazy in true false; do
+cat > lazy_$lazy.conf <<EOF
+inputs = ( { type = "file"; name = "in"; path = "lazy.jsonl"; codec = "json"; } );
+handlers = ( { type = "lua"; name = "lazy"; script = "lazy.lua"; lazy_record = $lazy; } );
+outputs = ( { type = "file"; name = "out"; path = "lazy_$lazy.jsonl"; codec = "json"; append = false; } );
+dead_letter = { type = "file"; name = "dlq"; path = "lazy_dlq_$lazy.txt"; append = false; };
+EOF
+run lazy_$lazy.conf --log-level debug
+cp log lazy_$lazy.log
+done
+first='{"n":1,"a":1,"d":4,"nested":{"x":5,"y":[1,2]},"arr":[1,2,3,4],"added":1,"enc":4,"keys":"n,a,d,nested,arr,added","len":4,"missing":true,"t":"table","y":"[1,2]"}'
+third='{"n":3,"a":2,"nested":{"x":1}}
+{"copy":{"x":1},"t":"table"}'
+printf '%s\n%s\n' "$first" "$third" > want_lazy_true.jsonl
+printf '%s\n%s\n%s\n' "${first/n,a,d,nested,arr,added/a,added,arr,d,n,nested}" '{"old":1}' "$third" > want_lazy_false.jsonl
+diff -u want_lazy_true.jsonl lazy_true.jsonl || fail "lazy record semantics"
+diff -u want_lazy_false.jsonl lazy_false.jsonl || fail "plain-table record semantics"
+[ "$(cat lazy_dlq_true.txt)" = '{"n":2}' ] || fail "a lazy record kept past its call did not fail"
+grep -q "msg.record used after its process() call returned" lazy_true.log || fail "no clear error for a kept lazy record"
+pass "msg.record: lazy (default) and plain tables agree; pairs order, deletes, nested edits, copies"
 
 # ---- payloads are binary safe ----------------------------------------------
 printf 'a\xff\xfeb\x01\n\xc3\xa9t\xc3\xa9\n' > bin.txt
