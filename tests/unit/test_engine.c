@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,9 +66,9 @@ static struct sl__pipeline *load(const char *name, const char *body)
 /* Liveness guard only: these pipelines finish in seconds. */
 static void wait_done(struct sl__pipeline *pl)
 {
-    if (!sl__pipeline_wait(pl, 300000)) {
+    if (!sl__pipeline_wait(pl, 240000)) {
         sl__pipeline_stop(pl);
-        fail_msg("pipeline did not finish within 5 minutes (deadlock?)");
+        fail_msg("pipeline did not finish within 4 minutes (deadlock?)");
     }
 }
 
@@ -86,12 +87,12 @@ static void run_quiet(struct sl__pipeline *pl)
     dup2(devnull, 2);
     close(devnull);
     assert_int_equal(sl__pipeline_start(pl), 0);
-    bool done = sl__pipeline_wait(pl, 300000);
+    bool done = sl__pipeline_wait(pl, 240000);
     dup2(saved, 2);
     close(saved);
     if (!done) {
         sl__pipeline_stop(pl);
-        fail_msg("pipeline did not finish within 5 minutes (deadlock?)");
+        fail_msg("pipeline did not finish within 4 minutes (deadlock?)");
     }
 }
 
@@ -450,6 +451,17 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* A lost wakeup or a deadlock hangs rather than fails: turn that into a
+ * failure in bounded time (generous: ASan on a busy 2-core box). */
+static void on_hang(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test_engine: still running after 5 minutes: hang or deadlock\n";
+    ssize_t w = write(2, msg, sizeof(msg) - 1);
+    (void)w;
+    _exit(1);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -468,6 +480,8 @@ int main(int argc, char **argv)
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
+    signal(SIGALRM, on_hang);
+    alarm(300);
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     sl__ack_destroy();
     sl__pool_destroy();

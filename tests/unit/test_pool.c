@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,6 +412,17 @@ static void test_arena_reset_reuse(void **state)
     sl_arena_free(&a);
 }
 
+/* A lost wakeup or a deadlock hangs rather than fails: turn that into a
+ * failure in bounded time (generous: ASan on a busy 2-core box). */
+static void on_hang(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test_pool: still running after 5 minutes: hang or deadlock\n";
+    ssize_t w = write(2, msg, sizeof(msg) - 1);
+    (void)w;
+    _exit(1);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +440,8 @@ int main(int argc, char **argv)
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
+    signal(SIGALRM, on_hang);
+    alarm(300);
     sl__pool_init(64);
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sl__pool_destroy();

@@ -7,10 +7,12 @@
 
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine.h"
 
@@ -397,6 +399,17 @@ static void test_wait_writable(void **state)
     sl__queue_free(q);
 }
 
+/* A lost wakeup or a deadlock hangs rather than fails: turn that into a
+ * failure in bounded time (generous: ASan on a busy 2-core box). */
+static void on_hang(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test_queue: still running after 5 minutes: hang or deadlock\n";
+    ssize_t w = write(2, msg, sizeof(msg) - 1);
+    (void)w;
+    _exit(1);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -410,7 +423,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_wait_writable),
     };
     if (argc > 1)
-        cmocka_set_test_filter(argv[1]); /* run one test: test_queue test_pop_timeout */
+        cmocka_set_test_filter(argv[1]);
+    signal(SIGALRM, on_hang);
+    alarm(300); /* run one test: test_queue test_pop_timeout */
     sl__pool_init(8);
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sl__pool_destroy();
