@@ -16,6 +16,7 @@ static int seq_init(struct sl_instance *inst, void **ctx)
     s->count = (uint64_t)sl_opt_int(inst, "count");
     s->keys = (uint64_t)sl_opt_int(inst, "keys");
     s->fail_at = (uint64_t)sl_opt_int(inst, "fail_at");
+    s->reject_every = (uint64_t)sl_opt_int(inst, "reject_every");
     s->seen = calloc(s->count ? s->count : 1, 1);
     if (!s->seen) {
         free(s);
@@ -51,7 +52,9 @@ static int seq_run(void *ctx, struct sl_input_sink *sink)
         m->source.offset = (int64_t)i;
         m->cookie = i;
         atomic_fetch_add(&s->emitted, 1);
-        if (sl_sink_emit(sink, m) == SL_STOPPED)
+        if (s->reject_every && i % s->reject_every == 5)
+            sl_sink_reject(sink, m, "seq: rejected");
+        else if (sl_sink_emit(sink, m) == SL_STOPPED)
             break;
     }
     return SL_OK;
@@ -82,6 +85,7 @@ static const struct sl_option seq_options[] = {
     {"count", SL_OPT_INT, "1000", false, "messages to emit"},
     {"keys", SL_OPT_INT, "0", false, "key k<offset % keys>; 0: the offset"},
     {"fail_at", SL_OPT_INT, "0", false, "run() fails before this offset (0: never)"},
+    {"reject_every", SL_OPT_INT, "0", false, "sl_sink_reject offsets % n == 5 (0: none)"},
     {NULL, 0, NULL, false, NULL},
 };
 

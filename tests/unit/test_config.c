@@ -1,6 +1,7 @@
 /* test_config.c - core/config.c and core/options.c through sl__pipeline_load in
  * checking mode: every config error is reported as exactly "FILE:LINE: message",
- * and a valid config loads with the documented defaults. */
+ * and a valid config loads with the documented defaults; option types and the
+ * sl_opt_* readers through a test plugin with one option of each type. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -359,14 +360,185 @@ static void test_valid_config_settings(void **state)
     sl__pipeline_free(pl);
 }
 
+/* More refusals, one line each: {file name, config, line, message}. */
+static void test_more_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *conf;
+        int line;
+        const char *msg;
+    } cases[] = {
+        {"name.conf", "name = 5;\n", 1, "'name' must be a string"},
+        {"inputs-group.conf",
+         "inputs = { type = \"generator\"; };\noutputs = ( { type = \"null\"; } );\n", 1,
+         "'inputs' must be a list ( { ... }, { ... } )"},
+        {"input-string.conf", "inputs = ( \"generator\" );\noutputs = ( { type = \"null\"; } );\n",
+         1, "each input #1 must be a group { type = ...; }"},
+        {"no-type.conf",
+         "inputs = ( { type = \"generator\"; },\n  { count = 1; } );\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         2, "input #2 needs a 'type'"},
+        {"type-int.conf", "inputs = ( { type = 5; } );\noutputs = ( { type = \"null\"; } );\n", 1,
+         "'type' must be a string"},
+        {"dlq-type.conf",
+         "inputs = ( { type = \"generator\"; } );\noutputs = ( { type = \"null\"; } );\n"
+         "dead_letter = { path = \"x\"; };\n",
+         3, "dead_letter needs a 'type'"},
+        {"retry-zero.conf", "retry = {\n  max_attempts = 0; };\n", 2,
+         "'max_attempts' must be between 1 and 1000000, not 0"},
+        {"retry-key.conf", "retry = { tries = 3; };\n", 1, "unknown key 'tries' in retry"},
+        {"retry-type.conf", "retry = 3;\n", 1, "'retry' must be a group { ... }"},
+        {"batch-size.conf",
+         "inputs = ( { type = \"generator\"; } );\n"
+         "outputs = ( { type = \"null\"; batch = { size = 0; }; } );\n",
+         2, "'size' must be between 1 and 65536, not 0"},
+        {"batch-key.conf",
+         "inputs = ( { type = \"generator\"; } );\n"
+         "outputs = ( { type = \"null\"; batch = { count = 5; }; } );\n",
+         2, "unknown key 'count' in batch"},
+        {"stage-retry.conf",
+         "inputs = ( { type = \"generator\"; } );\n"
+         "outputs = ( { type = \"null\"; retry = { backoff_ms = -1; }; } );\n",
+         2, "'backoff_ms' must be between 0 and 3600000, not -1"},
+        {"ordered.conf",
+         "inputs = ( { type = \"generator\"; ordered = \"yes\"; } );\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         1, "'ordered' must be true or false"},
+        {"match.conf",
+         "inputs = ( { type = \"generator\"; } );\n"
+         "outputs = ( { type = \"null\"; match = 1; } );\n",
+         2, "'match' must be a string"},
+        {"decode-workers.conf",
+         "inputs = ( { type = \"generator\"; decode_workers = 0; } );\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         1, "'decode_workers' must be between 1 and 256, not 0"},
+        {"plugin-path.conf", "plugin_path = 5;\n", 1,
+         "plugin_path must be a string or a list of strings"},
+        {"plugin-path-list.conf", "plugin_path = [ 1 ];\n", 1,
+         "plugin_path must list directory names (strings)"},
+        {"batch-size-global.conf", "queue = { batch_size = 65537; };\n", 1,
+         "'batch_size' must be between 1 and 65536, not 65537"},
+        {"codec-option.conf",
+         "inputs = ( { type = \"generator\";\n"
+         "             codec = { type = \"lines\"; foo = 1; }; } );\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         2, "unknown option 'foo' for codec 'lines' (it takes: no options)"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_error_line(cases[i].name, cases[i].conf, cases[i].line, cases[i].msg);
+}
+
+static void test_unreadable_file(void **state)
+{
+    (void)state;
+    char err[1024], path[512], want[600];
+    snprintf(path, sizeof(path), "%s/does-not-exist.conf", dir);
+    assert_null(load_capture(path, err, sizeof(err)));
+    snprintf(want, sizeof(want), "%s: cannot read the config file\n", path);
+    assert_string_equal(err, want);
+}
+
+/* Each option type is checked against the plugin's table (in_opts). */
+static void test_option_types(void **state)
+{
+    (void)state;
+    static const struct want w[] = {
+        {2, "option 's' of input 'opts' must be a string"},
+        {3, "option 'i' of input 'opts' must be an integer"},
+        {4, "option 'b' of input 'opts' must be a boolean"},
+        {5, "option 'd' of input 'opts' must be a number"},
+        {6, "option 'l' of input 'opts' must be a list of strings"},
+        {7, "option 'g' of input 'opts' must be a group"},
+        {1, "input 'opts' needs option 'req' (a required string)"},
+    };
+    expect_errors("types.conf",
+                  "inputs = ( { type = \"opts\";\n"
+                  "  s = 1;\n"
+                  "  i = \"x\";\n"
+                  "  b = 1;\n"
+                  "  d = \"x\";\n"
+                  "  l = [ 1, 2 ];\n"
+                  "  g = 5;\n"
+                  "} );\n"
+                  "outputs = ( { type = \"null\"; } );\n",
+                  w, sizeof(w) / sizeof(w[0]));
+    expect_error_line("mixed.conf",
+                      "inputs = ( { type = \"opts\"; req = \"r\";\n"
+                      "  l = ( \"a\", 1 ); } );\n"
+                      "outputs = ( { type = \"null\"; } );\n",
+                      2, "option 'l' of input 'opts' must be a list of strings");
+    expect_error_line("scalar-list.conf",
+                      "inputs = ( { type = \"opts\"; req = \"r\"; l = \"a\"; } );\n"
+                      "outputs = ( { type = \"null\"; } );\n",
+                      1, "option 'l' of input 'opts' must be a list of strings");
+}
+
+/* sl_opt_* read what was set, else the table's default; the whole group is a map. */
+static void test_option_readers(void **state)
+{
+    (void)state;
+    char err[4096];
+    const char *path =
+        write_conf("readers.conf", "inputs = ( { type = \"opts\"; req = \"r\";\n"
+                                   "  i = 5000000000L; d = 3; l = [ \"x\", \"y\" ];\n"
+                                   "  g = { k = \"v\"; n = 1; };\n"
+                                   "  any = ( 1, \"two\", 2.5, true );\n"
+                                   "} );\n"
+                                   "outputs = ( { type = \"null\"; } );\n");
+    struct sl__pipeline *pl = load_capture(path, err, sizeof(err));
+    if (!pl)
+        fail_msg("refused:\n%s", err);
+    const struct sl_instance *in = pl->inputs[0];
+    assert_string_equal(sl_opt_str(in, "s"), "dflt"); /* unset: the default */
+    assert_null(sl_opt_value(in, "s"));
+    assert_string_equal(sl_opt_str(in, "req"), "r");
+    assert_int_equal(sl_opt_int(in, "i"), 5000000000LL);
+    assert_int_equal(sl_opt_int(in, "hex"), 16); /* default "0x10" */
+    assert_true(sl_opt_bool(in, "b"));
+    assert_true(sl_opt_double(in, "d") == 3.0); /* an integer is a number too */
+    assert_int_equal(sl_opt_list_len(in, "l"), 2);
+    assert_string_equal(sl_opt_list_item(in, "l", 0), "x");
+    assert_string_equal(sl_opt_list_item(in, "l", 1), "y");
+    assert_null(sl_opt_list_item(in, "l", 2));
+    assert_int_equal(sl_opt_list_len(in, "s"), 0);
+    const struct sl_value *g = sl_opt_value(in, "g");
+    assert_non_null(g);
+    assert_int_equal(g->type, SL_MAP);
+    assert_string_equal(sl_map_get(g, "k")->u.str, "v");
+    assert_int_equal(sl_value_path(g, "n")->u.i, 1);
+    const struct sl_value *any = sl_opt_value(in, "any");
+    assert_int_equal(any->type, SL_ARRAY);
+    assert_int_equal(any->len, 4);
+    assert_int_equal(any->u.items[0].type, SL_INT);
+    assert_int_equal(any->u.items[1].type, SL_STRING);
+    assert_int_equal(any->u.items[2].type, SL_DOUBLE);
+    assert_int_equal(any->u.items[3].type, SL_BOOL);
+    const struct sl_value *conf = sl_instance_config(in);
+    assert_string_equal(sl_value_path(conf, "type")->u.str, "opts");
+    assert_string_equal(sl_value_path(conf, "l.1")->u.str, "y");
+    assert_string_equal(sl_instance_name(in), "opts");
+    assert_int_equal(sl_instance_workers(in), 1);
+    assert_true(sl_instance_checking(in));
+    assert_int_equal(sl_instance_max_attempts(in), 1);
+    sl__pipeline_free(pl);
+}
+
 static int setup(void **state)
 {
     (void)state;
     snprintf(dir, sizeof(dir), "/tmp/sluice-test-config-XXXXXX");
     if (!mkdtemp(dir))
         return -1;
-    setenv("SLUICE_PLUGIN_PATH", SLUICE_TEST_PLUGIN_DIR, 1);
-    return 0;
+    /* the built plugins, and in_opts compiled from tests/plugins/ into dir */
+    char path[600], cmd[2048];
+    snprintf(path, sizeof(path), "%s:%s", SLUICE_TEST_PLUGIN_DIR, dir);
+    setenv("SLUICE_PLUGIN_PATH", path, 1);
+    snprintf(cmd, sizeof(cmd),
+             "cc -shared -fPIC -std=c11 -fvisibility=hidden -I'%s/core/include' -o '%s/in_opts.so' "
+             "'%s/tests/plugins/in_opts.c'",
+             SLUICE_SOURCE_DIR, dir, SLUICE_SOURCE_DIR);
+    return system(cmd) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -394,6 +566,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_several_errors_all_reported),
         cmocka_unit_test(test_valid_config_defaults),
         cmocka_unit_test(test_valid_config_settings),
+        cmocka_unit_test(test_more_errors),
+        cmocka_unit_test(test_unreadable_file),
+        cmocka_unit_test(test_option_types),
+        cmocka_unit_test(test_option_readers),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

@@ -365,6 +365,37 @@ static void test_dead_letter_attempts_header(void **state)
         fail_msg("%llu of 20 dead letters had x-sluice-attempts: 1", (unsigned long long)ok);
 }
 
+/* Two inputs into one output: each input hears of exactly its own messages
+ * (the output worker batches delivery reports per input); rejected ones go
+ * straight to dead_letter with the input's name as the stage. */
+static void test_two_inputs_acks_and_reject(void **state)
+{
+    (void)state;
+    struct sl__pipeline *pl =
+        load("two-inputs.conf", TINY_QUEUE
+             "inputs = ( { type = \"seq\"; name = \"s1\"; count = 3000; },\n"
+             "           { type = \"seq\"; name = \"s2\"; count = 5000; reject_every = 10; } );\n"
+             "outputs = ( { type = \"check\"; } );\n"
+             "dead_letter = { type = \"check\"; expect_error = \"seq: rejected\";\n"
+             "                expect_stage = \"s2\"; };\n");
+    run(pl);
+    struct seq_in *s1 = pl->inputs[0]->ctx, *s2 = pl->inputs[1]->ctx;
+    struct check_out *out = pl->outputs[0]->ctx, *dlq = pl->dlq->ctx;
+    assert_int_equal(atomic_load(&s1->bad), 0);
+    assert_int_equal(atomic_load(&s2->bad), 0);
+    assert_int_equal(atomic_load(&s1->duplicates) + atomic_load(&s2->duplicates), 0);
+    assert_int_equal(atomic_load(&s1->delivered_ok), 3000);
+    assert_int_equal(atomic_load(&s1->delivered_err), 0);
+    assert_int_equal(atomic_load(&s2->delivered_ok), 4500);
+    assert_int_equal(atomic_load(&s2->delivered_err), 500);
+    assert_int_equal(atomic_load(&out->n), 7500);
+    assert_int_equal(atomic_load(&dlq->n), 500);
+    assert_int_equal(atomic_load(&dlq->dead_ok), 500);
+    assert_int_equal(atomic_load(&pl->inputs[1]->stats.in), 5000);
+    assert_int_equal(atomic_load(&pl->inputs[1]->stats.dead), 500);
+    finish(pl);
+}
+
 /* ordered = true with several workers keeps per-key order end to end. */
 static void test_ordered_workers(void **state)
 {
@@ -474,6 +505,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_decode_encode),
         cmocka_unit_test(test_output_retry_and_refuse),
         cmocka_unit_test(test_dead_letter_attempts_header),
+        cmocka_unit_test(test_two_inputs_acks_and_reject),
         cmocka_unit_test(test_ordered_workers),
         cmocka_unit_test(test_input_failure_drains),
         cmocka_unit_test(test_stop_drains),
