@@ -1,52 +1,55 @@
 /* hl_record.c - msg.record as a lazy table (lazy_record = true, the default).
  *
- * The record map stays where the codec decoded it. Scripts get an empty table
- * whose metatable reads fields from the original on demand and keeps writes in
- * an overlay table, so adding a field to a record costs one table write, and
- * converting back copies the original's members and applies the overlay.
- * Nested maps and arrays become plain tables when first read (kept in the
- * overlay, so changes to them are seen). pairs, ipairs, # and the table
- * library work; next() and rawget() see an empty table. The lazy table is
- * valid only during the call that made it. */
+ * The record map stays where the codec decoded it. Scripts get a table (P)
+ * whose metatable reads absent fields from the original on demand; what the
+ * script writes lands in P itself, so adding a field costs one table write,
+ * and converting back copies the original's members (by pointer) and applies
+ * what P holds. Nested maps and arrays become plain tables when first read
+ * (kept in P, so changes to them are seen). pairs, ipairs and the table
+ * library work; next() and rawget() see only what was written. P is valid
+ * only during the call that made it. Maps with more than 63 members (the
+ * width of the touched-bits word) become plain tables. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "handler_lua.h"
 
-static const char state_key = 0; /* P[&state_key] = the state userdata */
-static const char tombstone = 0; /* overlay value of a deleted field */
-#define TOMBSTONE ((void *)&tombstone)
+/* P's own state, under light userdata keys no script can forge: */
+static const char k_orig = 0; /* the original map */
+static const char k_call = 0; /* the call it is valid in */
+static const char k_bits = 0; /* bit j: member j was written, deleted or copied into P */
+#define MAX_LAZY 63           /* larger maps become plain tables */
 
-struct rec_state {
-    const struct sl_value *orig; /* an SL_MAP */
-    uint64_t call;
-};
-
-/* The state of the lazy table at idx; pushes its overlay (or nil). */
-static struct rec_state *state(lua_State *L, int idx)
+/* Current values live in P itself: once a key is in P, reads and writes of it
+ * are plain table accesses. The bits tell an original field that was deleted
+ * (bit set, key absent from P) from one never touched (bit clear). */
+static const struct sl_value *state(lua_State *L, int idx)
 {
-    lua_rawgetp(L, idx, &state_key);
-    struct rec_state *s = lua_touserdata(L, -1);
-    if (!s || s->call != hl_state_of(L)->call_id)
+    lua_rawgetp(L, idx, &k_call);
+    lua_Integer call = lua_tointeger(L, -1);
+    lua_rawgetp(L, idx, &k_orig);
+    const struct sl_value *o = lua_touserdata(L, -1);
+    lua_pop(L, 2);
+    if (!o || (uint64_t)call != hl_state_of(L)->call_id)
         luaL_error(L, "msg.record used after its process() call returned (keep copies of "
                       "fields, or set lazy_record = false)");
-    lua_getiuservalue(L, -1, 1);
-    lua_remove(L, -2);
-    return s;
+    return o;
 }
 
-/* The overlay of the lazy table at idx (state userdata at sidx), created on demand. */
-static void push_overlay(lua_State *L, int idx)
+static uint64_t get_bits(lua_State *L, int idx)
 {
-    lua_rawgetp(L, idx, &state_key);
-    if (lua_getiuservalue(L, -1, 1) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setiuservalue(L, -3, 1);
-    }
-    lua_remove(L, -2);
+    lua_rawgetp(L, idx, &k_bits);
+    uint64_t b = (uint64_t)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return b;
+}
+
+static void set_bit(lua_State *L, int idx, long j)
+{
+    uint64_t b = get_bits(L, idx) | (uint64_t)1 << j;
+    lua_pushinteger(L, (lua_Integer)b);
+    lua_rawsetp(L, idx, &k_bits);
 }
 
 static long find(const struct sl_value *map, const char *k, size_t n)
@@ -57,86 +60,75 @@ static long find(const struct sl_value *map, const char *k, size_t n)
     return -1;
 }
 
-/* Pushes the current value of original member j of the lazy table at idx:
- * the overlay's if set, else the original (containers become tables kept in
- * the overlay). Returns false (nothing pushed) for a deleted field. */
-static bool push_member(lua_State *L, int idx, const struct rec_state *s, long j, int ov)
+static bool is_state_key(lua_State *L, int kidx)
 {
-    const struct sl_member *mb = &s->orig->u.members[j];
-    if (ov) {
+    return lua_type(L, kidx) == LUA_TLIGHTUSERDATA;
+}
+
+/* Pushes the current value of original member j of P (at idx). Returns false
+ * (nothing pushed) for a deleted field. Containers are copied into P. */
+static bool push_member(lua_State *L, int idx, const struct sl_value *o, long j, uint64_t bits)
+{
+    const struct sl_member *mb = &o->u.members[j];
+    if (bits >> j & 1) {
         lua_pushlstring(L, mb->key, mb->key_len);
-        if (lua_rawget(L, ov) != LUA_TNIL) {
-            if (lua_touserdata(L, -1) == TOMBSTONE) {
-                lua_pop(L, 1);
-                return false;
-            }
-            return true;
+        if (lua_rawget(L, idx) == LUA_TNIL) {
+            lua_pop(L, 1);
+            return false;
         }
-        lua_pop(L, 1);
+        return true;
     }
     hl_push_value(L, &mb->value);
     if (mb->value.type == SL_MAP || mb->value.type == SL_ARRAY) {
-        push_overlay(L, idx);
         lua_pushlstring(L, mb->key, mb->key_len);
-        lua_pushvalue(L, -3);
-        lua_rawset(L, -3);
-        lua_pop(L, 1);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, idx);
+        set_bit(L, idx, j);
     }
     return true;
 }
 
+/* Only called for keys absent from P. */
 static int rec_index(lua_State *L)
 {
-    struct rec_state *s = state(L, 1); /* 3: overlay */
-    int ov = lua_istable(L, 3) ? 3 : 0;
-    if (ov) {
-        lua_pushvalue(L, 2);
-        if (lua_rawget(L, ov) != LUA_TNIL)
-            return lua_touserdata(L, -1) == TOMBSTONE ? 0 : 1;
-        lua_pop(L, 1);
-    }
+    const struct sl_value *o = state(L, 1);
     if (lua_type(L, 2) != LUA_TSTRING)
         return 0;
     size_t n;
     const char *k = lua_tolstring(L, 2, &n);
-    long j = find(s->orig, k, n);
-    if (j < 0)
+    long j = find(o, k, n);
+    if (j < 0 || (get_bits(L, 1) >> j & 1)) /* not there, or deleted */
         return 0;
-    return push_member(L, 1, s, j, 0) ? 1 : 0;
+    return push_member(L, 1, o, j, 0) ? 1 : 0;
 }
 
+/* Only called for keys absent from P. */
 static int rec_newindex(lua_State *L)
 {
-    struct rec_state *s = state(L, 1);
-    lua_pop(L, 1);
-    luaL_checkany(L, 2);
+    const struct sl_value *o = state(L, 1);
     if (lua_isnil(L, 2))
         return luaL_error(L, "index is nil");
-    push_overlay(L, 1); /* 4 */
-    lua_pushvalue(L, 2);
-    if (lua_isnil(L, 3)) {
+    long j = -1;
+    if (lua_type(L, 2) == LUA_TSTRING) {
         size_t n;
-        const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &n) : NULL;
-        if (k && find(s->orig, k, n) >= 0)
-            lua_pushlightuserdata(L, TOMBSTONE);
-        else
-            lua_pushnil(L);
-    } else {
-        lua_pushvalue(L, 3);
+        const char *k = lua_tolstring(L, 2, &n);
+        j = find(o, k, n);
     }
-    lua_rawset(L, 4);
+    if (!lua_isnil(L, 3))
+        lua_rawset(L, 1);
+    if (j >= 0)
+        set_bit(L, 1, j);
     return 0;
 }
 
-/* next() over the lazy table: the original's keys in order, then new keys. */
+/* next() over P: the original's keys in order, then new keys. */
 static int rec_next(lua_State *L)
 {
     lua_settop(L, 2);
-    struct rec_state *s = state(L, 1); /* 3: overlay */
-    int ov = lua_istable(L, 3) ? 3 : 0;
-    const struct sl_value *o = s->orig;
+    const struct sl_value *o = state(L, 1);
+    uint64_t bits = get_bits(L, 1);
     long j = 0;
-    bool in_overlay = false;
+    bool raw = false;
     if (!lua_isnil(L, 2)) {
         size_t n;
         const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &n) : NULL;
@@ -144,30 +136,28 @@ static int rec_next(lua_State *L)
         if (f >= 0)
             j = f + 1;
         else
-            in_overlay = true;
+            raw = true;
     }
-    if (!in_overlay) {
+    if (!raw) {
         for (; j < (long)o->len; j++) {
             const struct sl_member *mb = &o->u.members[j];
             if (find(o, mb->key, mb->key_len) != j) /* repeated key */
                 continue;
-            if (push_member(L, 1, s, j, ov)) {
+            if (push_member(L, 1, o, j, bits)) {
                 lua_pushlstring(L, mb->key, mb->key_len);
                 lua_insert(L, -2);
                 return 2;
             }
+            bits = get_bits(L, 1);
         }
         lua_pushnil(L);
         lua_replace(L, 2);
     }
-    if (!ov)
-        return 0;
-    /* new keys: overlay entries that are not original fields */
     lua_pushvalue(L, 2);
-    while (lua_next(L, ov)) {
+    while (lua_next(L, 1)) {
         size_t n;
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
-        if ((k && find(o, k, n) >= 0) || lua_touserdata(L, -1) == TOMBSTONE) {
+        if (is_state_key(L, -2) || (k && find(o, k, n) >= 0)) {
             lua_pop(L, 1);
             continue;
         }
@@ -184,13 +174,6 @@ static int rec_pairs(lua_State *L)
     return 3;
 }
 
-static int rec_len(lua_State *L)
-{
-    state(L, 1);
-    lua_pushinteger(L, lua_istable(L, -1) ? (lua_Integer)lua_rawlen(L, -1) : 0);
-    return 1;
-}
-
 void hl_record_register(lua_State *L, struct hl_state *hs)
 {
     lua_createtable(L, 0, 6);
@@ -200,8 +183,6 @@ void hl_record_register(lua_State *L, struct hl_state *hs)
     lua_setfield(L, -2, "__newindex");
     lua_pushcfunction(L, rec_pairs);
     lua_setfield(L, -2, "__pairs");
-    lua_pushcfunction(L, rec_len);
-    lua_setfield(L, -2, "__len");
     lua_pushliteral(L, "sluice.record");
     lua_setfield(L, -2, "__name");
     hs->record_mt = lua_topointer(L, -1);
@@ -211,11 +192,15 @@ void hl_record_register(lua_State *L, struct hl_state *hs)
 void hl_record_push(lua_State *L, const struct sl_value *map)
 {
     struct hl_state *hs = hl_state_of(L);
-    lua_createtable(L, 0, 1);
-    struct rec_state *s = lua_newuserdatauv(L, sizeof *s, 1);
-    s->orig = map;
-    s->call = hs->call_id;
-    lua_rawsetp(L, -2, &state_key);
+    if (map->len > MAX_LAZY) {
+        hl_push_value(L, map);
+        return;
+    }
+    lua_createtable(L, 0, 4); /* the state, and room for a field or two */
+    lua_pushlightuserdata(L, (void *)map);
+    lua_rawsetp(L, -2, &k_orig);
+    lua_pushinteger(L, (lua_Integer)hs->call_id);
+    lua_rawsetp(L, -2, &k_call);
     lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_record_mt);
     lua_setmetatable(L, -2);
 }
@@ -295,52 +280,60 @@ void hl_record_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_val
                         const struct sl_value *hint, bool share, hl_convert_fn convert, void *cctx)
 {
     idx = lua_absindex(L, idx);
-    struct rec_state *s = state(L, idx);
-    int ov = lua_gettop(L);
-    const struct sl_value *o = s->orig;
+    const struct sl_value *o = state(L, idx);
+    uint64_t bits = get_bits(L, idx);
     share = share && hint == o; /* pointing into o is safe only for o's own message */
-    if (!lua_istable(L, ov)) {  /* untouched: the original as it is */
-        lua_pop(L, 1);
-        if (share)
-            *dst = *o;
-        else if (sl_value_copy(a, dst, o) != 0)
-            luaL_error(L, "out of memory");
-        return;
-    }
+    /* the new keys, found in one pass: P holds 3 state keys plus what the
+     * script wrote; collect the new ones' stack-free positions by key */
     size_t extra = 0;
     lua_pushnil(L);
-    while (lua_next(L, ov)) {
+    while (lua_next(L, idx)) {
         lua_pop(L, 1);
-        extra++;
+        if (is_state_key(L, -1))
+            continue;
+        size_t kl;
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &kl) : NULL;
+        if (!k || find(o, k, kl) < 0)
+            extra++;
     }
     size_t cap = o->len + extra;
     struct sl_member *mb = sl_arena_alloc(a, (cap ? cap : 1) * sizeof *mb);
     if (!mb)
         luaL_error(L, "out of memory");
-    if (share) {
-        memcpy(mb, o->u.members, o->len * sizeof *mb);
-    } else {
-        for (uint32_t j = 0; j < o->len; j++) {
-            mb[j].key = sl_arena_strndup(a, o->u.members[j].key, o->u.members[j].key_len);
-            mb[j].key_len = o->u.members[j].key_len;
-            if (!mb[j].key || sl_value_copy(a, &mb[j].value, &o->u.members[j].value) != 0)
+    for (uint32_t j = 0; j < o->len; j++) {
+        const struct sl_member *om = &o->u.members[j];
+        if (bits >> j & 1) { /* written or deleted: whatever P holds now */
+            lua_pushlstring(L, om->key, om->key_len);
+            if (lua_rawget(L, idx) == LUA_TNIL) {
+                mb[j].key = NULL;
+            } else {
+                mb[j].key = share ? om->key : sl_arena_strndup(a, om->key, om->key_len);
+                mb[j].key_len = om->key_len;
+                if (!mb[j].key)
+                    luaL_error(L, "out of memory");
+                convert(cctx, lua_gettop(L), &mb[j].value, &om->value, share, mb[j].key,
+                        mb[j].key_len);
+            }
+            lua_pop(L, 1);
+        } else if (share) {
+            mb[j] = *om;
+        } else {
+            mb[j].key = sl_arena_strndup(a, om->key, om->key_len);
+            mb[j].key_len = om->key_len;
+            if (!mb[j].key || sl_value_copy(a, &mb[j].value, &om->value) != 0)
                 luaL_error(L, "out of memory");
         }
     }
     size_t n = o->len;
-    lua_pushnil(L);
-    while (lua_next(L, ov)) {
-        size_t kl = 0;
-        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &kl) : NULL;
-        long j = k ? find(o, k, kl) : -1;
-        bool del = lua_touserdata(L, -1) == TOMBSTONE;
-        if (j >= 0) {
-            if (del)
-                mb[j].key = NULL;
-            else
-                convert(cctx, lua_gettop(L), &mb[j].value, &o->u.members[j].value, share, mb[j].key,
-                        mb[j].key_len);
-        } else if (!del) {
+    if (extra) {
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            size_t kl = 0;
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &kl) : NULL;
+            if (is_state_key(L, -2) || (k && find(o, k, kl) >= 0)) {
+                lua_pop(L, 1);
+                continue;
+            }
             if (n >= cap)
                 luaL_error(L, "record changed during conversion");
             mb[n].key = new_key(L, lua_gettop(L) - 1, a, &kl);
@@ -349,10 +342,9 @@ void hl_record_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_val
             mb[n].key_len = (uint32_t)kl;
             convert(cctx, lua_gettop(L), &mb[n].value, NULL, false, mb[n].key, kl);
             n++;
+            lua_pop(L, 1);
         }
-        lua_pop(L, 1);
     }
-    lua_pop(L, 1); /* overlay */
     size_t k = 0;
     for (size_t j = 0; j < o->len; j++)
         if (mb[j].key)
