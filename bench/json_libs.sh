@@ -17,17 +17,20 @@ cflags=(-std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -I"$src/core/include" -I"$src/c
         -DSLUICE_BUILD_PLUGIN_DIR=\"/nonexistent\")
 bench="$src/bench/json_libs/json_libs.c"
 
-# The codec needs the core's arena and buffers: link the core like the unit tests do.
+# The codec needs the core's arena and buffers: link the core as the unit tests do, with the
+# libraries the top CMakeLists finds.
 core=()
 for f in "$src"/core/*.c; do
     [ "$(basename "$f")" = main.c ] || core+=("$f")
 done
+core_pkgs=$(sed -n 's/^pkg_check_modules([A-Z_]* REQUIRED IMPORTED_TARGET \([^ )]*\).*/\1/p' \
+    "$src/CMakeLists.txt")
 json="$src/plugins/codec_json"
 g++ -std=c++17 -O2 -D_GNU_SOURCE -I"$src/core/include" -I"$json" -DJSON_HAVE_SIMDJSON \
     $(pkg-config --cflags simdjson) -c "$json/simd.cpp" -o "$tmp/simd.o"
-(cd "$tmp" && gcc "${cflags[@]}" -DJSON_HAVE_SIMDJSON -c "$bench" "$json"/{decode,encode,scratch,utf8}.c \
+(cd "$tmp" && gcc "${cflags[@]}" $(pkg-config --cflags $core_pkgs) -DJSON_HAVE_SIMDJSON -c "$bench" "$json"/{decode,encode,scratch,utf8}.c \
     "${core[@]}")
-g++ -o "$tmp/yajl" "$tmp"/*.o $(pkg-config --libs yajl simdjson libconfig) -lpthread -ldl -lm
+g++ -o "$tmp/yajl" "$tmp"/*.o $(pkg-config --libs yajl simdjson $core_pkgs) -lpthread -ldl -lm
 g++ -std=c++17 -O2 -o "$tmp/simdjson" "$src/bench/json_libs/simdjson.cpp" $(pkg-config --cflags --libs simdjson)
 gcc "${cflags[@]}" -DWITH_JANSSON -o "$tmp/jansson" "$bench" $(pkg-config --cflags --libs jansson)
 gcc "${cflags[@]}" -DWITH_JSONC -o "$tmp/jsonc" "$bench" $(pkg-config --cflags --libs json-c)

@@ -68,7 +68,8 @@ static void json_destroy(void *ctx)
     free(o);
 }
 
-/* Per worker: the decoder (yajl scratch memory and the element stack). */
+/* Per worker: the decoder (parser buffers, scratch memory, the element stack), made
+ * on first use: output workers only encode. */
 struct worker {
     const struct json_opts *o;
     struct json_dec *dec;
@@ -81,11 +82,7 @@ static int json_worker_init(void *ctx, unsigned n, void **wctx)
     if (!w)
         return SL_ERROR;
     w->o = ctx;
-    w->dec = json_dec_new(ctx);
-    if (!w->dec) {
-        free(w);
-        return SL_ERROR;
-    }
+    w->dec = NULL;
     *wctx = w;
     return SL_OK;
 }
@@ -104,7 +101,9 @@ static int json_codec_decode(void *wctx, struct sl_msg *m, char *err, size_t err
     struct worker *w = wctx;
     struct sl_value *root = sl_arena_alloc(&m->arena, sizeof(*root));
 
-    if (!root) {
+    if (!w->dec)
+        w->dec = json_dec_new(w->o);
+    if (!root || !w->dec) {
         snprintf(err, errlen, "json: out of memory");
         return SL_ERROR;
     }

@@ -9,7 +9,9 @@
 
 using namespace simdjson;
 
-// Above this a worker's parser is rebuilt after use, so one huge message does not pin its memory.
+// The parser's buffers take ~14 bytes per byte of capacity. Start small, grow by doubling;
+// above KEEP_CAPACITY the parser is rebuilt after use, so one huge message does not pin memory.
+static const size_t FIRST_CAPACITY = 4 * 1024;
 static const size_t KEEP_CAPACITY = 1024 * 1024;
 
 struct json_simd {
@@ -24,7 +26,7 @@ extern "C" struct json_simd *json_simd_new(int max_depth)
         return nullptr;
     s->max_depth = (size_t)max_depth + 1; // simdjson counts the document itself as a level
     s->parser = new (std::nothrow) dom::parser;
-    if (!s->parser || s->parser->allocate(64 * 1024, s->max_depth) != SUCCESS) {
+    if (!s->parser || s->parser->allocate(FIRST_CAPACITY, s->max_depth) != SUCCESS) {
         delete s->parser;
         delete s;
         return nullptr;
@@ -134,11 +136,18 @@ extern "C" int json_simd_decode(struct json_simd *s, struct sl_arena *a, const u
     int rc = -1;
     try {
         dom::element doc;
+        size_t cap = s->parser->capacity();
+        if (len > cap) {
+            while (cap < len && cap < SIMDJSON_MAXSIZE_BYTES / 2)
+                cap *= 2;
+            if (s->parser->allocate(cap < len ? len : cap, s->max_depth) != SUCCESS)
+                return -1;
+        }
         if (s->parser->parse(text, len).get(doc) == SUCCESS)
             rc = convert(a, doc, out, s->max_depth - 1) ? 0 : -1;
         if (s->parser->capacity() > KEEP_CAPACITY) {
             dom::parser *fresh = new (std::nothrow) dom::parser;
-            if (fresh && fresh->allocate(64 * 1024, s->max_depth) == SUCCESS) {
+            if (fresh && fresh->allocate(FIRST_CAPACITY, s->max_depth) == SUCCESS) {
                 delete s->parser;
                 s->parser = fresh;
             } else {

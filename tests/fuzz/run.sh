@@ -19,8 +19,10 @@ mkdir -p "$dir/corpus"
 
 field() { sed -n "s/^ \* $1: *//p" "$target" | sed 's|\*/||' | tr '\n' ' '; }
 cd "$src"
+# The whole core, as the unit tests link it, with the libraries the top CMakeLists finds.
 core=()
 for f in core/*.c; do [ "$f" = core/main.c ] || core+=("$f"); done
+core_pkgs=$(sed -n 's/^pkg_check_modules([A-Z_]* REQUIRED IMPORTED_TARGET \([^ )]*\).*/\1/p' CMakeLists.txt)
 set -f # the fields are split into words, never globbed
 sources=($(field fuzz-sources))
 cflags=($(field fuzz-cflags))
@@ -28,7 +30,7 @@ pkgs=$(field fuzz-pkgs)
 pcflags=()
 libs=()
 if [ -n "${pkgs// /}" ]; then
-    pcflags=($(pkg-config --cflags $pkgs))
+    pcflags=($(pkg-config --cflags $pkgs $core_pkgs))
     libs=($(pkg-config --libs $pkgs))
 fi
 
@@ -47,7 +49,7 @@ for f in "$target" "${sources[@]}" "${core[@]}"; do
 done
 # clang++ links: some targets have C++ sources (simdjson).
 clang++ -fsanitize=fuzzer,address,undefined -o "$dir/fuzz_$name" "${objs[@]}" \
-    ${libs[@]+"${libs[@]}"} $(pkg-config --libs libconfig) -lpthread -ldl -lm
+    ${libs[@]+"${libs[@]}"} $(pkg-config --libs $core_pkgs) -lpthread -ldl -lm
 
 args=(-max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048
       -artifact_prefix="$dir/")
