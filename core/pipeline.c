@@ -351,7 +351,9 @@ static void start_trace(struct sl_msg *m)
     memcpy(m->span_id, &span, 8);
 }
 
-int sl_sink_emit(struct sl_input_sink *s, struct sl_msg *m)
+/* What every message an input hands over gets: its ack token, its default
+ * route, its trace context, and a place in the input's count. */
+static void admit(struct sl_input_sink *s, struct sl_msg *m)
 {
     struct sl_instance *in = s->inst;
     if (in->plugin->delivered)
@@ -360,9 +362,14 @@ int sl_sink_emit(struct sl_input_sink *s, struct sl_msg *m)
         m->route = in->name;
     start_trace(m);
     s->uncounted++;
+}
+
+int sl_sink_emit(struct sl_input_sink *s, struct sl_msg *m)
+{
+    admit(s, m);
     sl__emitter_put(&s->em, m);
     if ((s->em.emitted & 63) == 0) {
-        atomic_fetch_add_explicit(&in->stats.in, s->uncounted, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->inst->stats.in, s->uncounted, memory_order_relaxed);
         s->uncounted = 0;
         sl__emitter_flush(&s->em, false);
     }
@@ -371,15 +378,9 @@ int sl_sink_emit(struct sl_input_sink *s, struct sl_msg *m)
 
 void sl_sink_reject(struct sl_input_sink *s, struct sl_msg *m, const char *error)
 {
-    struct sl_instance *in = s->inst;
-    if (in->plugin->delivered)
-        m->_ack = sl__ack_new(in, m);
-    if (!m->route)
-        m->route = in->name;
-    start_trace(m);
-    atomic_fetch_add_explicit(&in->stats.in, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&in->stats.dead, 1, memory_order_relaxed);
-    sl__dead_letter(&s->em, m, in->name, error);
+    admit(s, m);
+    atomic_fetch_add_explicit(&s->inst->stats.dead, 1, memory_order_relaxed);
+    sl__dead_letter(&s->em, m, s->inst->name, error);
 }
 
 void sl_sink_flush(struct sl_input_sink *s)
