@@ -2,9 +2,11 @@
 # Lua handler throughput: N JSON records (default 1 M, ~106 bytes each)
 # file -> json -> lua (add one field) -> json -> file, handler workers = 2,
 # against the same pipeline without the handler, measured in the same run.
-# Variants: process(msg) adding a field, process_batch(msgs) adding a field,
-# process(msg) passing msg on untouched (record never converted).
-# Prints key=value lines; rates are the best of RUNS (default 3) runs.
+# Variants: process(msg) adding a field (lazy msg.record, the default),
+# the same with lazy_record = false (the record becomes a plain table),
+# process_batch(msgs) adding a field, process(msg) passing msg on untouched.
+# Prints key=value lines; rates are the best of RUNS (default 3) rounds, each
+# round running every variant once (so load from elsewhere hits all alike).
 #   SLUICE=build/bin/sluice SLUICE_PLUGIN_PATH=build/plugins bash bench/lua.sh
 set -euo pipefail
 SLUICE=${SLUICE:-build/bin/sluice}
@@ -42,30 +44,28 @@ conf base ""
 for v in add batch pass; do
   conf "$v" "handlers = ( { type = \"lua\"; name = \"lua\"; script = \"$v.lua\"; workers = 2; } );"
 done
+conf add_table 'handlers = ( { type = "lua"; name = "lua"; script = "add.lua"; workers = 2; lazy_record = false; } );'
 
-best_rate() { # conf -> "rate cpu_s" of the fastest run
-  local best=0 best_cpu=0
-  for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f "%e %U %S" -o time.txt "$SLUICE" -c "$1.conf" 2> log.txt ||
+variants="base add add_table batch pass"
+declare -A best cpu
+for v in $variants; do best[$v]=0; cpu[$v]=0; done
+for _ in $(seq "$RUNS"); do
+  for v in $variants; do
+    /usr/bin/time -f "%e %U %S" -o time.txt "$SLUICE" -c "$v.conf" 2> log.txt ||
       { cat log.txt; exit 1; }
-    [ "$(wc -l < out.jsonl)" -eq "$N" ] || { echo "$1: lost records" >&2; exit 1; }
+    [ "$(wc -l < out.jsonl)" -eq "$N" ] || { echo "$v: lost records" >&2; exit 1; }
     read -r wall user sys < time.txt
-    local rate cpu
     rate=$(python3 -c "print(int($N / max($wall, 0.001)))")
-    cpu=$(python3 -c "print(round($user + $sys, 2))")
-    if [ "$rate" -gt "$best" ]; then best=$rate best_cpu=$cpu; fi
+    if [ "$rate" -gt "${best[$v]}" ]; then
+      best[$v]=$rate
+      cpu[$v]=$(python3 -c "print(round($user + $sys, 2))")
+    fi
   done
-  echo "$best $best_cpu"
-}
-
-read -r base base_cpu < <(best_rate base)
-echo "lua.records=$N"
-echo "lua.base_rps=$base"
-echo "lua.base_cpu_s=$base_cpu"
-for v in add batch pass; do
-  read -r rate cpu < <(best_rate "$v")
-  echo "lua.${v}_rps=$rate"
-  echo "lua.${v}_cpu_s=$cpu"
-  echo "lua.${v}_ratio=$(python3 -c "print(round($rate / $base, 2))")"
 done
-head -c 200 out.jsonl | head -1 >&2
+echo "lua.records=$N"
+for v in $variants; do
+  echo "lua.${v}_rps=${best[$v]}"
+  echo "lua.${v}_cpu_s=${cpu[$v]}"
+  [ "$v" = base ] || echo "lua.${v}_ratio=$(python3 -c "print(round(${best[$v]} / ${best[base]}, 2))")"
+done
+echo "lua.load_avg=$(cut -d' ' -f1 /proc/loadavg)"
