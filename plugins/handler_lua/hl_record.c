@@ -7,7 +7,7 @@
  * what P holds. Nested maps and arrays become plain tables when first read
  * (kept in P, so changes to them are seen). pairs, ipairs and the table
  * library work; next() and rawget() see only what was written. P is valid
- * only during the call that made it. Maps with more than 63 members (the
+ * only during the call that made it. Maps with 63 members or more (the
  * width of the touched-bits word) become plain tables. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +20,7 @@ static const char k_orig = 0; /* the original map */
 static const char k_call = 0; /* the call it is valid in */
 static const char k_bits = 0; /* bit j: member j was written, deleted or copied into P */
 #define MAX_LAZY 63           /* larger maps become plain tables */
+#define NEW_KEYS 63           /* bit: P got keys the original does not have */
 
 /* Current values live in P itself: once a key is in P, reads and writes of it
  * are plain table accesses. The bits tell an original field that was deleted
@@ -114,10 +115,13 @@ static int rec_newindex(lua_State *L)
         const char *k = lua_tolstring(L, 2, &n);
         j = find(o, k, n);
     }
-    if (!lua_isnil(L, 3))
+    bool set = !lua_isnil(L, 3);
+    if (set)
         lua_rawset(L, 1);
     if (j >= 0)
         set_bit(L, 1, j);
+    else if (set)
+        set_bit(L, 1, NEW_KEYS);
     return 0;
 }
 
@@ -192,7 +196,7 @@ void hl_record_register(lua_State *L, struct hl_state *hs)
 void hl_record_push(lua_State *L, const struct sl_value *map)
 {
     struct hl_state *hs = hl_state_of(L);
-    if (map->len > MAX_LAZY) {
+    if (map->len >= MAX_LAZY) {
         hl_push_value(L, map);
         return;
     }
@@ -283,20 +287,15 @@ void hl_record_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_val
     const struct sl_value *o = state(L, idx);
     uint64_t bits = get_bits(L, idx);
     share = share && hint == o; /* pointing into o is safe only for o's own message */
-    /* the new keys, found in one pass: P holds 3 state keys plus what the
-     * script wrote; collect the new ones' stack-free positions by key */
-    size_t extra = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        if (is_state_key(L, -1))
-            continue;
-        size_t kl;
-        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &kl) : NULL;
-        if (!k || find(o, k, kl) < 0)
-            extra++;
+    if (!bits) {                /* untouched: the original as it is */
+        if (share)
+            *dst = *o;
+        else if (sl_value_copy(a, dst, o) != 0)
+            luaL_error(L, "out of memory");
+        return;
     }
-    size_t cap = o->len + extra;
+    bool new_keys = bits >> NEW_KEYS & 1;
+    size_t cap = o->len + (new_keys ? 4 : 0);
     struct sl_member *mb = sl_arena_alloc(a, (cap ? cap : 1) * sizeof *mb);
     if (!mb)
         luaL_error(L, "out of memory");
@@ -325,7 +324,7 @@ void hl_record_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_val
         }
     }
     size_t n = o->len;
-    if (extra) {
+    if (new_keys) {
         lua_pushnil(L);
         while (lua_next(L, idx)) {
             size_t kl = 0;
@@ -334,8 +333,14 @@ void hl_record_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_val
                 lua_pop(L, 1);
                 continue;
             }
-            if (n >= cap)
-                luaL_error(L, "record changed during conversion");
+            if (n == cap) {
+                struct sl_member *nb = sl_arena_alloc(a, cap * 2 * sizeof *mb);
+                if (!nb)
+                    luaL_error(L, "out of memory");
+                memcpy(nb, mb, n * sizeof *mb);
+                mb = nb;
+                cap *= 2;
+            }
             mb[n].key = new_key(L, lua_gettop(L) - 1, a, &kl);
             if (kl > UINT32_MAX)
                 luaL_error(L, "key too long");
