@@ -48,6 +48,12 @@ struct hl_state {
     const void *array_mt, *map_mt; /* identities of the marker metatables */
     int ref_record_mt;             /* lazy records (hl_record.c) */
     const void *record_mt;
+    struct hl_rec_slot { /* a lazy record's state, found by slot and serial */
+        const struct sl_value *orig;
+        uint64_t call, serial, bits;
+    } * recs;
+    size_t recs_cap, recs_next;
+    uint64_t rec_serial;
     /* Record keys repeat message after message: a direct-mapped cache of
      * their Lua strings (kept alive in the ref_keys table) saves interning. */
     int ref_keys;

@@ -15,42 +15,30 @@
 
 #include "handler_lua.h"
 
-/* P's own state, under light userdata keys no script can forge: */
-static const char k_orig = 0; /* the original map */
-static const char k_call = 0; /* the call it is valid in */
-static const char k_bits = 0; /* bit j: member j was written, deleted or copied into P */
-#define MAX_LAZY 63           /* larger maps become plain tables */
-#define NEW_KEYS 63           /* bit: P got keys the original does not have */
+/* P's state lives in a slot of hl_state.recs; P holds, under a light
+ * userdata key no script can forge, a light userdata that is not a pointer
+ * but (serial << SLOT_BITS | slot): a kept P whose slot was reused, or which
+ * belongs to an earlier call, is recognised without touching freed memory. */
+static const char k_state = 0;
+#define SLOT_BITS 20
+#define MAX_LAZY  63 /* larger maps become plain tables */
+#define NEW_KEYS  63 /* bit: P got keys the original does not have */
 
 /* Current values live in P itself: once a key is in P, reads and writes of it
  * are plain table accesses. The bits tell an original field that was deleted
  * (bit set, key absent from P) from one never touched (bit clear). */
-static const struct sl_value *state(lua_State *L, int idx)
+static struct hl_rec_slot *state(lua_State *L, int idx)
 {
-    lua_rawgetp(L, idx, &k_call);
-    lua_Integer call = lua_tointeger(L, -1);
-    lua_rawgetp(L, idx, &k_orig);
-    const struct sl_value *o = lua_touserdata(L, -1);
-    lua_pop(L, 2);
-    if (!o || (uint64_t)call != hl_state_of(L)->call_id)
+    struct hl_state *hs = hl_state_of(L);
+    lua_rawgetp(L, idx, &k_state);
+    uintptr_t v = (uintptr_t)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    size_t slot = v & (((uintptr_t)1 << SLOT_BITS) - 1);
+    if (!v || slot >= hs->recs_cap || hs->recs[slot].serial != v >> SLOT_BITS ||
+        hs->recs[slot].call != hs->call_id)
         luaL_error(L, "msg.record used after its process() call returned (keep copies of "
                       "fields, or set lazy_record = false)");
-    return o;
-}
-
-static uint64_t get_bits(lua_State *L, int idx)
-{
-    lua_rawgetp(L, idx, &k_bits);
-    uint64_t b = (uint64_t)lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    return b;
-}
-
-static void set_bit(lua_State *L, int idx, long j)
-{
-    uint64_t b = get_bits(L, idx) | (uint64_t)1 << j;
-    lua_pushinteger(L, (lua_Integer)b);
-    lua_rawsetp(L, idx, &k_bits);
+    return &hs->recs[slot];
 }
 
 static long find(const struct sl_value *map, const char *k, size_t n)
@@ -68,10 +56,10 @@ static bool is_state_key(lua_State *L, int kidx)
 
 /* Pushes the current value of original member j of P (at idx). Returns false
  * (nothing pushed) for a deleted field. Containers are copied into P. */
-static bool push_member(lua_State *L, int idx, const struct sl_value *o, long j, uint64_t bits)
+static bool push_member(lua_State *L, int idx, struct hl_rec_slot *st, long j)
 {
-    const struct sl_member *mb = &o->u.members[j];
-    if (bits >> j & 1) {
+    const struct sl_member *mb = &st->orig->u.members[j];
+    if (st->bits >> j & 1) {
         lua_pushlstring(L, mb->key, mb->key_len);
         if (lua_rawget(L, idx) == LUA_TNIL) {
             lua_pop(L, 1);
@@ -84,7 +72,7 @@ static bool push_member(lua_State *L, int idx, const struct sl_value *o, long j,
         lua_pushlstring(L, mb->key, mb->key_len);
         lua_pushvalue(L, -2);
         lua_rawset(L, idx);
-        set_bit(L, idx, j);
+        st->bits |= (uint64_t)1 << j;
     }
     return true;
 }
@@ -92,21 +80,22 @@ static bool push_member(lua_State *L, int idx, const struct sl_value *o, long j,
 /* Only called for keys absent from P. */
 static int rec_index(lua_State *L)
 {
-    const struct sl_value *o = state(L, 1);
+    struct hl_rec_slot *st = state(L, 1);
     if (lua_type(L, 2) != LUA_TSTRING)
         return 0;
     size_t n;
     const char *k = lua_tolstring(L, 2, &n);
-    long j = find(o, k, n);
-    if (j < 0 || (get_bits(L, 1) >> j & 1)) /* not there, or deleted */
+    long j = find(st->orig, k, n);
+    if (j < 0 || (st->bits >> j & 1)) /* not there, or deleted */
         return 0;
-    return push_member(L, 1, o, j, 0) ? 1 : 0;
+    return push_member(L, 1, st, j) ? 1 : 0;
 }
 
 /* Only called for keys absent from P. */
 static int rec_newindex(lua_State *L)
 {
-    const struct sl_value *o = state(L, 1);
+    struct hl_rec_slot *st = state(L, 1);
+    const struct sl_value *o = st->orig;
     if (lua_isnil(L, 2))
         return luaL_error(L, "index is nil");
     long j = -1;
@@ -119,9 +108,9 @@ static int rec_newindex(lua_State *L)
     if (set)
         lua_rawset(L, 1);
     if (j >= 0)
-        set_bit(L, 1, j);
+        st->bits |= (uint64_t)1 << j;
     else if (set)
-        set_bit(L, 1, NEW_KEYS);
+        st->bits |= (uint64_t)1 << NEW_KEYS;
     return 0;
 }
 
@@ -129,8 +118,8 @@ static int rec_newindex(lua_State *L)
 static int rec_next(lua_State *L)
 {
     lua_settop(L, 2);
-    const struct sl_value *o = state(L, 1);
-    uint64_t bits = get_bits(L, 1);
+    struct hl_rec_slot *st = state(L, 1);
+    const struct sl_value *o = st->orig;
     long j = 0;
     bool raw = false;
     if (!lua_isnil(L, 2)) {
@@ -147,12 +136,11 @@ static int rec_next(lua_State *L)
             const struct sl_member *mb = &o->u.members[j];
             if (find(o, mb->key, mb->key_len) != j) /* repeated key */
                 continue;
-            if (push_member(L, 1, o, j, bits)) {
+            if (push_member(L, 1, st, j)) {
                 lua_pushlstring(L, mb->key, mb->key_len);
                 lua_insert(L, -2);
                 return 2;
             }
-            bits = get_bits(L, 1);
         }
         lua_pushnil(L);
         lua_replace(L, 2);
@@ -200,11 +188,29 @@ void hl_record_push(lua_State *L, const struct sl_value *map)
         hl_push_value(L, map);
         return;
     }
-    lua_createtable(L, 0, 4); /* the state, and room for a field or two */
-    lua_pushlightuserdata(L, (void *)map);
-    lua_rawsetp(L, -2, &k_orig);
-    lua_pushinteger(L, (lua_Integer)hs->call_id);
-    lua_rawsetp(L, -2, &k_call);
+    size_t i = hs->recs_cap ? hs->recs_next % hs->recs_cap : 0;
+    if (!hs->recs_cap || (hs->recs[i].serial && hs->recs[i].call == hs->call_id)) {
+        size_t cap = hs->recs_cap ? hs->recs_cap * 2 : 64; /* every slot is in use */
+        struct hl_rec_slot *r =
+            cap <= (size_t)1 << SLOT_BITS ? realloc(hs->recs, cap * sizeof *r) : NULL;
+        if (!r) {
+            hl_push_value(L, map);
+            return;
+        }
+        memset(r + hs->recs_cap, 0, (cap - hs->recs_cap) * sizeof *r);
+        i = hs->recs_cap;
+        hs->recs = r;
+        hs->recs_cap = cap;
+    }
+    hs->recs_next = i + 1;
+    struct hl_rec_slot *st = &hs->recs[i];
+    st->orig = map;
+    st->call = hs->call_id;
+    st->serial = ++hs->rec_serial;
+    st->bits = 0;
+    lua_createtable(L, 0, 2); /* the state, and room for a field */
+    lua_pushlightuserdata(L, (void *)(uintptr_t)(st->serial << SLOT_BITS | i));
+    lua_rawsetp(L, -2, &k_state);
     lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_record_mt);
     lua_setmetatable(L, -2);
 }
@@ -284,8 +290,9 @@ void hl_record_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_val
                         const struct sl_value *hint, bool share, hl_convert_fn convert, void *cctx)
 {
     idx = lua_absindex(L, idx);
-    const struct sl_value *o = state(L, idx);
-    uint64_t bits = get_bits(L, idx);
+    struct hl_rec_slot *st = state(L, idx);
+    const struct sl_value *o = st->orig;
+    uint64_t bits = st->bits;
     share = share && hint == o; /* pointing into o is safe only for o's own message */
     if (!bits) {                /* untouched: the original as it is */
         if (share)

@@ -275,6 +275,7 @@ void hl_state_free(struct hl_state *hs)
     if (hs->L)
         lua_close(hs->L);
     hl_json_free(hs);
+    free(hs->recs);
     free(hs);
 }
 
