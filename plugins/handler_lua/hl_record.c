@@ -41,9 +41,10 @@ static struct hl_rec_slot *state(lua_State *L, int idx)
     return &hs->recs[slot];
 }
 
+/* Index of key k in map; of a repeated key, the last (as in a plain table). */
 static long find(const struct sl_value *map, const char *k, size_t n)
 {
-    for (uint32_t j = 0; j < map->len; j++)
+    for (uint32_t j = map->len; j-- > 0;)
         if (map->u.members[j].key_len == n && memcmp(map->u.members[j].key, k, n) == 0)
             return j;
     return -1;
@@ -321,6 +322,8 @@ void hl_record_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_val
                         mb[j].key_len);
             }
             lua_pop(L, 1);
+        } else if (find(o, om->key, om->key_len) != j) {
+            mb[j].key = NULL; /* a repeated key: one value per key once edited */
         } else if (share) {
             mb[j] = *om;
         } else {
