@@ -59,13 +59,26 @@ static inline int putc1(struct enc *e, char c)
     return 0;
 }
 
-/* Writes |u| in decimal right-aligned ending at end; returns the start. */
+static const char digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* Writes u in decimal right-aligned ending at end, two digits a step; returns the start. */
 static char *utoa_rev(uint64_t u, char *end)
 {
-    do {
-        *--end = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        end -= 2;
+        memcpy(end, digits2 + 2 * r, 2);
+    }
+    if (u >= 10) {
+        end -= 2;
+        memcpy(end, digits2 + 2 * u, 2);
+    } else {
+        *--end = (char)('0' + u);
+    }
     return end;
 }
 
@@ -161,29 +174,48 @@ static const uint8_t klass[256] = {
 
 static const char hexd[] = "0123456789abcdef";
 
+/* True when one of the 8 bytes in w needs a look: a control character, '"', '\\' or a
+ * byte >= 0x80 (SWAR: a byte is zero / below n iff its high bit survives). */
+static inline bool word_special(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t ctrl = (w - 0x20 * ones) & ~w;
+    uint64_t quote = w ^ (0x22 * ones), bslash = w ^ (0x5C * ones);
+    quote = (quote - ones) & ~quote;
+    bslash = (bslash - ones) & ~bslash;
+    return ((ctrl | quote | bslash | w) & high) != 0;
+}
+
 /* A JSON string. Well-formed UTF-8 is copied; a byte that is not part of
  * well-formed UTF-8 is written as \u00XX (its Latin-1 reading), so the output
- * is always valid JSON. */
+ * is always valid JSON. Room for the plain copy is made once; escapes make more. */
 static int put_string(struct enc *e, const uint8_t *s, size_t n)
 {
     const uint8_t *p = s, *end = s + n;
 
     if (room(e, n + 2) < 0)
         return -1;
-    e->b->data[e->b->len++] = '"';
-    while (p < end) {
-        const uint8_t *run = p;
+    uint8_t *o = e->b->data + e->b->len;
+    *o++ = '"';
+    for (;;) {
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if (word_special(w))
+                break;
+            memcpy(o, &w, 8);
+            o += 8;
+            p += 8;
+        }
         while (p < end && !klass[*p])
-            p++;
-        if (p > run && put(e, run, (size_t)(p - run)) < 0)
-            return -1;
+            *o++ = *p++;
         if (p == end)
             break;
         if (klass[*p] == 2) {
             size_t k = json_utf8_seq(p, (size_t)(end - p));
             if (k) {
-                if (put(e, p, k) < 0)
-                    return -1;
+                memcpy(o, p, k); /* same size in and out: already made room */
+                o += k;
                 p += k;
                 continue;
             }
@@ -218,11 +250,18 @@ static int put_string(struct enc *e, const uint8_t *s, size_t n)
             esc[5] = hexd[*p & 15];
             el = 6;
         }
-        if (put(e, esc, el) < 0)
+        /* The escape needs el bytes where 1 was planned, plus the rest and the quote. */
+        e->b->len = (size_t)(o - e->b->data);
+        if (room(e, el + (size_t)(end - p)) < 0)
             return -1;
+        o = e->b->data + e->b->len;
+        memcpy(o, esc, el);
+        o += el;
         p++;
     }
-    return putc1(e, '"');
+    *o++ = '"';
+    e->b->len = (size_t)(o - e->b->data);
+    return 0;
 }
 
 static int put_base64(struct enc *e, const uint8_t *s, size_t n)

@@ -292,6 +292,38 @@ static void strings(void **state)
     codec_close(&c);
 }
 
+/* Every special character at every position of strings around the encoder's 8-byte steps. */
+static void string_boundaries(void **state)
+{
+    (void)state;
+    struct codec c;
+    struct sl_msg m = {0}, m2 = {0};
+    assert_int_equal(codec_open(&c, NULL), SL_OK);
+    const char *specials[] = {
+        "\"", "\\", "\n", "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+        "/"};
+    char buf[64];
+    for (size_t len = 0; len <= 40; len++) {
+        for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++) {
+            for (size_t at = 0; at <= len; at++) {
+                size_t sl = strlen(specials[k]);
+                memset(buf, 'a', len);
+                memcpy(buf + at, specials[k], sl);
+                size_t n = len > at + sl ? len : at + sl;
+                struct sl_value v = {.type = SL_STRING, .len = (uint32_t)n, .u.str = buf};
+                m.record = &v;
+                const struct sl_value *r = dec(&c, &m2, enc(&c, &m));
+                if (!sl_value_equal(&v, r))
+                    fail_msg("string of %zu with special %zu at %zu changed", n, k, at);
+            }
+        }
+    }
+    m.record = NULL;
+    msg_free(&m);
+    msg_free(&m2);
+    codec_close(&c);
+}
+
 /* ---- decode: what is refused ---- */
 
 static void malformed(void **state)
@@ -596,6 +628,7 @@ int main(void)
         BOTH(doubles_round_trip),
         BOTH(containers),
         BOTH(strings),
+        cmocka_unit_test(string_boundaries),
         BOTH(malformed),
         BOTH(deep_nesting),
         cmocka_unit_test(encode_special),
