@@ -178,6 +178,8 @@ void hl_record_register(lua_State *L, struct hl_state *hs)
     lua_setfield(L, -2, "__pairs");
     lua_pushliteral(L, "sluice.record");
     lua_setfield(L, -2, "__name");
+    lua_pushliteral(L, "sluice.record"); /* setmetatable() on it would lose the record */
+    lua_setfield(L, -2, "__metatable");
     hs->record_mt = lua_topointer(L, -1);
     hs->ref_record_mt = luaL_ref(L, LUA_REGISTRYINDEX);
 }
