@@ -10,6 +10,7 @@
 struct hl_test {
     struct hl_conf conf;
     struct hl_state *hs;
+    bool lazy; /* v is a lazy record (hl_record.c) */
 };
 
 static void *t_open(const char *dir, size_t mem_mb, int64_t max_instructions, int64_t max_cpu_ms,
@@ -48,6 +49,7 @@ static void t_close(void *h)
 }
 
 struct rt_args {
+    struct hl_test *t;
     const char *code;
     const struct sl_value *in;
     struct sl_arena *a;
@@ -58,7 +60,11 @@ static int t_run(lua_State *L)
 {
     struct rt_args *r = lua_touserdata(L, 1);
     if (r->in) {
-        hl_push_value(L, r->in);
+        struct hl_test *t = r->t;
+        if (t->lazy && r->in->type == SL_MAP)
+            hl_record_push(L, r->in);
+        else
+            hl_push_value(L, r->in);
         lua_setglobal(L, "v");
     }
     if (luaL_loadbufferx(L, r->code, strlen(r->code), "=test", "t") != LUA_OK)
@@ -80,13 +86,14 @@ static int t_eval(void *h, const char *code, const struct sl_value *in, struct s
     struct hl_test *t = h;
     struct hl_state *hs = t->hs;
     lua_State *L = hs->L;
-    struct rt_args r = {code, in, a, out};
+    struct rt_args r = {t, code, in, a, out};
     int base = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_traceback);
     lua_pushcfunction(L, t_run);
     lua_pushlightuserdata(L, &r);
     hl_budget_start(hs, 1);
     int st = lua_pcall(L, 1, 1, base + 1);
+    hs->call_id++; /* like a process() call: lazy records made here expire */
     if (st != LUA_OK) {
         hl_error_text(hs, st, text, textlen);
         lua_settop(L, base);
@@ -156,6 +163,11 @@ static double t_bench(void *h, const char *code, const struct sl_value *in, stru
            (double)iters;
 }
 
+static void t_set_lazy(void *h, bool lazy)
+{
+    ((struct hl_test *)h)->lazy = lazy;
+}
+
 static size_t t_mem_used(void *h)
 {
     return ((struct hl_test *)h)->hs->used;
@@ -171,8 +183,9 @@ struct hl_test_api {
     void (*close)(void *h);
     double (*bench)(void *h, const char *code, const struct sl_value *in, struct sl_arena *a,
                     size_t iters, int mode);
+    void (*set_lazy)(void *h, bool lazy);
 };
 
 __attribute__((visibility("default"))) const struct hl_test_api sluice_lua_test_api = {
-    1, t_open, t_eval, t_mem_used, t_close, t_bench,
+    1, t_open, t_eval, t_mem_used, t_close, t_bench, t_set_lazy,
 };

@@ -21,6 +21,7 @@ struct hl_test_api {
     void (*close)(void *h);
     double (*bench)(void *h, const char *code, const struct sl_value *in, struct sl_arena *a,
                     size_t iters, int mode);
+    void (*set_lazy)(void *h, bool lazy); /* v as a lazy record */
 };
 
 static inline const struct hl_test_api *hl_api(void)

@@ -213,6 +213,56 @@ static void json_decode(void **state)
         strstr(ev("return select(2, sluice.json.decode(string.rep('[', 500)))"), "too deep"));
 }
 
+static void lazy_records(void **state)
+{
+    (void)state;
+    hl_api()->set_lazy(L_, true);
+    struct sl_value in = sample();
+    char want[4096];
+    snprintf(want, sizeof want, "%s", dump(&in));
+    assert_string_equal(rt("return v", &in), want);
+    /* the record of a finished call cannot be read any more */
+    assert_non_null(strstr(ev("return v.id"), "used after its process() call returned"));
+    /* the same edits as with plain tables give the same record */
+    assert_string_equal(rt("v.added = 7; v.id = v.id + 1; v.price = nil; v.tags[2] = 'b'; "
+                           "v.nested.deep.y = 2.0; return v",
+                           &in),
+                        "{\"id\":43,\"whole\":3.0,\"name\":\"gr\\xc3\\xbc\\xc3\\x9fe "
+                        "\\xe2\\x82\\xac\",\"bin\":b\"\\xff\\x00\\x01\",\"none\":null,"
+                        "\"tags\":[\"a\",\"b\",true],\"nested\":{\"deep\":{\"x\":-1,\"y\":2.0},"
+                        "\"empty_a\":[]},\"added\":7}");
+    assert_string_equal(rt("return {getmetatable(v), type(v), v.none == sluice.null, #v.tags, "
+                           "v.nope == nil, select(2, pcall(setmetatable, v, {}))}",
+                           &in),
+                        "[\"sluice.record\",\"table\",true,3,true,\"cannot change a protected "
+                        "metatable\"]");
+    /* pairs: original order, deleted keys skipped, then new keys */
+    assert_string_equal(rt("v.z = 1; v.id = nil; v.name = 'n'; local t = {} "
+                           "for k in pairs(v) do t[#t + 1] = k end return table.concat(t, ',')",
+                           &in),
+                        "\"price,whole,name,bin,none,tags,nested,z\"");
+    /* set then delete, delete then set */
+    assert_string_equal(rt("v.q = 1; v.q = nil; v.id = nil; v.id = 5; v.whole = nil; "
+                           "return {v.q == nil, v.id, v.whole == nil}",
+                           &in),
+                        "[true,5,true]");
+    /* encoded as JSON with its current fields */
+    assert_string_equal(rt("v.id = nil; v.bin = nil; v.k = 'x'; local d = sluice.json.decode("
+                           "sluice.json.encode(v)) return {d.id == nil, d.k, d.price}",
+                           &in),
+                        "[true,\"x\",9.5]");
+    /* repeated keys: as they came when untouched, one value (the last) once edited */
+    struct sl_value dup = V_map(3, "a", V_int(1), "b", V_int(2), "a", V_int(3));
+    assert_string_equal(rt("return v", &dup), "{\"a\":1,\"b\":2,\"a\":3}");
+    assert_string_equal(rt("v.b = 5; return v", &dup), "{\"b\":5,\"a\":3}");
+    assert_string_equal(rt("return v.a", &dup), "3");
+    /* kept past its call: a clear error */
+    assert_string_equal(rt("kept = v; return 1", &in), "1");
+    assert_non_null(strstr(ev("return kept.id"), "used after its process() call returned"));
+    assert_non_null(strstr(ev("kept.id = 1"), "used after its process() call returned"));
+    hl_api()->set_lazy(L_, false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +274,7 @@ int main(void)
         cmocka_unit_test(big_record),
         cmocka_unit_test(json_encode),
         cmocka_unit_test(json_decode),
+        cmocka_unit_test(lazy_records),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
