@@ -106,7 +106,7 @@ static void files_only_inside_the_script_dir(void **state)
     assert_string_equal(ev_in(h, "return require('sluice') == sluice"), "true");
     assert_non_null(strstr(ev_in(h, "return dofile('../secret.lua')"), "outside the script"));
     assert_non_null(strstr(ev_in(h, "return require('..secret')"), "not allowed"));
-    assert_non_null(strstr(ev_in(h, "return dofile('/etc/hostname')"), "outside the script"));
+    assert_non_null(strstr(ev_in(h, "return dofile('/bin/sh')"), "outside the script"));
     assert_string_equal(ev_in(h, "return loadfile('../secret.lua')"),
                         "ERROR: test:1: ../secret.lua: outside the script's directory (sandbox) "
                         "[test:1: in main chunk]");
