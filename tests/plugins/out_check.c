@@ -19,6 +19,8 @@ static int check_init(struct sl_instance *inst, void **ctx)
         c->last_by_key[i] = -1;
     c->retry_every = sl_opt_int(inst, "retry_every");
     c->refuse_every = sl_opt_int(inst, "refuse_every");
+    c->retry_first = sl_opt_bool(inst, "retry_first");
+    c->fatal_at = sl_opt_int(inst, "fatal_at");
     c->expect_error = sl_opt_str(inst, "expect_error");
     c->expect_stage = sl_opt_str(inst, "expect_stage");
     c->expect_attempts = sl_opt_str(inst, "expect_attempts");
@@ -48,6 +50,12 @@ static int check_write(void *ctx, struct sl_msg **msgs, size_t n)
     for (size_t i = 0; i < n; i++) {
         struct sl_msg *m = msgs[i];
         int64_t off = m->source.offset;
+        if (off == c->fatal_at)
+            return SL_ERROR;
+        if (c->retry_first && m->attempts == 0) {
+            sl_out_done(m, SL_RETRY, "check: first try");
+            continue;
+        }
         if (c->retry_every && off % c->retry_every == 3 && m->attempts == 0) {
             sl_out_done(m, SL_RETRY, "check: try again");
             continue;
@@ -94,6 +102,8 @@ static const struct sl_option check_options[] = {
     {"expect_attempts", SL_OPT_STRING, NULL, false, "x-sluice-attempts every message must carry"},
     {"retry_every", SL_OPT_INT, "0", false, "SL_RETRY offsets with offset % n == 3, first try"},
     {"refuse_every", SL_OPT_INT, "0", false, "SL_ERROR offsets with offset % n == 4"},
+    {"retry_first", SL_OPT_BOOL, "false", false, "SL_RETRY every message's first try"},
+    {"fatal_at", SL_OPT_INT, "-1", false, "write() returns SL_ERROR at this offset"},
     {NULL, 0, NULL, false, NULL},
 };
 
