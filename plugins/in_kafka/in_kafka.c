@@ -20,6 +20,7 @@
 
 #define MAX_WORKERS    256
 #define PAUSE_AFTER_MS 200 /* a stall this long pauses the partitions */
+#define BATCH          256 /* messages taken from the consumer queue at once */
 
 /* cookie = worker (8 bits) | slot (24 bits) | slot generation (32 bits) */
 #define COOKIE(w, s, g) ((uint64_t)(w) << 56 | (uint64_t)((s)&0xffffff) << 32 | (uint32_t)(g))
@@ -48,7 +49,8 @@ struct kworker {
     size_t last; /* slot of the previous message */
     size_t n_assigned;
     bool paused;
-    bool closing; /* consumer_close: nothing more will be delivered */
+    bool closing;  /* consumer_close: nothing more will be delivered */
+    bool eof_seen; /* a partition reached its end since the last check */
     atomic_bool commit_failed;
     int64_t next_commit_ms;
     struct sl_counter *c_msgs, *c_commits, *c_pauses;
@@ -483,25 +485,26 @@ static bool all_eof(struct kworker *w)
     return true;
 }
 
-/* Turn one consumed message into a pipeline message. Returns the emit status. */
-static int emit(struct kworker *w, struct sl_input_sink *sink, rd_kafka_message_t *rkm)
+/* Slot index for a consumed message (the previous one's, usually). SIZE_MAX
+ * when out of memory. */
+static size_t slot_of(struct kworker *w, const rd_kafka_message_t *rkm)
 {
     const char *topic = rd_kafka_topic_name(rkm->rkt);
     struct kpart *p = w->last < w->n_parts ? &w->parts[w->last] : NULL;
     if (!p || p->partition != rkm->partition || strcmp(p->topic, topic) != 0) {
         p = slot_get(w, topic, rkm->partition);
-        if (!p) {
-            sl_log(w->base.inst, SL_LOG_ERROR, "kafka: out of memory");
-            return SL_ERROR;
-        }
+        if (!p)
+            return SIZE_MAX;
         w->last = (size_t)(p - w->parts);
     }
-    if (!p->assigned)
-        return 0; /* a straggler from a revoked partition: its new owner reads it */
-    if ((p->t.count > 0 && rkm->offset <= p->t.last) || rkm->offset < p->t.commit)
-        return 0; /* already emitted (and tracked) in this assignment */
-    p->eof = false;
+    return w->last;
+}
 
+/* Turn one consumed message of slot s into a pipeline message. Returns the emit
+ * status. Its offset is tracked already. */
+static int emit(struct kworker *w, struct sl_input_sink *sink, rd_kafka_message_t *rkm, size_t s)
+{
+    struct kpart *p = &w->parts[s];
     struct sl_msg *m = sl_sink_msg(sink);
     if (sl_buf_set(&m->payload, rkm->payload, rkm->len) != 0)
         goto out_oom;
@@ -523,14 +526,7 @@ static int emit(struct kworker *w, struct sl_input_sink *sink, rd_kafka_message_
     m->source.partition = rkm->partition;
     m->source.offset = rkm->offset;
     m->source.timestamp_ms = rd_kafka_message_timestamp(rkm, NULL);
-    m->cookie = COOKIE(w->index, (size_t)(p - w->parts), p->gen);
-
-    pthread_mutex_lock(&w->lock);
-    int rc = ktrack_push(&p->t, rkm->offset);
-    pthread_mutex_unlock(&w->lock);
-    if (rc != 0)
-        goto out_oom;
-    sl_counter_add(w->c_msgs, 1);
+    m->cookie = COOKIE(w->index, s, p->gen);
     return sl_sink_emit(sink, m);
 
 out_oom:
@@ -539,27 +535,71 @@ out_oom:
     return SL_ERROR;
 }
 
-/* Handle one consumer event. Returns 0, or SL_STOPPED/SL_ERROR to end run(). */
-static int handle(struct kworker *w, struct sl_input_sink *sink, rd_kafka_message_t *rkm)
+#define NO_SLOT SIZE_MAX
+
+static int handle_event(struct kworker *w, rd_kafka_message_t *rkm);
+
+/* Emit a batch of consumed messages: track their offsets under one lock, then
+ * hand them on. Destroys every message. Returns 0, SL_STOPPED or SL_ERROR. */
+static int emit_batch(struct kworker *w, struct sl_input_sink *sink, rd_kafka_message_t **rkms,
+                      size_t n)
 {
+    size_t slots[BATCH];
     int rc = 0;
-    if (!rkm->err) {
-        rc = emit(w, sink, rkm);
-    } else if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    for (size_t i = 0; i < n; i++) {
+        slots[i] = NO_SLOT;
+        if (!rkms[i]->err && (slots[i] = slot_of(w, rkms[i])) == NO_SLOT)
+            rc = SL_ERROR;
+    }
+    pthread_mutex_lock(&w->lock);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (slots[i] == NO_SLOT)
+            continue;
+        struct kpart *p = &w->parts[slots[i]];
+        int64_t off = rkms[i]->offset;
+        /* Stragglers of a revoked partition are its new owner's; offsets
+         * already emitted in this assignment are tracked already. */
+        if (!p->assigned || (p->t.count > 0 && off <= p->t.last) || off < p->t.commit)
+            slots[i] = NO_SLOT;
+        else if (ktrack_push(&p->t, off) != 0)
+            rc = SL_ERROR;
+        else
+            p->eof = false;
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (rc != 0)
+        sl_log(w->base.inst, SL_LOG_ERROR, "kafka: out of memory");
+    size_t emitted = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0 && rkms[i]->err)
+            rc = handle_event(w, rkms[i]);
+        else if (rc == 0 && slots[i] != NO_SLOT) {
+            rc = emit(w, sink, rkms[i], slots[i]);
+            emitted++;
+        }
+        rd_kafka_message_destroy(rkms[i]);
+    }
+    sl_counter_add(w->c_msgs, (int64_t)emitted);
+    return rc;
+}
+
+/* A consumer event that is not a message (end of partition, error). Returns 0,
+ * or SL_ERROR when fatal. */
+static int handle_event(struct kworker *w, rd_kafka_message_t *rkm)
+{
+    if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         if (rkm->rkt) {
             struct kpart *p = slot_get(w, rd_kafka_topic_name(rkm->rkt), rkm->partition);
             if (p)
                 p->eof = true;
+            w->eof_seen = true;
         }
-    } else {
-        sl_log(w->base.inst, SL_LOG_WARN, "kafka: consume %s[%" PRId32 "]: %s",
-               rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "-", rkm->partition,
-               rd_kafka_message_errstr(rkm));
-        if (rkm->err == RD_KAFKA_RESP_ERR__FATAL)
-            rc = SL_ERROR;
+        return 0;
     }
-    rd_kafka_message_destroy(rkm);
-    return rc;
+    sl_log(w->base.inst, SL_LOG_WARN, "kafka: consume %s[%" PRId32 "]: %s",
+           rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "-", rkm->partition,
+           rd_kafka_message_errstr(rkm));
+    return rkm->err == RD_KAFKA_RESP_ERR__FATAL ? SL_ERROR : 0;
 }
 
 /* The pipeline is full: wait for room, pausing the partitions if it lasts, and
@@ -582,7 +622,7 @@ static bool wait_room(struct kworker *w, struct sl_input_sink *sink)
     }
     if (w->paused)
         set_paused(w, false);
-    if (held && handle(w, sink, held) != 0)
+    if (held && emit_batch(w, sink, &held, 1) != 0)
         return false;
     return true;
 }
@@ -597,11 +637,15 @@ static int kafka_run(void *p, struct sl_input_sink *sink)
 
     w->sink = sink;
     w->next_commit_ms = now_ms() + ctx->commit_interval_ms;
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(w->rk);
+    rd_kafka_message_t *batch[BATCH];
     while (!atomic_load(&ctx->stopping) && !sl_sink_stopping(sink)) {
         if (!sl_sink_writable(sink) && !wait_room(w, sink))
             break;
-        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(w->rk, pending ? 0 : 100);
-        if (!rkm) {
+        /* Take what is there; when nothing is, push the partial batch on
+         * and block for the next message. */
+        ssize_t n = rd_kafka_consume_batch_queue(q, 0, batch, BATCH);
+        if (n <= 0) {
             if (pending) {
                 sl_sink_flush(sink);
                 pending = false;
@@ -609,22 +653,30 @@ static int kafka_run(void *p, struct sl_input_sink *sink)
             maybe_commit(w);
             if (ctx->exit_on_eof && all_eof(w))
                 break;
-            continue;
+            batch[0] = rd_kafka_consumer_poll(w->rk, 100);
+            n = batch[0] ? 1 : 0;
+            if (n == 0)
+                continue;
         }
-        bool is_msg = !rkm->err;
-        rc = handle(w, sink, rkm);
+        rc = emit_batch(w, sink, batch, (size_t)n);
         if (rc == SL_STOPPED) {
             rc = 0;
             break;
         }
         if (rc != 0)
             break;
-        pending |= is_msg;
-        if ((++polls & 1023) == 0)
+        pending = true;
+        if ((polls += (unsigned)n) >= 4096) {
+            polls = 0;
             maybe_commit(w);
-        if (ctx->exit_on_eof && !is_msg && all_eof(w))
-            break;
+        }
+        if (ctx->exit_on_eof && w->eof_seen) {
+            w->eof_seen = false;
+            if (all_eof(w))
+                break;
+        }
     }
+    rd_kafka_queue_destroy(q);
     /* Stop fetching, let the pipeline deliver what we emitted, commit it. */
     set_paused(w, true);
     drain_wait(w, NULL);

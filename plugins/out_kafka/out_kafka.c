@@ -23,6 +23,7 @@ struct octx {
     int key_src;
     const char *key_path;
     bool keep_headers;
+    bool trace_header;
 };
 
 struct oworker {
@@ -44,6 +45,8 @@ static const struct sl_option options[] = {
      "message key: empty keeps the input's key, \"record.PATH\" takes a field, \"none\" sends "
      "none"},
     {"keep_headers", SL_OPT_BOOL, "true", false, "carry the message headers over"},
+    {"trace_header", SL_OPT_BOOL, "true", false,
+     "write the W3C traceparent header (the message's trace id, a new span)"},
     {"compression", SL_OPT_STRING, "none", false, "none, gzip, snappy, lz4 or zstd"},
     {"properties", SL_OPT_LIST, NULL, false, "librdkafka settings, \"key=value\" each"},
     {NULL, 0, NULL, false, NULL},
@@ -87,6 +90,7 @@ static int out_init(struct sl_instance *inst, void **out)
     } else
         ctx->key_src = SRC_RECORD;
     ctx->keep_headers = sl_opt_bool(inst, "keep_headers");
+    ctx->trace_header = sl_opt_bool(inst, "trace_header");
 
     const char *defaults[] = {"enable.idempotence",
                               "true",
@@ -289,19 +293,25 @@ static const void *key_of(struct oworker *w, struct sl_msg *m, size_t *len)
     return sl_arena_strndup(&m->arena, tmp, (size_t)n);
 }
 
+/* The headers to send, or NULL for none. */
 static rd_kafka_headers_t *headers_of(struct oworker *w, const struct sl_msg *m)
 {
-    uint32_t n = w->ctx->keep_headers ? m->n_headers : 0;
+    const struct octx *c = w->ctx;
+    uint32_t n = c->keep_headers ? m->n_headers : 0;
+    if (n == 0 && !c->trace_header)
+        return NULL;
     rd_kafka_headers_t *h = rd_kafka_headers_new(n + 1);
     for (uint32_t i = 0; i < n; i++) {
-        if (strcmp(m->headers[i].name, "traceparent") == 0)
+        if (c->trace_header && strcmp(m->headers[i].name, "traceparent") == 0)
             continue;
         rd_kafka_header_add(h, m->headers[i].name, -1, m->headers[i].value,
                             m->headers[i].value_len);
     }
-    char tp[64];
-    sl_msg_traceparent(m, tp);
-    rd_kafka_header_add(h, "traceparent", 11, tp, -1);
+    if (c->trace_header) {
+        char tp[64];
+        sl_msg_traceparent(m, tp);
+        rd_kafka_header_add(h, "traceparent", 11, tp, -1);
+    }
     return h;
 }
 
@@ -336,7 +346,8 @@ static void produce(struct oworker *w, struct sl_msg *m)
             rd_kafka_poll(w->rk, 100); /* delivery reports make room */
             continue;
         }
-        rd_kafka_headers_destroy(hdrs);
+        if (hdrs)
+            rd_kafka_headers_destroy(hdrs);
         if (err == RD_KAFKA_RESP_ERR__FATAL)
             recover_fatal(w);
         finish(w, m, err);
