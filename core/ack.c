@@ -13,10 +13,19 @@ struct sl__ack {
     struct sl__ack *next;
 };
 
-enum { ACK_CACHE = 256, DELIVERY_BATCH = 256 };
+enum { ACK_CACHE = 256, DELIVERY_BATCH = 256, ACK_SLAB = 128 };
+
+/* Tokens are carved from slabs that sl__ack_destroy frees, so a token whose
+ * message never finished (left with an output that failed fatally) is not
+ * leaked at exit. */
+struct ack_slab {
+    struct ack_slab *next;
+    struct sl__ack a[ACK_SLAB];
+};
 
 static pthread_mutex_t free_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct sl__ack *free_list;
+static struct ack_slab *slabs;
 
 static _Thread_local struct {
     struct sl__ack *free[ACK_CACHE];
@@ -33,17 +42,26 @@ struct sl__ack *sl__ack_new(struct sl_instance *input, const struct sl_msg *m)
         a = tls.free[--tls.nfree];
     } else {
         pthread_mutex_lock(&free_mu);
+        if (!free_list) {
+            struct ack_slab *sl = malloc(sizeof(*sl));
+            if (!sl) {
+                fputs("sluice: out of memory allocating ack tokens\n", stderr);
+                abort();
+            }
+            sl->next = slabs;
+            slabs = sl;
+            for (unsigned i = 0; i < ACK_SLAB; i++) {
+                sl->a[i].next = free_list;
+                free_list = &sl->a[i];
+            }
+        }
         while (free_list && tls.nfree < ACK_CACHE / 2) {
             struct sl__ack *x = free_list;
             free_list = x->next;
             tls.free[tls.nfree++] = x;
         }
         pthread_mutex_unlock(&free_mu);
-        a = tls.nfree ? tls.free[--tls.nfree] : malloc(sizeof(*a));
-        if (!a) {
-            fputs("sluice: out of memory allocating an ack token\n", stderr);
-            abort();
-        }
+        a = tls.free[--tls.nfree];
     }
     atomic_init(&a->refs, 1);
     atomic_init(&a->failed, false);
@@ -114,10 +132,11 @@ void sl__ack_destroy(void)
 {
     sl__ack_thread_exit();
     pthread_mutex_lock(&free_mu);
-    while (free_list) {
-        struct sl__ack *a = free_list;
-        free_list = a->next;
-        free(a);
+    while (slabs) {
+        struct ack_slab *sl = slabs;
+        slabs = sl->next;
+        free(sl);
     }
+    free_list = NULL;
     pthread_mutex_unlock(&free_mu);
 }

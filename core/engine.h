@@ -189,6 +189,7 @@ struct sl__worker {
     size_t n_retry;
     uint64_t outstanding; /* output: written, not yet confirmed */
     uint64_t confirmed;   /* output: confirmed, not yet added to stats */
+    bool write_failed;    /* output: write() failed fatally; stop waiting for confirmations */
     bool started;
 };
 

@@ -134,6 +134,9 @@ static void run_output(struct sl__worker *w, struct sl_msg **msgs, size_t n)
         return;
     w->outstanding += k;
     if (inst->plugin->write(w->wctx, msgs, k) < 0) {
+        /* What it took may never be confirmed: the drain must not wait for it
+         * (left unacked, the source redelivers it after a restart). */
+        w->write_failed = true;
         sl_log(inst, SL_LOG_ERROR, "output failed fatally; stopping the pipeline");
         atomic_store(&inst->pl->fatal, 1);
         sl__pipeline_stop(inst->pl);
@@ -238,7 +241,7 @@ static void *worker_main(void *arg)
         if (!closed)
             continue;
         /* Drain: nothing more will arrive. Confirm what is outstanding. */
-        if (is_output && (!flushed || w->outstanding)) {
+        if (is_output && (!flushed || (w->outstanding && !w->write_failed))) {
             if (flushed)
                 nanosleep(&(struct timespec){0, IDLE_POLL_NS}, NULL);
             if (p->flush)
@@ -247,7 +250,7 @@ static void *worker_main(void *arg)
             flushed = true;
             continue;
         }
-        if (!w->retry && !w->outstanding)
+        if (w->write_failed || (!w->retry && !w->outstanding))
             break;
         int64_t wait = w->retry ? w->retry->_due_ns - sl__now_ns() : IDLE_POLL_NS;
         if (wait > 0)
