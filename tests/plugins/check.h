@@ -13,6 +13,7 @@ struct seq_in {
     uint64_t keys;         /* option: key "k<offset % keys>"; 0: key is the offset */
     uint64_t fail_at;      /* option: run() fails after this many (0: never) */
     uint64_t reject_every; /* option: sl_sink_reject offsets % n == 5 (0: none) */
+    bool lockstep;         /* option: wait for each message's delivery before the next */
     atomic_bool stop;
     _Atomic uint64_t emitted;
     _Atomic uint64_t delivered_ok;

@@ -3,6 +3,7 @@
  * is reported exactly once and records how (ok or dead-lettered). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <sluice/sluice.h>
 
@@ -17,6 +18,7 @@ static int seq_init(struct sl_instance *inst, void **ctx)
     s->keys = (uint64_t)sl_opt_int(inst, "keys");
     s->fail_at = (uint64_t)sl_opt_int(inst, "fail_at");
     s->reject_every = (uint64_t)sl_opt_int(inst, "reject_every");
+    s->lockstep = sl_opt_bool(inst, "lockstep");
     s->seen = calloc(s->count ? s->count : 1, 1);
     if (!s->seen) {
         free(s);
@@ -56,6 +58,14 @@ static int seq_run(void *ctx, struct sl_input_sink *sink)
             sl_sink_reject(sink, m, "seq: rejected");
         else if (sl_sink_emit(sink, m) == SL_STOPPED)
             break;
+        /* A trickle: nothing fills a batch, so only idle/linger flushes of
+         * partial batches and of delivery reports can move it along. */
+        if (s->lockstep) {
+            sl_sink_flush(sink);
+            while (atomic_load(&s->delivered_ok) + atomic_load(&s->delivered_err) <= i &&
+                   !atomic_load(&s->stop))
+                nanosleep(&(struct timespec){0, 100000}, NULL);
+        }
     }
     return SL_OK;
 }
@@ -86,6 +96,7 @@ static const struct sl_option seq_options[] = {
     {"keys", SL_OPT_INT, "0", false, "key k<offset % keys>; 0: the offset"},
     {"fail_at", SL_OPT_INT, "0", false, "run() fails before this offset (0: never)"},
     {"reject_every", SL_OPT_INT, "0", false, "sl_sink_reject offsets % n == 5 (0: none)"},
+    {"lockstep", SL_OPT_BOOL, "false", false, "wait for each delivery before the next"},
     {NULL, 0, NULL, false, NULL},
 };
 
