@@ -160,8 +160,9 @@ static void finish_line(struct line_reader *r)
             return;
     }
     if (r->start < r->end)
-        sl_log(r->inst, SL_LOG_WARN, "%s: stopped inside a line; its %zu bytes are delivered as read",
-               r->label, r->end - r->start);
+        sl_log(r->inst, SL_LOG_WARN,
+               "%s: stopped inside a line; its %zu bytes are delivered as read", r->label,
+               r->end - r->start);
 }
 
 int line_reader_run(struct line_reader *r, struct sl_input_sink *sink)
