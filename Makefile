@@ -42,7 +42,7 @@ bench: build
 	@for b in bench/*.sh; do echo "== $$b"; bash $$b || exit 1; done
 
 format:
-	clang-format -i core/*.c core/*.h core/include/sluice/*.h plugins/*/*.c plugins/*/*.h tests/unit/*.c tests/tools/*.c bench/*.c 2>/dev/null || true
+	git ls-files '*.c' '*.h' '*.cpp' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
