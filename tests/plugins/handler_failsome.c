@@ -1,12 +1,13 @@
 /* handler_failsome - engine test handler, by source offset: fails multiples
  * of `fail_every`, drops those with offset % drop_every == 1, splits those
- * with offset % split_every == 2 into itself plus a derived "child". */
+ * with offset % split_every == 2 into itself plus a derived "child", and
+ * fails those with offset % flaky_every == 4 on their first attempt only. */
 #include <stdlib.h>
 
 #include <sluice/sluice.h>
 
 struct failsome {
-    int64_t fail_every, drop_every, split_every;
+    int64_t fail_every, drop_every, split_every, flaky_every;
 };
 
 static int fs_init(struct sl_instance *inst, void **ctx)
@@ -17,6 +18,7 @@ static int fs_init(struct sl_instance *inst, void **ctx)
     f->fail_every = sl_opt_int(inst, "fail_every");
     f->drop_every = sl_opt_int(inst, "drop_every");
     f->split_every = sl_opt_int(inst, "split_every");
+    f->flaky_every = sl_opt_int(inst, "flaky_every");
     *ctx = f;
     return SL_OK;
 }
@@ -34,6 +36,8 @@ static int fs_process(void *ctx, struct sl_msg **msgs, size_t n, struct sl_emitt
         int64_t off = m->source.offset;
         if (f->fail_every && off % f->fail_every == 0) {
             sl_fail(out, m, "failsome: divisible");
+        } else if (f->flaky_every && off % f->flaky_every == 4 && m->attempts == 0) {
+            sl_fail(out, m, "failsome: flaky"); /* passes on its retry */
         } else if (f->drop_every && off % f->drop_every == 1) {
             sl_msg_release(m);
         } else if (f->split_every && off % f->split_every == 2) {
@@ -54,6 +58,7 @@ static const struct sl_option fs_options[] = {
     {"fail_every", SL_OPT_INT, "0", false, "fail offsets divisible by this (0: none)"},
     {"drop_every", SL_OPT_INT, "0", false, "drop offsets with offset % n == 1 (0: none)"},
     {"split_every", SL_OPT_INT, "0", false, "split offsets with offset % n == 2 (0: none)"},
+    {"flaky_every", SL_OPT_INT, "0", false, "fail offsets with offset % n == 4 once (0: none)"},
     {NULL, 0, NULL, false, NULL},
 };
 

@@ -399,6 +399,36 @@ static void test_two_inputs_acks_and_reject(void **state)
     finish(pl);
 }
 
+/* attempts counts failures "at the current stage": a message that needed a
+ * retry in a handler starts again at 0 in the output, so an output refusal
+ * says x-sluice-attempts: 1, and the output gets its own full retry budget. */
+static void test_attempts_reset_between_stages(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    char conf[1024];
+    snprintf(conf, sizeof(conf),
+             TINY_QUEUE "retry = { max_attempts = 2; backoff_ms = 0; };\n"
+                        "inputs = ( { type = \"seq\"; count = %d; } );\n"
+                        "handlers = ( { type = \"failsome\"; flaky_every = 10; } );\n"
+                        "outputs = ( { type = \"check\"; refuse_every = 10; } );\n"
+                        "dead_letter = { type = \"check\"; expect_error = \"check: refused\";\n"
+                        "                expect_stage = \"check\"; expect_attempts = \"1\"; };\n",
+             N);
+    struct sl__pipeline *pl = load("attempts-reset.conf", conf);
+    run(pl);
+    struct check_out *out = pl->outputs[0]->ctx, *dlq = pl->dlq->ctx;
+    assert_int_equal(atomic_load(&pl->handlers[0]->stats.retried), N / 10);
+    assert_int_equal(atomic_load(&out->n), N - N / 10);
+    assert_int_equal(atomic_load(&dlq->n), N / 10);
+    uint64_t ok = atomic_load(&dlq->dead_ok);
+    finish(pl);
+    if (ok != N / 10)
+        fail_msg("%llu of %d dead letters said x-sluice-attempts: 1 (attempts carried over "
+                 "from the handler's retry?)",
+                 (unsigned long long)ok, N / 10);
+}
+
 /* ordered = true with several workers keeps per-key order end to end. */
 static void test_ordered_workers(void **state)
 {
@@ -596,6 +626,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_output_retry_and_refuse),
         cmocka_unit_test(test_dead_letter_attempts_header),
         cmocka_unit_test(test_two_inputs_acks_and_reject),
+        cmocka_unit_test(test_attempts_reset_between_stages),
         cmocka_unit_test(test_ordered_workers),
         cmocka_unit_test(test_input_failure_drains),
         cmocka_unit_test(test_stop_drains),
