@@ -241,7 +241,7 @@ static void test_acks_retries_dead_letters(void **state)
     finish(pl);
 }
 
-/* The same with fan-out: the ack waits for both outputs. */
+/* The same with fan-out: the ack waits for both outputs (and the dead letter). */
 static void test_acks_fan_out(void **state)
 {
     (void)state;
@@ -263,6 +263,32 @@ static void test_acks_fan_out(void **state)
     assert_int_equal(atomic_load(&b->n), N);
     assert_int_equal(atomic_load(&a->order_errors), 0);
     assert_int_equal(atomic_load(&b->order_errors), 0);
+    finish(pl);
+    /* one copy dead-lettered, the other delivered: the input hears SL_ERROR,
+     * once, after both outputs and the dead_letter confirmed */
+    snprintf(conf, sizeof(conf),
+             TINY_QUEUE "inputs = ( { type = \"seq\"; count = %d; } );\n"
+                        "outputs = ( { type = \"check\"; name = \"a\"; refuse_every = 10; },\n"
+                        "            { type = \"check\"; name = \"b\"; } );\n"
+                        "dead_letter = { type = \"check\"; expect_error = \"check: refused\";\n"
+                        "                expect_stage = \"a\"; };\n",
+             N);
+    pl = load("acks-fanout-dlq.conf", conf);
+    run(pl);
+    in = pl->inputs[0]->ctx;
+    a = pl->outputs[0]->ctx;
+    b = pl->outputs[1]->ctx;
+    struct check_out *dlq = pl->dlq->ctx;
+    assert_int_equal(atomic_load(&a->n), N - N / 10);
+    assert_int_equal(atomic_load(&b->n), N);
+    assert_int_equal(atomic_load(&dlq->n), N / 10);
+    assert_int_equal(atomic_load(&dlq->dead_ok), N / 10);
+    assert_int_equal(atomic_load(&in->delivered_ok), N - N / 10);
+    assert_int_equal(atomic_load(&in->delivered_err), N / 10);
+    assert_int_equal(atomic_load(&in->duplicates), 0);
+    for (uint64_t i = 0; i < N; i++)
+        if (in->seen[i] != (i % 10 == 4 ? 2 : 1))
+            fail_msg("offset %llu: delivery state %u", (unsigned long long)i, in->seen[i]);
     finish(pl);
 }
 
