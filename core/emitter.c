@@ -117,6 +117,7 @@ static unsigned pick(struct sl_emitter *e, const struct sl__link *l, const struc
 void sl__emitter_put(struct sl_emitter *e, struct sl_msg *m)
 {
     e->emitted++;
+    m->attempts = 0; /* counted per stage: the next one starts afresh */
     if (e->link) {
         append(e, pick(e, e->link, m), m);
         return;
