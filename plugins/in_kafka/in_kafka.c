@@ -306,6 +306,8 @@ static void log_parts(struct kworker *w, const char *what,
 {
     char buf[1024];
     size_t len = 0;
+    if (parts->cnt == 0)
+        return; /* cooperative rebalances that leave this member alone */
     buf[0] = '\0';
     for (int i = 0; i < parts->cnt && len < sizeof(buf) - 64; i++)
         len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s[%" PRId32 "]", i ? " " : "",

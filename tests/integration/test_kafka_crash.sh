@@ -10,12 +10,15 @@ gen_json $N 0 >"$T/in"
 kcat -b "$BROKERS" -P -t in -K '	' -X batch.num.messages=50 <"$T/in" || fail "kcat produce"
 [ "$(topic_count in)" = "$N" ] || fail "input topic incomplete"
 # Slow the stream down (small fetches, slow broker) so the kills land mid-stream.
+# A killed member stays in the group until its session times out (the restarted
+# one waits for that rebalance): hence the short session.timeout.ms.
 mock_cmd "rtt 1 40"
 
 cat >"$T/c.conf" <<EOF
 inputs = ( { type = "kafka"; name = "kin"; brokers = "$BROKERS"; topics = [ "in" ]; group = "t-crash";
              exit_on_eof = true; commit_interval_ms = 200;
-             properties = [ "fetch.message.max.bytes=4096" ]; } );
+             properties = [ "fetch.message.max.bytes=4096", "session.timeout.ms=6000",
+                            "heartbeat.interval.ms=500" ]; } );
 outputs = ( { type = "kafka"; name = "kout"; brokers = "$BROKERS"; topic = "out"; } );
 EOF
 
@@ -32,14 +35,16 @@ for round in 1 2; do
     wait "$pid" 2>/dev/null
     now=$(out_count)
     [ "$now" -lt "$N" ] || fail "round $round: the stream was over before the kill"
-    echo "round $round: killed with $now messages in out"
+    echo "round $round: killed with $now messages in out (at ${SECONDS}s)"
 done
 
 mock_cmd "rtt 1 0"
+echo "final run from ${SECONDS}s"
 timeout 120 "$SLUICE" -c "$T/c.conf" 2>"$T/final.log"
 rc=$?
 [ $rc -eq 0 ] || { tail -n 20 "$T/final.log"; fail "final run exited $rc"; }
 
+echo "final run done at ${SECONDS}s"
 kcat -b "$BROKERS" -C -t out -e -q -f '%k\t%s\n' >"$T/got" || fail "kcat consume"
 total=$(wc -l <"$T/got")
 LC_ALL=C sort -u "$T/got" >"$T/got.u"

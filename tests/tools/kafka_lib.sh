@@ -29,6 +29,7 @@ kafka_setup() {
     [ -x "$MOCK_BIN" ] || fail "no kafka_mock at $MOCK_BIN (build tests/tools)"
     command -v kcat >/dev/null || fail "kcat is not installed"
     T=$(mktemp -d /tmp/sluice-kafka.XXXXXX)
+    KAFKA_TMP=$T # T may be pointed elsewhere by a test; this stays
     KAFKA_PIDS=""
     trap kafka_cleanup EXIT
 }
@@ -42,34 +43,34 @@ kafka_cleanup() {
         wait "$p" 2>/dev/null
     done
     if [ -n "${KEEP_TMP:-}" ]; then
-        echo "kept $T" >&2
+        echo "kept $KAFKA_TMP" >&2
     else
-        rm -rf "$T"
+        rm -rf "$KAFKA_TMP"
     fi
 }
 
 mock_start() {
-    mkfifo "$T/mock.ctl"
-    "$MOCK_BIN" "$@" <"$T/mock.ctl" >"$T/mock.out" 2>"$T/mock.err" &
+    mkfifo "$KAFKA_TMP/mock.ctl"
+    "$MOCK_BIN" "$@" <"$KAFKA_TMP/mock.ctl" >"$KAFKA_TMP/mock.out" 2>"$KAFKA_TMP/mock.err" &
     MOCK_PID=$!
     KAFKA_PIDS="$KAFKA_PIDS $MOCK_PID"
-    exec 9>"$T/mock.ctl" # hold the control pipe open
+    exec 9>"$KAFKA_TMP/mock.ctl" # hold the control pipe open
     local i
     for i in $(seq 1 100); do
-        BROKERS=$(head -n 1 "$T/mock.out" 2>/dev/null)
+        BROKERS=$(head -n 1 "$KAFKA_TMP/mock.out" 2>/dev/null)
         [ -n "$BROKERS" ] && return 0
         sleep 0.05
     done
-    fail "kafka_mock did not start: $(cat "$T/mock.err")"
+    fail "kafka_mock did not start: $(cat "$KAFKA_TMP/mock.err")"
 }
 
-mock_lines_gt() { [ "$(grep -c '' "$T/mock.out")" -gt "$1" ]; }
+mock_lines_gt() { [ "$(grep -c '' "$KAFKA_TMP/mock.out")" -gt "$1" ]; }
 mock_cmd() {
     local before
-    before=$(grep -c '' "$T/mock.out")
+    before=$(grep -c '' "$KAFKA_TMP/mock.out")
     echo "$*" >&9
     wait_until 5 mock_lines_gt "$before" || fail "mock: no answer to $*"
-    tail -n 1 "$T/mock.out" | grep -q '^ok' || fail "mock: $* -> $(tail -n 1 "$T/mock.out")"
+    tail -n 1 "$KAFKA_TMP/mock.out" | grep -q '^ok' || fail "mock: $* -> $(tail -n 1 "$KAFKA_TMP/mock.out")"
 }
 
 conf_from() {
