@@ -3,8 +3,9 @@
 # messages, sluice (kafka -> kafka, lines codec, no handler) against
 # `kcat -C | kcat -P` over the same source topic in the same run. Best of RUNS.
 #
-#   bench/kafka.sh            (env: N=1000000 RUNS=3 PARTITIONS=64, and the
-#                              SLUICE / SLUICE_BUILD_DIR variables of the tests)
+#   bench/kafka.sh            (env: N=1000000 RUNS=3 PARTITIONS=64, TRACE=true
+#                              (out_kafka trace_header), and the SLUICE /
+#                              SLUICE_BUILD_DIR variables of the tests)
 # Prints key=value lines. sluice's rate is given twice: over its whole run (which
 # includes the mock's fixed 3 s consumer-group join) and from partition
 # assignment to exit (kcat -C uses no group, so it has no join). CPU seconds
@@ -14,6 +15,7 @@ kafka_setup
 N=${N:-1000000}
 RUNS=${RUNS:-3}
 PARTS=${PARTITIONS:-64} # the mock keeps ~5 MB per partition
+TRACE=${TRACE:-true}
 mock_start -b 1 -t src:$PARTS -t dst_kcat:$PARTS -t dst_sluice:$PARTS
 
 now() { date +%s.%N; }
@@ -70,7 +72,7 @@ for run in $(seq 1 "$RUNS"); do
         echo "inputs = ( { type = \"kafka\"; name = \"kin\"; brokers = \"$BROKERS\";"
         echo "  topics = [ \"src\" ]; group = \"bench-$run\"; exit_on_eof = true; codec = \"lines\"; } );"
         echo "outputs = ( { type = \"kafka\"; name = \"kout\"; brokers = \"$BROKERS\";"
-        echo "  topic = \"dst_sluice\"; codec = \"lines\"; } );"
+        echo "  topic = \"dst_sluice\"; codec = \"lines\"; trace_header = $TRACE; } );"
     } >"$conf"
     before=$(topic_count dst_sluice)
     t0=$(now)
@@ -90,6 +92,7 @@ done
 
 echo "kafka_messages=$N"
 echo "kafka_partitions=$PARTS"
+echo "trace_header=$TRACE"
 echo "kcat_pipe_msgs_per_s=$best_kcat"
 echo "sluice_msgs_per_s=$best_sluice"
 echo "sluice_after_assign_msgs_per_s=$best_steady"
