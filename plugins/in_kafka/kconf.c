@@ -52,7 +52,7 @@ out_destroy:
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     const struct kbase *b = rd_kafka_opaque(rk);
-    if (strcmp(fac, "FAIL") == 0 || strcmp(fac, "ERROR") == 0)
+    if (strcmp(fac, "FAIL") == 0 || strcmp(fac, "ERROR") == 0 || strcmp(fac, "FATAL") == 0)
         return; /* the same event reaches error_cb, which logs it */
     int l = level <= 3   ? SL_LOG_ERROR
             : level == 4 ? SL_LOG_WARN

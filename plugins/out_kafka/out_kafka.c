@@ -3,10 +3,14 @@
  * One producer per worker. write() hands each message to librdkafka without a
  * copy (the message lives until sl_out_done) with the sl_msg as opaque; the
  * delivery report callback, run inside rd_kafka_poll on the worker thread,
- * confirms, retries or dead-letters it.
+ * confirms, retries or dead-letters it. Messages that failed because the
+ * producer's session broke (idempotence fatal error, epoch or sequence errors,
+ * purges) say nothing about the message: they are produced again on a sound
+ * producer without spending one of the engine's retry attempts.
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +36,10 @@ struct oworker {
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt; /* the static topic */
     int64_t outstanding;   /* produced, no delivery report yet */
+    struct sl_msg **redo;  /* to produce again (producer session failures) */
+    size_t n_redo, cap_redo;
+    unsigned redo_rounds; /* rounds since the last success */
+    int64_t redo_at_ms;   /* next round not before */
     struct sl_counter *c_ok, *c_retry, *c_error;
 };
 
@@ -140,8 +148,58 @@ static bool permanent(rd_kafka_resp_err_t err)
     }
 }
 
+#define MAX_REDO_ROUNDS 20
+#define REDO_DELAY_MS   100
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Failures of the producer's session rather than of the message. */
+static bool session_error(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+    case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
+    case RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID:
+    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_ID_MAPPING:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Keep m to produce again; false when it cannot be kept (then retry it). */
+static bool redo_push(struct oworker *w, struct sl_msg *m)
+{
+    if (w->redo_rounds >= MAX_REDO_ROUNDS)
+        return false;
+    if (w->n_redo == w->cap_redo) {
+        size_t ncap = w->cap_redo ? w->cap_redo * 2 : 256;
+        struct sl_msg **n = realloc(w->redo, ncap * sizeof(*n));
+        if (!n)
+            return false;
+        w->redo = n;
+        w->cap_redo = ncap;
+    }
+    if (w->n_redo == 0)
+        w->redo_at_ms = now_ms() + REDO_DELAY_MS;
+    w->redo[w->n_redo++] = m;
+    return true;
+}
+
 static void finish(struct oworker *w, struct sl_msg *m, rd_kafka_resp_err_t err)
 {
+    if (err && session_error(err) && redo_push(w, m))
+        return;
+    if (!err)
+        w->redo_rounds = 0;
     if (!err) {
         sl_counter_add(w->c_ok, 1);
         sl_out_done(m, SL_OK, NULL);
@@ -164,6 +222,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
                rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
     finish(w, rkm->_private, rkm->err);
 }
+
+static void produce(struct oworker *w, struct sl_msg *m);
 
 static int make_producer(struct oworker *w)
 {
@@ -212,8 +272,8 @@ static int out_worker_init(void *p, unsigned index, void **out)
     return 0;
 }
 
-/* An idempotent producer that hit a fatal error cannot produce again: fail what
- * it holds back to the engine for retry and start a new one. */
+/* An idempotent producer that hit a fatal error cannot produce again: take back
+ * what it holds and start a new one. */
 static void recover_fatal(struct oworker *w)
 {
     char reason[512];
@@ -222,7 +282,7 @@ static void recover_fatal(struct oworker *w)
     sl_log(w->base.inst, SL_LOG_ERROR, "kafka: producer fatal error: %s; restarting it", reason);
     rd_kafka_purge(w->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     while (w->outstanding > 0)
-        rd_kafka_poll(w->rk, 100); /* purged messages come back as SL_RETRY */
+        rd_kafka_poll(w->rk, 100); /* purged messages come back for redo */
     drop_producer(w);
     make_producer(w);
 }
@@ -237,6 +297,9 @@ static void out_worker_destroy(void *p)
         rd_kafka_purge(w->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_poll(w->rk, 0);
     }
+    if (w->n_redo > 0)
+        sl_log(w->base.inst, SL_LOG_ERROR, "kafka: %zu messages unconfirmed at exit", w->n_redo);
+    free(w->redo);
     drop_producer(w);
     free(w);
 }
@@ -355,34 +418,57 @@ static void produce(struct oworker *w, struct sl_msg *m)
     }
 }
 
+/* Serve delivery reports; replace a failed producer; produce the redo list
+ * again once its delay has passed. */
+static void serve(struct oworker *w, int timeout_ms)
+{
+    rd_kafka_poll(w->rk, timeout_ms);
+    recover_fatal(w);
+    if (w->n_redo == 0 || now_ms() < w->redo_at_ms)
+        return;
+    struct sl_msg **list = w->redo;
+    size_t n = w->n_redo;
+    w->redo = NULL;
+    w->n_redo = w->cap_redo = 0;
+    w->redo_rounds++;
+    sl_log(w->base.inst, SL_LOG_WARN,
+           "kafka: producing %zu messages again after a producer failure (round %u of %d)", n,
+           w->redo_rounds, MAX_REDO_ROUNDS);
+    for (size_t i = 0; i < n; i++)
+        produce(w, list[i]);
+    free(list);
+    rd_kafka_poll(w->rk, 0);
+}
+
 static int out_write(void *p, struct sl_msg **msgs, size_t n)
 {
     struct oworker *w = p;
     for (size_t i = 0; i < n; i++)
         produce(w, msgs[i]);
-    rd_kafka_poll(w->rk, 0);
+    serve(w, 0);
     return 0;
 }
 
 static int out_poll(void *p)
 {
-    struct oworker *w = p;
-    rd_kafka_poll(w->rk, 0);
-    recover_fatal(w);
+    serve(p, 0);
     return 0;
 }
 
 static int out_flush(void *p)
 {
     struct oworker *w = p;
-    int64_t waited = 0;
-    while (w->outstanding > 0) {
-        rd_kafka_flush(w->rk, 500);
-        rd_kafka_poll(w->rk, 0);
-        recover_fatal(w);
-        if (w->outstanding > 0 && (waited += 500) % 10000 == 0)
+    int64_t start = now_ms(), next_log = start + 10000;
+    while (w->outstanding > 0 || w->n_redo > 0) {
+        if (w->outstanding > 0)
+            rd_kafka_flush(w->rk, 500);
+        serve(w, w->outstanding > 0 ? 0 : REDO_DELAY_MS);
+        if (now_ms() >= next_log && (w->outstanding > 0 || w->n_redo > 0)) {
+            next_log += 10000;
             sl_log(w->base.inst, SL_LOG_WARN,
-                   "kafka: still waiting for %" PRId64 " delivery reports", w->outstanding);
+                   "kafka: flush: still waiting for %" PRId64 " delivery reports (%zu to redo)",
+                   w->outstanding, w->n_redo);
+        }
     }
     return 0;
 }

@@ -9,6 +9,8 @@
  *   down ID | up ID     (ID 0 = every broker)
  *   rtt ID MS           round-trip delay for a broker
  *   topic NAME N        create a topic with N partitions
+ *   errors API CODE N   the next N requests of Kafka API key API fail with error CODE
+ *                       (API 0 = Produce, 1 = Fetch, 8 = OffsetCommit)
  *   quit
  * -D starts with every broker down (a broker unreachable at start).
  */
@@ -69,7 +71,7 @@ static int create_topic(rd_kafka_mock_cluster_t *mc, const char *name, int parts
 static void command(rd_kafka_mock_cluster_t *mc, char *line)
 {
     char name[256];
-    int a, b, rc = -1;
+    int a, b, c, rc = -1;
     if (sscanf(line, "down %d", &a) == 1)
         rc = set_state(mc, a, 0);
     else if (sscanf(line, "up %d", &a) == 1)
@@ -78,7 +80,13 @@ static void command(rd_kafka_mock_cluster_t *mc, char *line)
         rc = rd_kafka_mock_broker_set_rtt(mc, a, b) ? -1 : 0;
     else if (sscanf(line, "topic %255s %d", name, &b) == 2)
         rc = create_topic(mc, name, b);
-    else if (strncmp(line, "quit", 4) == 0) {
+    else if (sscanf(line, "errors %d %d %d", &a, &b, &c) == 3 && c > 0 && c <= 1000) {
+        rd_kafka_resp_err_t errs[1000];
+        for (int i = 0; i < c; i++)
+            errs[i] = (rd_kafka_resp_err_t)b;
+        rd_kafka_mock_push_request_errors_array(mc, (int16_t)a, (size_t)c, errs);
+        rc = 0;
+    } else if (strncmp(line, "quit", 4) == 0) {
         stop_flag = 1;
         rc = 0;
     }
