@@ -184,10 +184,13 @@ static struct kpart *slot_get(struct kworker *w, const char *topic, int32_t part
 /* ---- commits ---- */
 
 /* Commit every partition whose commit point moved (or all `only` lists). */
-static void commit_now(struct kworker *w, const rd_kafka_topic_partition_list_t *only, bool sync)
+static int commit_now(struct kworker *w, const rd_kafka_topic_partition_list_t *only, bool sync)
 {
+    int rc = 0;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
-    bool resend = atomic_exchange(&w->commit_failed, false);
+    /* An async commit may still fail (its callback comes later): synchronous
+     * commits (revoke, exit) send every commit point again. */
+    bool resend = atomic_exchange(&w->commit_failed, false) || sync;
     pthread_mutex_lock(&w->lock);
     for (size_t i = 0; i < w->n_parts; i++) {
         struct kpart *p = &w->parts[i];
@@ -205,11 +208,22 @@ static void commit_now(struct kworker *w, const rd_kafka_topic_partition_list_t 
             sl_log(w->base.inst, SL_LOG_WARN, "kafka: commit of %d partitions failed: %s",
                    list->cnt, rd_kafka_err2str(err));
             atomic_store(&w->commit_failed, true);
+            rc = -1;
         } else if (!err) {
             sl_counter_add(w->c_commits, 1);
         }
     }
     rd_kafka_topic_partition_list_destroy(list);
+    return rc;
+}
+
+/* The last commit before leaving: worth a few tries on transient errors. */
+static void commit_final(struct kworker *w)
+{
+    for (int i = 0; i < 10 && commit_now(w, NULL, true) != 0; i++) {
+        struct timespec ts = {0, 300 * 1000000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static void maybe_commit(struct kworker *w)
@@ -446,7 +460,7 @@ static void kafka_worker_destroy(void *p)
         return;
     if (w->rk) {
         /* Whatever was delivered after run() returned. */
-        commit_now(w, NULL, true);
+        commit_final(w);
         w->closing = true;
         rd_kafka_consumer_close(w->rk); /* revokes: commits again, leaves the group */
         rd_kafka_destroy(w->rk);
@@ -682,7 +696,7 @@ static int kafka_run(void *p, struct sl_input_sink *sink)
     /* Stop fetching, let the pipeline deliver what we emitted, commit it. */
     set_paused(w, true);
     drain_wait(w, NULL);
-    commit_now(w, NULL, true);
+    commit_final(w);
     w->sink = NULL;
     if (rc == 0 && ctx->exit_on_eof)
         sl_log(w->base.inst, SL_LOG_INFO, "kafka: worker %u reached the end of its partitions",
