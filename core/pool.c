@@ -7,14 +7,24 @@
 #include "engine.h"
 
 enum {
-    MAGAZINE = 64,        /* messages moved per trip to the shared list */
+    MAGAZINE = 256,       /* messages per magazine: moved between threads whole */
     BUF_KEEP_MAX = 16384, /* larger buffers are freed on recycle */
     BATCH_CACHE = 8,
 };
 
+/* A magazine is an array of free messages. Threads swap whole magazines with
+ * a shared depot, so a lock is taken once per MAGAZINE messages and the
+ * critical section is a pointer swap: no walking of cold message lists. */
+struct magazine {
+    struct magazine *next;
+    unsigned n;
+    struct sl_msg *m[MAGAZINE];
+};
+
 static struct {
     pthread_mutex_t mu;
-    struct sl_msg *free_msgs;
+    struct magazine *full;  /* depot: magazines of free messages */
+    struct magazine *empty; /* depot: spare magazine structs */
     struct sl_batch *free_batches;
     uint32_t batch_cap;
     _Atomic uint64_t created;
@@ -24,8 +34,8 @@ static struct {
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .batch_cap = 256};
 
 static _Thread_local struct {
-    struct sl_msg *m[2 * MAGAZINE];
-    unsigned n;
+    struct magazine *loaded; /* allocate from / free into this one */
+    struct magazine *spare;  /* the previous one, full or empty */
     struct sl_batch *b[BATCH_CACHE];
     unsigned nb;
 } cache;
@@ -71,22 +81,50 @@ static struct sl_msg *msg_create(void)
     return m;
 }
 
+static struct magazine *magazine_new(void)
+{
+    struct magazine *g = calloc(1, sizeof(*g));
+    if (!g) {
+        fputs("sluice: out of memory allocating a pool magazine\n", stderr);
+        abort();
+    }
+    return g;
+}
+
+/* Trade `give` (may be NULL) for a magazine from the depot list `want`. */
+static struct magazine *depot_swap(struct magazine *give, struct magazine **give_to,
+                                   struct magazine **want)
+{
+    pthread_mutex_lock(&pool.mu);
+    if (give) {
+        give->next = *give_to;
+        *give_to = give;
+    }
+    struct magazine *g = *want;
+    if (g)
+        *want = g->next;
+    pthread_mutex_unlock(&pool.mu);
+    return g;
+}
+
 struct sl_msg *sl__msg_alloc(void)
 {
-    if (cache.n == 0) {
-        pthread_mutex_lock(&pool.mu);
-        while (cache.n < MAGAZINE && pool.free_msgs) {
-            struct sl_msg *m = pool.free_msgs;
-            pool.free_msgs = m->_next;
-            cache.m[cache.n++] = m;
+    struct magazine *g = cache.loaded;
+    if (!g || g->n == 0) {
+        if (cache.spare && cache.spare->n) {
+            cache.loaded = cache.spare;
+            cache.spare = g;
+        } else {
+            /* both empty: the spare goes to the depot, a full one comes back */
+            struct magazine *give = cache.spare;
+            cache.spare = g;
+            cache.loaded = depot_swap(give, &pool.empty, &pool.full);
+            if (!cache.loaded)
+                return msg_create();
         }
-        pthread_mutex_unlock(&pool.mu);
-        if (cache.n == 0)
-            return msg_create();
+        g = cache.loaded;
     }
-    struct sl_msg *m = cache.m[--cache.n];
-    m->_next = NULL;
-    return m;
+    return g->m[--g->n];
 }
 
 static void buf_trim(struct sl_buf *b)
@@ -94,25 +132,6 @@ static void buf_trim(struct sl_buf *b)
     b->len = 0;
     if (b->cap > BUF_KEEP_MAX)
         sl_buf_free(b);
-}
-
-static void give_back(unsigned keep)
-{
-    if (cache.n <= keep)
-        return;
-    struct sl_msg *head = NULL;
-    while (cache.n > keep) {
-        struct sl_msg *m = cache.m[--cache.n];
-        m->_next = head;
-        head = m;
-    }
-    struct sl_msg *tail = head;
-    while (tail->_next)
-        tail = tail->_next;
-    pthread_mutex_lock(&pool.mu);
-    tail->_next = pool.free_msgs;
-    pool.free_msgs = head;
-    pthread_mutex_unlock(&pool.mu);
 }
 
 void sl__msg_recycle(struct sl_msg *m)
@@ -137,15 +156,36 @@ void sl__msg_recycle(struct sl_msg *m)
     m->_error = NULL;
     m->_stage = NULL;
     m->_due_ns = 0;
-    if (cache.n == 2 * MAGAZINE)
-        give_back(MAGAZINE);
-    cache.m[cache.n++] = m;
+    struct magazine *g = cache.loaded;
+    if (!g || g->n == MAGAZINE) {
+        if (cache.spare && cache.spare->n < MAGAZINE) {
+            cache.loaded = cache.spare;
+            cache.spare = g;
+        } else {
+            /* both full: the spare goes to the depot, an empty one comes back */
+            struct magazine *give = cache.spare;
+            cache.spare = g;
+            cache.loaded = depot_swap(give, &pool.full, &pool.empty);
+            if (!cache.loaded)
+                cache.loaded = magazine_new();
+        }
+        g = cache.loaded;
+    }
+    g->m[g->n++] = m;
 }
 
 void sl__pool_thread_exit(void)
 {
-    give_back(0);
     pthread_mutex_lock(&pool.mu);
+    struct magazine *mags[2] = {cache.loaded, cache.spare};
+    for (int i = 0; i < 2; i++) {
+        if (!mags[i])
+            continue;
+        struct magazine **list = mags[i]->n ? &pool.full : &pool.empty;
+        mags[i]->next = *list;
+        *list = mags[i];
+    }
+    cache.loaded = cache.spare = NULL;
     while (cache.nb) {
         struct sl_batch *b = cache.b[--cache.nb];
         b->next = pool.free_batches;
@@ -207,7 +247,14 @@ void sl__pool_destroy(void)
     free(pool.all);
     pool.all = NULL;
     pool.n_all = pool.cap_all = 0;
-    pool.free_msgs = NULL;
+    struct magazine *lists[2] = {pool.full, pool.empty};
+    for (int i = 0; i < 2; i++)
+        while (lists[i]) {
+            struct magazine *g = lists[i];
+            lists[i] = g->next;
+            free(g);
+        }
+    pool.full = pool.empty = NULL;
     while (pool.free_batches) {
         struct sl_batch *b = pool.free_batches;
         pool.free_batches = b->next;

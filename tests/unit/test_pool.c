@@ -116,7 +116,8 @@ static void test_cross_thread_lockstep(void **state)
     pthread_join(th, NULL);
     uint64_t after = sl__pool_msgs_created();
     assert_int_equal(after, warm); /* flat after warm-up */
-    assert_true(after - before <= 4 * 64);
+    /* in flight: one 64-message handoff; cached: two 256-message magazines per thread */
+    assert_true(after - before <= 64 + 4 * 256);
 }
 
 /* Free running through a 2-slot queue: A and B race, yet what is in flight
