@@ -60,7 +60,6 @@ struct sl_msg {
     struct sl_arena arena;
     /* engine-private from here; plugins must not touch */
     struct sl_msg *_next;
-    struct sl_msg *_next_chain; /* pool: links whole magazines */
     void *_ack;
     const char *_error;
     const char *_stage;
