@@ -34,8 +34,8 @@ read -r rate rss < <(printf '%s' "$rates" | sort -g | tail -1)
 printf 'generator_to_null msgs=%d msgs_per_s=%.0f peak_rss_kb=%d\n' $N "$rate" "$rss"
 
 M=2000000
-python3 tests/integration/gen_lines.py json $M > "$T/in.jsonl" 2>/dev/null ||
-  python3 "$(dirname "$0")/../tests/integration/gen_lines.py" json $M > "$T/in.jsonl"
+python3 bench/gen_logs.py $M > "$T/in.jsonl" 2>/dev/null ||
+  python3 "$(dirname "$0")/gen_logs.py" $M > "$T/in.jsonl"
 bytes=$(stat -c %s "$T/in.jsonl")
 base=$(for _ in 1 2 3; do "$B/bench/bench_copy_lines" "$T/in.jsonl" "$T/copy.jsonl" | sed 's/.*lines_per_s=\([0-9]*\).*/\1/'; done | best)
 printf 'getline_fwrite_copy lines=%d lines_per_s=%d\n' $M "$base"
