@@ -14,6 +14,7 @@
 
 #define HL_MAX_DEPTH 100 /* nesting limit of records and JSON (also catches cycles) */
 #define HL_KEY_CACHE 256 /* slots of the record key cache (a power of two) */
+#define HL_POOL_MAX  256 /* blocks up to this size are recycled by the allocator */
 
 /* Settings shared read-only by every worker of one handler instance. */
 struct hl_conf {
@@ -64,6 +65,9 @@ struct hl_state {
     /* messages handed to Lua are valid only while call_id is unchanged */
     uint64_t call_id;
     void *gen; /* yajl_gen reused by sluice.json.encode */
+    /* free lists of small blocks by 16-byte size class (hl_state.c) */
+    void *pool[HL_POOL_MAX / 16];
+    size_t pool_bytes;
 };
 
 /* The sentinel for JSON null (a light userdata). */

@@ -11,14 +11,74 @@
 /* The count hook fires every HOOK_CHUNK instructions; cheap at this size. */
 #define HOOK_CHUNK 100000
 
+/* Every message makes a few short-lived Lua objects (its userdata, the
+ * record table and its nodes); malloc and free cost more than Lua's work on
+ * them, and the GC frees them in bursts that overflow glibc's thread cache.
+ * Blocks up to HL_POOL_MAX bytes therefore go back to per-state free lists
+ * of 16-byte classes (POOL_BYTES at most, not counted in `used`). Under ASan
+ * the lists are off, so a use after free is still caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_BYTES 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_BYTES 0
+#endif
+#endif
+#ifndef POOL_BYTES
+#define POOL_BYTES (256u << 10)
+#endif
+
+static size_t pool_class(size_t n)
+{
+    return (n + 15) / 16 - 1;
+}
+
+static void *pool_get(struct hl_state *hs, size_t n)
+{
+    size_t c = pool_class(n);
+    void *p = hs->pool[c];
+    if (!p)
+        return malloc((c + 1) * 16);
+    hs->pool[c] = *(void **)p;
+    hs->pool_bytes -= (c + 1) * 16;
+    return p;
+}
+
+/* Frees a block of (requested) size n, n > 0. */
+static void release(struct hl_state *hs, void *p, size_t n)
+{
+    size_t c = pool_class(n);
+    if (n > HL_POOL_MAX || hs->pool_bytes + (c + 1) * 16 > POOL_BYTES) {
+        free(p);
+        return;
+    }
+    *(void **)p = hs->pool[c];
+    hs->pool[c] = p;
+    hs->pool_bytes += (c + 1) * 16;
+}
+
+static void pool_drain(struct hl_state *hs)
+{
+    for (size_t c = 0; c < sizeof hs->pool / sizeof *hs->pool; c++) {
+        while (hs->pool[c]) {
+            void *p = hs->pool[c];
+            hs->pool[c] = *(void **)p;
+            free(p);
+        }
+    }
+    hs->pool_bytes = 0;
+}
+
 /* Refuses growth past the cap; Lua then runs an emergency GC and, if that
- * does not help, raises a memory error that fails only the current call. */
+ * does not help, raises a memory error that fails only the current call.
+ * A block of size <= HL_POOL_MAX always has its whole 16-byte class. */
 static void *hl_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     struct hl_state *hs = ud;
     size_t old = ptr ? osize : 0;
     if (nsize == 0) {
-        free(ptr);
+        if (ptr)
+            release(hs, ptr, old);
         hs->used -= old;
         return NULL;
     }
@@ -26,9 +86,28 @@ static void *hl_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         hs->mem_refused = true;
         return NULL;
     }
-    void *p = realloc(ptr, nsize);
-    if (!p)
-        return NULL;
+    void *p;
+    if (nsize > HL_POOL_MAX && old <= HL_POOL_MAX && old) {
+        p = malloc(nsize); /* out of the pooled sizes */
+        if (!p)
+            return NULL;
+        memcpy(p, ptr, old);
+        release(hs, ptr, old);
+    } else if (nsize > HL_POOL_MAX) {
+        p = realloc(ptr, nsize);
+        if (!p)
+            return NULL;
+    } else if (old && pool_class(old) == pool_class(nsize) && old <= HL_POOL_MAX) {
+        p = ptr; /* the block has room */
+    } else {
+        p = pool_get(hs, nsize);
+        if (!p)
+            return nsize <= old ? ptr : NULL; /* a shrink may keep the larger block */
+        if (ptr) {
+            memcpy(p, ptr, nsize < old ? nsize : old);
+            release(hs, ptr, old);
+        }
+    }
     hs->used = hs->used - old + nsize;
     return p;
 }
@@ -251,6 +330,7 @@ struct hl_state *hl_state_new(const struct hl_conf *conf)
     hs->ref_process = hs->ref_batch = LUA_NOREF;
     hs->L = lua_newstate(hl_alloc, hs);
     if (!hs->L) {
+        pool_drain(hs);
         free(hs);
         return NULL;
     }
@@ -274,6 +354,7 @@ void hl_state_free(struct hl_state *hs)
         return;
     if (hs->L)
         lua_close(hs->L);
+    pool_drain(hs);
     hl_json_free(hs);
     free(hs->recs);
     free(hs);
