@@ -49,12 +49,13 @@ struct hl_state {
     const void *array_mt, *map_mt; /* identities of the marker metatables */
     int ref_record_mt;             /* lazy records (hl_record.c) */
     const void *record_mt;
-    struct hl_rec_slot { /* a lazy record's state, found by slot and serial */
+    struct hl_rec_slot { /* a lazy record's state, hashed by its table's address */
+        const void *table;
         const struct sl_value *orig;
-        uint64_t call, serial, bits;
+        uint64_t call, bits; /* the slot is in use while call == call_id */
     } * recs;
-    size_t recs_cap, recs_next;
-    uint64_t rec_serial;
+    size_t recs_cap, recs_live; /* a power of two; slots in use by call recs_call */
+    uint64_t recs_call;
     /* Record keys repeat message after message: a direct-mapped cache of
      * their Lua strings (kept alive in the ref_keys table) saves interning. */
     int ref_keys;

@@ -15,14 +15,24 @@
 
 #include "handler_lua.h"
 
-/* P's state lives in a slot of hl_state.recs; P holds, under a light
- * userdata key no script can forge, a light userdata that is not a pointer
- * but (serial << SLOT_BITS | slot): a kept P whose slot was reused, or which
- * belongs to an earlier call, is recognised without touching freed memory. */
-static const char k_state = 0;
-#define SLOT_BITS 20
-#define MAX_LAZY  63 /* larger maps become plain tables */
-#define NEW_KEYS  63 /* bit: P got keys the original does not have */
+/* P's state lives in hs->recs, an open-addressing hash keyed by P's address
+ * (a live table's address is unique, and P is alive while a script holds
+ * it). Only slots made during the current call count (call == call_id), so
+ * the table empties itself at each call and a P kept from an earlier call
+ * is not found: no key in P, nothing a script could forge or see. */
+#define MAX_LAZY 63 /* larger maps become plain tables */
+#define NEW_KEYS 63 /* bit: P got keys the original does not have */
+
+static bool live(const struct hl_state *hs, const struct hl_rec_slot *st)
+{
+    return st->call == hs->call_id && st->table;
+}
+
+static size_t slot_hash(const void *p, size_t cap)
+{
+    uint64_t h = (uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> 32) & (cap - 1);
+}
 
 /* Current values live in P itself: once a key is in P, reads and writes of it
  * are plain table accesses. The bits tell an original field that was deleted
@@ -30,15 +40,19 @@ static const char k_state = 0;
 static struct hl_rec_slot *state(lua_State *L, int idx)
 {
     struct hl_state *hs = hl_state_of(L);
-    lua_rawgetp(L, idx, &k_state);
-    uintptr_t v = (uintptr_t)lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    size_t slot = v & (((uintptr_t)1 << SLOT_BITS) - 1);
-    if (!v || slot >= hs->recs_cap || hs->recs[slot].serial != v >> SLOT_BITS ||
-        hs->recs[slot].call != hs->call_id)
-        luaL_error(L, "msg.record used after its process() call returned (keep copies of "
-                      "fields, or set lazy_record = false)");
-    return &hs->recs[slot];
+    const void *t = lua_topointer(L, idx);
+    if (hs->recs_cap) {
+        for (size_t i = slot_hash(t, hs->recs_cap);; i = (i + 1) & (hs->recs_cap - 1)) {
+            struct hl_rec_slot *st = &hs->recs[i];
+            if (!live(hs, st))
+                break;
+            if (st->table == t)
+                return st;
+        }
+    }
+    luaL_error(L, "msg.record used after its process() call returned (keep copies of "
+                  "fields, or set lazy_record = false)");
+    return NULL;
 }
 
 /* Index of key k in map; of a repeated key, the last (as in a plain table). */
@@ -48,11 +62,6 @@ static long find(const struct sl_value *map, const char *k, size_t n)
         if (map->u.members[j].key_len == n && memcmp(map->u.members[j].key, k, n) == 0)
             return j;
     return -1;
-}
-
-static bool is_state_key(lua_State *L, int kidx)
-{
-    return lua_type(L, kidx) == LUA_TLIGHTUSERDATA;
 }
 
 /* Pushes the current value of original member j of P (at idx). Returns false
@@ -150,7 +159,7 @@ static int rec_next(lua_State *L)
     while (lua_next(L, 1)) {
         size_t n;
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
-        if (is_state_key(L, -2) || (k && find(o, k, n) >= 0)) {
+        if (k && find(o, k, n) >= 0) {
             lua_pop(L, 1);
             continue;
         }
@@ -184,6 +193,40 @@ void hl_record_register(lua_State *L, struct hl_state *hs)
     hs->ref_record_mt = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
+/* A free slot for table t in the current call, or NULL (out of memory). */
+static struct hl_rec_slot *slot_new(struct hl_state *hs, const void *t)
+{
+    if (hs->recs_call != hs->call_id) {
+        hs->recs_call = hs->call_id;
+        hs->recs_live = 0;
+    }
+    if ((hs->recs_live + 1) * 2 > hs->recs_cap) { /* keep the load at 1/2 */
+        size_t cap = hs->recs_cap ? hs->recs_cap * 2 : 64;
+        struct hl_rec_slot *r = calloc(cap, sizeof *r);
+        if (!r)
+            return NULL;
+        for (size_t j = 0; j < hs->recs_cap; j++) {
+            const struct hl_rec_slot *o = &hs->recs[j];
+            if (!live(hs, o))
+                continue;
+            size_t i = slot_hash(o->table, cap);
+            while (r[i].table)
+                i = (i + 1) & (cap - 1);
+            r[i] = *o;
+        }
+        free(hs->recs);
+        hs->recs = r;
+        hs->recs_cap = cap;
+    }
+    size_t i = slot_hash(t, hs->recs_cap);
+    /* a slot of this call with t's address belongs to a P collected since */
+    while (live(hs, &hs->recs[i]) && hs->recs[i].table != t)
+        i = (i + 1) & (hs->recs_cap - 1);
+    if (!live(hs, &hs->recs[i]))
+        hs->recs_live++;
+    return &hs->recs[i];
+}
+
 void hl_record_push(lua_State *L, const struct sl_value *map)
 {
     struct hl_state *hs = hl_state_of(L);
@@ -191,29 +234,18 @@ void hl_record_push(lua_State *L, const struct sl_value *map)
         hl_push_value(L, map);
         return;
     }
-    size_t i = hs->recs_cap ? hs->recs_next % hs->recs_cap : 0;
-    if (!hs->recs_cap || (hs->recs[i].serial && hs->recs[i].call == hs->call_id)) {
-        size_t cap = hs->recs_cap ? hs->recs_cap * 2 : 64; /* every slot is in use */
-        struct hl_rec_slot *r =
-            cap <= (size_t)1 << SLOT_BITS ? realloc(hs->recs, cap * sizeof *r) : NULL;
-        if (!r) {
-            hl_push_value(L, map);
-            return;
-        }
-        memset(r + hs->recs_cap, 0, (cap - hs->recs_cap) * sizeof *r);
-        i = hs->recs_cap;
-        hs->recs = r;
-        hs->recs_cap = cap;
+    lua_createtable(L, 0, 1); /* room for a field */
+    const void *t = lua_topointer(L, -1);
+    struct hl_rec_slot *st = slot_new(hs, t);
+    if (!st) {
+        lua_pop(L, 1);
+        hl_push_value(L, map);
+        return;
     }
-    hs->recs_next = i + 1;
-    struct hl_rec_slot *st = &hs->recs[i];
+    st->table = t;
     st->orig = map;
     st->call = hs->call_id;
-    st->serial = ++hs->rec_serial;
     st->bits = 0;
-    lua_createtable(L, 0, 2); /* the state, and room for a field */
-    lua_pushlightuserdata(L, (void *)(uintptr_t)(st->serial << SLOT_BITS | i));
-    lua_rawsetp(L, -2, &k_state);
     lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_record_mt);
     lua_setmetatable(L, -2);
 }
@@ -341,7 +373,7 @@ void hl_record_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_val
         while (lua_next(L, idx)) {
             size_t kl = 0;
             const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &kl) : NULL;
-            if (is_state_key(L, -2) || (k && find(o, k, kl) >= 0)) {
+            if (k && find(o, k, kl) >= 0) {
                 lua_pop(L, 1);
                 continue;
             }
