@@ -56,12 +56,28 @@ static struct hl_rec_slot *state(lua_State *L, int idx)
 }
 
 /* Index of key k in map; of a repeated key, the last (as in a plain table). */
+static bool same_key(const struct sl_member *m, const char *k, size_t n)
+{
+    return m->key_len == n && (n == 0 || (m->key[0] == k[0] && memcmp(m->key, k, n) == 0));
+}
+
 static long find(const struct sl_value *map, const char *k, size_t n)
 {
     for (uint32_t j = map->len; j-- > 0;)
-        if (map->u.members[j].key_len == n && memcmp(map->u.members[j].key, k, n) == 0)
+        if (same_key(&map->u.members[j], k, n))
             return j;
     return -1;
+}
+
+/* True when some key of map appears twice. */
+static bool has_repeats(const struct sl_value *map)
+{
+    const struct sl_member *mb = map->u.members;
+    for (uint32_t j = 1; j < map->len; j++)
+        for (uint32_t i = 0; i < j; i++)
+            if (same_key(&mb[i], mb[j].key, mb[j].key_len))
+                return true;
+    return false;
 }
 
 /* Pushes the current value of original member j of P (at idx). Returns false
@@ -321,6 +337,24 @@ static const char *new_key(lua_State *L, int kidx, struct sl_arena *a, size_t *l
     return p;
 }
 
+/* Sets *dst to what P holds for original member om (bit set: written or
+ * deleted); a deleted member gets key NULL. */
+static void edited_member(lua_State *L, int idx, struct sl_arena *a, struct sl_member *dst,
+                          const struct sl_member *om, bool share, hl_convert_fn convert, void *cctx)
+{
+    lua_pushlstring(L, om->key, om->key_len);
+    if (lua_rawget(L, idx) == LUA_TNIL) {
+        dst->key = NULL;
+    } else {
+        dst->key = share ? om->key : sl_arena_strndup(a, om->key, om->key_len);
+        dst->key_len = om->key_len;
+        if (!dst->key)
+            luaL_error(L, "out of memory");
+        convert(cctx, lua_gettop(L), &dst->value, &om->value, share, dst->key, dst->key_len);
+    }
+    lua_pop(L, 1);
+}
+
 void hl_record_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_value *dst,
                         const struct sl_value *hint, bool share, hl_convert_fn convert, void *cctx)
 {
@@ -337,34 +371,36 @@ void hl_record_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_val
         return;
     }
     bool new_keys = bits >> NEW_KEYS & 1;
+    uint64_t edited = bits & ~((uint64_t)1 << NEW_KEYS);
     size_t cap = o->len + (new_keys ? 4 : 0);
     struct sl_member *mb = sl_arena_alloc(a, (cap ? cap : 1) * sizeof *mb);
     if (!mb)
         luaL_error(L, "out of memory");
-    for (uint32_t j = 0; j < o->len; j++) {
-        const struct sl_member *om = &o->u.members[j];
-        if (bits >> j & 1) { /* written or deleted: whatever P holds now */
-            lua_pushlstring(L, om->key, om->key_len);
-            if (lua_rawget(L, idx) == LUA_TNIL) {
-                mb[j].key = NULL;
+    bool removed = false; /* some mb[j].key is NULL */
+    if (share && !has_repeats(o)) {
+        /* the common case: the original's members by pointer, edits patched in */
+        memcpy(mb, o->u.members, o->len * sizeof *mb);
+        for (uint64_t e = edited; e; e &= e - 1) {
+            int j = __builtin_ctzll(e);
+            edited_member(L, idx, a, &mb[j], &o->u.members[j], share, convert, cctx);
+            removed |= !mb[j].key;
+        }
+    } else {
+        for (uint32_t j = 0; j < o->len; j++) {
+            const struct sl_member *om = &o->u.members[j];
+            if (edited >> j & 1) { /* written or deleted: whatever P holds now */
+                edited_member(L, idx, a, &mb[j], om, share, convert, cctx);
+            } else if (find(o, om->key, om->key_len) != j) {
+                mb[j].key = NULL; /* a repeated key: one value per key once edited */
+            } else if (share) {
+                mb[j] = *om;
             } else {
-                mb[j].key = share ? om->key : sl_arena_strndup(a, om->key, om->key_len);
+                mb[j].key = sl_arena_strndup(a, om->key, om->key_len);
                 mb[j].key_len = om->key_len;
-                if (!mb[j].key)
+                if (!mb[j].key || sl_value_copy(a, &mb[j].value, &om->value) != 0)
                     luaL_error(L, "out of memory");
-                convert(cctx, lua_gettop(L), &mb[j].value, &om->value, share, mb[j].key,
-                        mb[j].key_len);
             }
-            lua_pop(L, 1);
-        } else if (find(o, om->key, om->key_len) != j) {
-            mb[j].key = NULL; /* a repeated key: one value per key once edited */
-        } else if (share) {
-            mb[j] = *om;
-        } else {
-            mb[j].key = sl_arena_strndup(a, om->key, om->key_len);
-            mb[j].key_len = om->key_len;
-            if (!mb[j].key || sl_value_copy(a, &mb[j].value, &om->value) != 0)
-                luaL_error(L, "out of memory");
+            removed |= !mb[j].key;
         }
     }
     size_t n = o->len;
@@ -394,10 +430,13 @@ void hl_record_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_val
             lua_pop(L, 1);
         }
     }
-    size_t k = 0;
-    for (size_t j = 0; j < o->len; j++)
-        if (mb[j].key)
-            mb[k++] = mb[j];
+    size_t k = o->len;
+    if (removed) {
+        k = 0;
+        for (size_t j = 0; j < o->len; j++)
+            if (mb[j].key)
+                mb[k++] = mb[j];
+    }
     size_t added = n - o->len;
     if (k != o->len)
         memmove(mb + k, mb + o->len, added * sizeof *mb);
