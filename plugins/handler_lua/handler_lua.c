@@ -188,19 +188,18 @@ static void maybe_reload(struct worker *w)
     sl_log(w->conf->inst, SL_LOG_DEBUG, "worker %u: script reloaded", w->id);
 }
 
-/* Protected: process(msg) for p->origs[0]. Stack: 1 plan. */
-static int call_single(lua_State *L)
+/* Records were decoded on another core: start pulling the next one's arena
+ * (where its tree lives) into this core's cache while this one runs. */
+static void prefetch_msg(const struct sl_msg *m)
 {
-    struct hl_plan *p = lua_touserdata(L, 1);
-    struct hl_state *hs = hl_state_of(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_anchor);  /* 2 */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_process); /* 3 */
-    hl_msg_push(L, p, 0);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, 2, 1);
-    lua_call(L, 1, 1);
-    hl_plan_outputs(L, 3, p);
-    return 0;
+    const char *end = m->arena.ptr;
+    if (!end || !m->record)
+        return;
+    size_t used = m->arena.total - (size_t)(m->arena.end - m->arena.ptr);
+    if (used > 4096)
+        used = 4096;
+    for (const char *p = end - used; p < end; p += 64)
+        __builtin_prefetch(p);
 }
 
 /* Protected: process_batch(msgs) for every p->origs. */
@@ -233,9 +232,35 @@ static void replace_state(struct worker *w)
     w->hs = hs;
 }
 
-/* One protected call over msgs; then emits, drops or fails them. */
-static void run(struct worker *w, struct sl_msg **msgs, size_t n, lua_CFunction fn,
-                struct sl_emitter *e)
+/* Emits the outputs of a successful call and releases the dropped originals. */
+static void carry_out(struct hl_plan *p, struct sl_emitter *e)
+{
+    for (size_t i = 0; i < p->n_out; i++)
+        sl_emit(e, p->out[i]);
+    for (size_t i = 0; i < p->n_origs; i++)
+        if (!hl_plan_is_out(p, i))
+            sl_msg_release(p->origs[i]); /* dropped: acked once its children are */
+}
+
+/* After a failed call: fails msgs[0..n) with the error at the top of the stack. */
+static void fail_call(struct worker *w, int st, int base, struct sl_msg **msgs, size_t n,
+                      struct sl_emitter *e)
+{
+    struct hl_state *hs = w->hs;
+    struct hl_plan *p = &w->plan;
+    char err[ERR_MAX];
+    hl_error_text(hs, st, err, sizeof err);
+    lua_settop(hs->L, base);
+    for (size_t i = 0; i < p->n_derived; i++)
+        sl_msg_release(p->derived[i]);
+    for (size_t i = 0; i < n; i++)
+        sl_fail(e, msgs[i], err);
+    if (!hl_state_recover(hs, st))
+        replace_state(w);
+}
+
+/* One protected call of process_batch over msgs; then emits, drops or fails them. */
+static void run_batch(struct worker *w, struct sl_msg **msgs, size_t n, struct sl_emitter *e)
 {
     struct hl_state *hs = w->hs;
     struct hl_plan *p = &w->plan;
@@ -247,43 +272,85 @@ static void run(struct worker *w, struct sl_msg **msgs, size_t n, lua_CFunction 
     }
     int base = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_traceback);
-    lua_pushcfunction(L, fn);
+    lua_pushcfunction(L, call_batch);
     lua_pushlightuserdata(L, p);
     hl_budget_start(hs, n);
     int st = lua_pcall(L, 1, 0, base + 1);
     hs->call_id++; /* message objects of this call expire */
     if (st == LUA_OK) {
         lua_settop(L, base);
-        for (size_t i = 0; i < p->n_out; i++)
-            sl_emit(e, p->out[i]);
-        for (size_t i = 0; i < n; i++)
-            if (!hl_plan_is_out(p, i))
-                sl_msg_release(msgs[i]); /* dropped: acked once its children are */
+        carry_out(p, e);
         return;
     }
-    char err[ERR_MAX];
-    hl_error_text(hs, st, err, sizeof err);
-    lua_settop(L, base);
-    for (size_t i = 0; i < p->n_derived; i++)
-        sl_msg_release(p->derived[i]);
-    for (size_t i = 0; i < n; i++)
-        sl_fail(e, msgs[i], err);
-    if (!hl_state_recover(hs, st))
-        replace_state(w);
+    fail_call(w, st, base, msgs, n, e);
 }
 
-/* Records were decoded on another core: start pulling the next one's arena
- * (where its tree lives) into this core's cache while this one runs. */
-static void prefetch_msg(const struct sl_msg *m)
+/* process(msg) over msgs[next..n), one call per message but all inside one
+ * protected call (entering one costs more than a small script's work): each
+ * message's outputs go out as soon as its call returns, and an error ends
+ * the protected call at msgs[next], the message that failed. */
+struct singles {
+    struct hl_plan *p;
+    struct sl_msg **msgs;
+    size_t n, next;
+    struct sl_emitter *e;
+};
+
+/* Protected: the loop of run_singles. Stack: 1 struct singles. */
+static int call_singles(lua_State *L)
 {
-    const char *end = m->arena.ptr;
-    if (!end || !m->record)
+    struct singles *r = lua_touserdata(L, 1);
+    struct hl_state *hs = hl_state_of(L);
+    struct hl_plan *p = r->p;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_process); /* 2 */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_anchor);  /* 3 */
+    for (; r->next < r->n; r->next++) {
+        size_t i = r->next;
+        if (i + 2 < r->n)
+            __builtin_prefetch(r->msgs[i + 2]);
+        if (i + 1 < r->n)
+            prefetch_msg(r->msgs[i + 1]);
+        hl_plan_reset(p, &r->msgs[i], 1); /* cannot fail: run_singles made room */
+        hl_budget_start(hs, 1);
+        lua_pushvalue(L, 2);
+        hl_msg_push(L, p, 0);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, 3, 1);
+        lua_call(L, 1, 1);
+        hl_plan_outputs(L, 4, p); /* the anchor sits just below the result */
+        hs->call_id++;            /* message objects of this call expire */
+        lua_settop(L, 3);
+        carry_out(p, r->e);
+    }
+    return 0;
+}
+
+static void run_singles(struct worker *w, struct sl_msg **msgs, size_t n, struct sl_emitter *e)
+{
+    if (hl_plan_reset(&w->plan, msgs, 1) != 0) {
+        for (size_t i = 0; i < n; i++)
+            sl_fail(e, msgs[i], "handler_lua: out of memory");
         return;
-    size_t used = m->arena.total - (size_t)(m->arena.end - m->arena.ptr);
-    if (used > 4096)
-        used = 4096;
-    for (const char *p = end - used; p < end; p += 64)
-        __builtin_prefetch(p);
+    }
+    struct singles r = {&w->plan, msgs, n, 0, e};
+    if (n)
+        prefetch_msg(msgs[0]);
+    while (r.next < n) {
+        struct hl_state *hs = w->hs; /* replaced after a failure near the memory cap */
+        lua_State *L = hs->L;
+        int base = lua_gettop(L);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_traceback);
+        lua_pushcfunction(L, call_singles);
+        lua_pushlightuserdata(L, &r);
+        int st = lua_pcall(L, 1, 0, base + 1);
+        if (st == LUA_OK) {
+            lua_settop(L, base);
+            return;
+        }
+        hs->call_id++;
+        fail_call(w, st, base, &msgs[r.next], 1, e);
+        r.next++;
+    }
 }
 
 static int lua_process(void *wctx, struct sl_msg **msgs, size_t n, struct sl_emitter *e)
@@ -293,17 +360,9 @@ static int lua_process(void *wctx, struct sl_msg **msgs, size_t n, struct sl_emi
     if (w->hs->ref_batch != LUA_NOREF) {
         for (size_t i = 0; i < n && i < 64; i++)
             prefetch_msg(msgs[i]);
-        run(w, msgs, n, call_batch, e);
-        return SL_OK;
-    }
-    if (n)
-        prefetch_msg(msgs[0]);
-    for (size_t i = 0; i < n; i++) {
-        if (i + 2 < n)
-            __builtin_prefetch(msgs[i + 2]);
-        if (i + 1 < n)
-            prefetch_msg(msgs[i + 1]);
-        run(w, &msgs[i], 1, call_single, e);
+        run_batch(w, msgs, n, e);
+    } else {
+        run_singles(w, msgs, n, e);
     }
     return SL_OK;
 }
