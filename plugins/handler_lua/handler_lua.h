@@ -53,6 +53,7 @@ struct hl_state {
         const void *table;
         const struct sl_value *orig;
         uint64_t call, bits; /* the slot is in use while call == call_id */
+        uint32_t new_sets;   /* writes of absent new keys (an upper bound of their number) */
     } * recs;
     size_t recs_cap, recs_live; /* a power of two; slots in use by call recs_call */
     uint64_t recs_call;
@@ -130,8 +131,9 @@ bool hl_utf8_valid(const char *s, size_t n);
 
 /* ---- hl_record.c: msg.record as a lazy table ---- */
 void hl_record_register(lua_State *L, struct hl_state *hs);
-/* Pushes a lazy table over map (an SL_MAP living as long as the call). */
-void hl_record_push(lua_State *L, const struct sl_value *map);
+/* Pushes a lazy table over map (an SL_MAP living as long as the call);
+ * false when it pushed a plain table instead (a large map, out of memory). */
+bool hl_record_push(lua_State *L, const struct sl_value *map);
 bool hl_is_record(lua_State *L, int idx);
 /* Pushes a plain (map-marked) table with the lazy table's current fields. */
 void hl_record_materialize(lua_State *L, int idx);
@@ -144,6 +146,9 @@ typedef void (*hl_convert_fn)(void *cctx, int idx, struct sl_value *dst,
  * original). Raises a Lua error when a value does not convert. */
 void hl_record_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_value *dst,
                         const struct sl_value *hint, bool share, hl_convert_fn convert, void *cctx);
+/* hl_to_value for a table known to be a lazy record (no type checks). */
+void hl_lazy_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_value *dst,
+                      const struct sl_value *hint, bool share);
 
 /* ---- hl_msg.c: messages in Lua and what scripts return ---- */
 struct hl_lmsg; /* the userdata behind a message object */

@@ -435,3 +435,14 @@ void hl_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_value *dst
     c.depth = 0;
     to_value(&c, lua_absindex(L, idx), dst, hint);
 }
+
+void hl_lazy_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_value *dst,
+                      const struct sl_value *hint, bool share)
+{
+    struct conv c;
+    c.L = L;
+    c.a = a;
+    c.share = share;
+    c.depth = 1;
+    hl_record_to_value(L, idx, a, dst, hint, share, convert_member, &c);
+}

@@ -23,6 +23,7 @@ struct hl_lmsg {
     bool route_set;
     bool headers_lua; /* UV_HEADERS holds the headers table */
     bool out;         /* already among the outputs */
+    bool rec_lazy;    /* UV_RECORD holds the lazy record hl_record_push made */
     /* staged by hl_plan_outputs, applied when everything converted */
     struct sl_value *st_record;
     struct sl_header *st_headers;
@@ -114,10 +115,11 @@ static void push_record(lua_State *L, struct hl_lmsg *u, int ud)
 {
     if (!u->rec_lua) {
         const struct sl_value *r = u->m->record;
-        if (r && r->type == SL_MAP && hl_state_of(L)->conf->lazy_record)
-            hl_record_push(L, r);
-        else
+        if (r && r->type == SL_MAP && hl_state_of(L)->conf->lazy_record) {
+            u->rec_lazy = hl_record_push(L, r);
+        } else {
             hl_push_value(L, r);
+        }
         lua_pushvalue(L, -1);
         lua_setiuservalue(L, ud, UV_RECORD);
         u->rec_lua = true;
@@ -241,6 +243,7 @@ static int msg_newindex(lua_State *L)
     if (strcmp(k, "record") == 0) {
         lua_setiuservalue(L, 1, UV_RECORD);
         u->rec_lua = true;
+        u->rec_lazy = false;
     } else if (strcmp(k, "payload") == 0) {
         luaL_checktype(L, 3, LUA_TSTRING);
         lua_setiuservalue(L, 1, UV_PAYLOAD);
@@ -540,9 +543,14 @@ static void check_message_table(lua_State *L, int t, size_t pos)
 static void add_item(lua_State *L, struct hl_plan *p, int anchor, int item, size_t pos)
 {
     item = lua_absindex(L, item);
-    if (is_msg(L, item)) {
-        struct hl_lmsg *u = lua_touserdata(L, item);
-        if (u->call != hl_state_of(L)->call_id || u->index >= p->n_origs || p->lm[u->index] != u)
+    void *ud = lua_touserdata(L, item);
+    /* the original at the same place in the list is the usual case; an
+     * object of this call (anchored) cannot share its address */
+    bool same = pos <= p->n_origs && ud && ud == p->lm[pos - 1];
+    if (same || is_msg(L, item)) {
+        struct hl_lmsg *u = ud;
+        if (!same &&
+            (u->call != hl_state_of(L)->call_id || u->index >= p->n_origs || p->lm[u->index] != u))
             luaL_error(L, "returned message %d does not belong to this call", (int)pos);
         if (!u->out) { /* the original itself passes on */
             u->out = true;
@@ -575,7 +583,14 @@ static void add_item(lua_State *L, struct hl_plan *p, int anchor, int item, size
 static void stage(lua_State *L, struct hl_lmsg *u, int obj)
 {
     struct sl_msg *m = u->m;
-    if (u->rec_lua) {
+    if (u->rec_lazy) { /* the usual case, without the type checks */
+        lua_getiuservalue(L, obj, UV_RECORD);
+        u->st_record = sl_arena_alloc(&m->arena, sizeof *u->st_record);
+        if (!u->st_record)
+            luaL_error(L, "out of memory");
+        hl_lazy_to_value(L, -1, &m->arena, u->st_record, m->record, true);
+        lua_pop(L, 1);
+    } else if (u->rec_lua) {
         lua_getiuservalue(L, obj, UV_RECORD);
         u->st_record = lua_isnil(L, -1) ? NULL : convert_record(L, -1, m, m->record);
         lua_pop(L, 1);

@@ -133,10 +133,12 @@ static int rec_newindex(lua_State *L)
     bool set = !lua_isnil(L, 3);
     if (set)
         lua_rawset(L, 1);
-    if (j >= 0)
+    if (j >= 0) {
         st->bits |= (uint64_t)1 << j;
-    else if (set)
+    } else if (set) {
         st->bits |= (uint64_t)1 << NEW_KEYS;
+        st->new_sets++;
+    }
     return 0;
 }
 
@@ -243,12 +245,12 @@ static struct hl_rec_slot *slot_new(struct hl_state *hs, const void *t)
     return &hs->recs[i];
 }
 
-void hl_record_push(lua_State *L, const struct sl_value *map)
+bool hl_record_push(lua_State *L, const struct sl_value *map)
 {
     struct hl_state *hs = hl_state_of(L);
     if (map->len >= MAX_LAZY) {
         hl_push_value(L, map);
-        return;
+        return false;
     }
     lua_createtable(L, 0, 1); /* room for a field */
     const void *t = lua_topointer(L, -1);
@@ -256,14 +258,16 @@ void hl_record_push(lua_State *L, const struct sl_value *map)
     if (!st) {
         lua_pop(L, 1);
         hl_push_value(L, map);
-        return;
+        return false;
     }
     st->table = t;
     st->orig = map;
     st->call = hs->call_id;
     st->bits = 0;
+    st->new_sets = 0;
     lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_record_mt);
     lua_setmetatable(L, -2);
+    return true;
 }
 
 bool hl_is_record(lua_State *L, int idx)
@@ -405,11 +409,14 @@ void hl_record_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_val
     }
     size_t n = o->len;
     if (new_keys) {
+        /* Without edited originals, P holds only keys that came through
+         * rec_newindex as new: the walk can stop once new_sets were seen. */
+        size_t left = edited ? SIZE_MAX : st->new_sets;
         lua_pushnil(L);
         while (lua_next(L, idx)) {
             size_t kl = 0;
             const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &kl) : NULL;
-            if (k && find(o, k, kl) >= 0) {
+            if (edited && k && find(o, k, kl) >= 0) {
                 lua_pop(L, 1);
                 continue;
             }
@@ -428,6 +435,10 @@ void hl_record_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_val
             convert(cctx, lua_gettop(L), &mb[n].value, NULL, false, mb[n].key, kl);
             n++;
             lua_pop(L, 1);
+            if (--left == 0) {
+                lua_pop(L, 1); /* the key: the walk ends early */
+                break;
+            }
         }
     }
     size_t k = o->len;
