@@ -18,9 +18,12 @@
 #include "kconf.h"
 #include "ktrack.h"
 
-#define MAX_WORKERS    256
-#define PAUSE_AFTER_MS 200 /* a stall this long pauses the partitions */
-#define BATCH          256 /* messages taken from the consumer queue at once */
+#define MAX_WORKERS     256
+#define PAUSE_AFTER_MS  200   /* a stall this long pauses the partitions */
+#define BATCH           256   /* messages taken from the consumer queue at once */
+#define COMMIT_WAIT_MS  5000  /* a synchronous commit gives up after this */
+#define FINAL_COMMIT_MS 10000 /* the last commit is retried this long */
+#define CLOSE_WAIT_MS   10000 /* leaving the group gives up after this */
 
 /* cookie = worker (8 bits) | slot (24 bits) | slot generation (32 bits) */
 #define COOKIE(w, s, g) ((uint64_t)(w) << 56 | (uint64_t)((s)&0xffffff) << 32 | (uint32_t)(g))
@@ -183,6 +186,29 @@ static struct kpart *slot_get(struct kworker *w, const char *topic, int32_t part
 
 /* ---- commits ---- */
 
+/* Commit list and wait up to timeout_ms for the answer (rd_kafka_commit's
+ * synchronous mode waits as long as the coordinator is unreachable). */
+static rd_kafka_resp_err_t commit_wait(struct kworker *w, rd_kafka_topic_partition_list_t *list,
+                                       int timeout_ms)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(w->rk);
+    rd_kafka_resp_err_t err = rd_kafka_commit_queue(w->rk, list, q, NULL, NULL);
+    if (!err) {
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms);
+        if (!ev) {
+            err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        } else {
+            err = rd_kafka_event_error(ev);
+            const rd_kafka_topic_partition_list_t *res = rd_kafka_event_topic_partition_list(ev);
+            for (int i = 0; !err && res && i < res->cnt; i++)
+                err = res->elems[i].err;
+            rd_kafka_event_destroy(ev);
+        }
+    }
+    rd_kafka_queue_destroy(q);
+    return err;
+}
+
 /* Commit every partition whose commit point moved (or all `only` lists). */
 static int commit_now(struct kworker *w, const rd_kafka_topic_partition_list_t *only, bool sync)
 {
@@ -203,7 +229,8 @@ static int commit_now(struct kworker *w, const rd_kafka_topic_partition_list_t *
     }
     pthread_mutex_unlock(&w->lock);
     if (list->cnt > 0) {
-        rd_kafka_resp_err_t err = rd_kafka_commit(w->rk, list, sync ? 0 : 1);
+        rd_kafka_resp_err_t err =
+            sync ? commit_wait(w, list, COMMIT_WAIT_MS) : rd_kafka_commit(w->rk, list, 1);
         if (err && sync) {
             sl_log(w->base.inst, SL_LOG_WARN, "kafka: commit of %d partitions failed: %s",
                    list->cnt, rd_kafka_err2str(err));
@@ -220,7 +247,8 @@ static int commit_now(struct kworker *w, const rd_kafka_topic_partition_list_t *
 /* The last commit before leaving: worth a few tries on transient errors. */
 static void commit_final(struct kworker *w)
 {
-    for (int i = 0; i < 10 && commit_now(w, NULL, true) != 0; i++) {
+    int64_t end = now_ms() + FINAL_COMMIT_MS;
+    while (commit_now(w, NULL, true) != 0 && now_ms() < end) {
         struct timespec ts = {0, 300 * 1000000};
         nanosleep(&ts, NULL);
     }
@@ -453,6 +481,47 @@ out_free:
     return SL_ERROR;
 }
 
+static bool any_dirty(struct kworker *w)
+{
+    bool dirty = false;
+    pthread_mutex_lock(&w->lock);
+    for (size_t i = 0; i < w->n_parts && !dirty; i++)
+        dirty = w->parts[i].assigned && ktrack_dirty(&w->parts[i].t);
+    pthread_mutex_unlock(&w->lock);
+    return dirty;
+}
+
+/* Leave the group (revoke: commit; then leave), giving up after CLOSE_WAIT_MS
+ * when the coordinator cannot be reached. True when closed. */
+static bool close_consumer(struct kworker *w)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(w->rk);
+    rd_kafka_error_t *e = rd_kafka_consumer_close_queue(w->rk, q);
+    bool closed = false;
+    if (e) {
+        sl_log(w->base.inst, SL_LOG_WARN, "kafka: close: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    } else {
+        int64_t end = now_ms() + CLOSE_WAIT_MS;
+        while (!(closed = rd_kafka_consumer_closed(w->rk)) && now_ms() < end) {
+            rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+            if (!ev)
+                continue;
+            if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+                rebalance_cb(
+                    w->rk, rd_kafka_event_error(ev),
+                    (rd_kafka_topic_partition_list_t *)rd_kafka_event_topic_partition_list(ev), w);
+            rd_kafka_event_destroy(ev);
+        }
+        if (!closed)
+            sl_log(w->base.inst, SL_LOG_WARN,
+                   "kafka: worker %u could not leave the group within %d ms", w->index,
+                   CLOSE_WAIT_MS);
+    }
+    rd_kafka_queue_destroy(q);
+    return closed;
+}
+
 static void kafka_worker_destroy(void *p)
 {
     struct kworker *w = p;
@@ -460,10 +529,13 @@ static void kafka_worker_destroy(void *p)
         return;
     if (w->rk) {
         /* Whatever was delivered after run() returned. */
-        commit_final(w);
+        if (any_dirty(w))
+            commit_now(w, NULL, true);
         w->closing = true;
-        rd_kafka_consumer_close(w->rk); /* revokes: commits again, leaves the group */
-        rd_kafka_destroy(w->rk);
+        if (close_consumer(w))
+            rd_kafka_destroy(w->rk);
+        else
+            rd_kafka_destroy_flags(w->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
         w->ctx->workers[w->index] = NULL;
     }
     for (size_t i = 0; i < w->n_parts; i++) {
