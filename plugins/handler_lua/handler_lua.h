@@ -55,7 +55,8 @@ struct hl_state {
         uint64_t call, bits; /* the slot is in use while call == call_id */
         uint32_t new_sets;   /* writes of absent new keys (an upper bound of their number) */
     } * recs;
-    size_t recs_cap, recs_live; /* a power of two; slots in use by call recs_call */
+    struct hl_rec_slot *recs_last; /* the slot found last */
+    size_t recs_cap, recs_live;    /* a power of two; slots in use by call recs_call */
     uint64_t recs_call;
     /* Record keys repeat message after message: a direct-mapped cache of
      * their Lua strings (kept alive in the ref_keys table) saves interning. */
@@ -151,13 +152,15 @@ void hl_lazy_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_value
                       const struct sl_value *hint, bool share);
 
 /* ---- hl_msg.c: messages in Lua and what scripts return ---- */
-struct hl_lmsg; /* the userdata behind a message object */
+struct hl_lmsg;   /* the userdata behind a message object */
+struct hl_staged; /* an original's converted changes (hl_msg.c) */
 
 /* What to do with the messages of one call, built inside the protected call
  * and carried out after it returns. */
 struct hl_plan {
-    struct sl_msg **origs; /* the messages given to the script */
-    struct hl_lmsg **lm;   /* their message objects */
+    struct sl_msg **origs;    /* the messages given to the script */
+    struct hl_lmsg **lm;      /* their message objects */
+    struct hl_staged *staged; /* their changes, converted */
     size_t n_origs, cap_origs;
     struct sl_msg **out; /* to emit, in order */
     size_t n_out, cap_out;

@@ -15,24 +15,28 @@ enum { UV_RECORD = 1, UV_HEADERS, UV_PAYLOAD, UV_KEY, UV_ROUTE, UV_COUNT = UV_RO
 
 struct hl_lmsg {
     struct sl_msg *m;
-    uint64_t call; /* valid while equal to hl_state.call_id */
-    size_t index;  /* in the plan's origs */
-    bool rec_lua;  /* UV_RECORD holds the record (table, value or nil) */
+    uint64_t call;  /* valid while equal to hl_state.call_id */
+    uint32_t index; /* in the plan's origs */
+    bool rec_lua;   /* UV_RECORD holds the record (table, value or nil) */
     bool payload_cached, payload_set;
     bool key_cached, key_set; /* UV_KEY: string, or false for none */
     bool route_set;
     bool headers_lua; /* UV_HEADERS holds the headers table */
     bool out;         /* already among the outputs */
     bool rec_lazy;    /* UV_RECORD holds the lazy record hl_record_push made */
-    /* staged by hl_plan_outputs, applied when everything converted */
-    struct sl_value *st_record;
-    struct sl_header *st_headers;
-    uint32_t st_n_headers;
-    const char *st_route;
-    const char *st_payload;
-    size_t st_payload_len;
-    const char *st_key;
-    size_t st_key_len;
+};
+
+/* An original's changes, staged by hl_plan_outputs and applied when all
+ * converted (kept in the plan: the userdata stays small). */
+struct hl_staged {
+    struct sl_value *record;
+    struct sl_header *headers;
+    uint32_t n_headers;
+    const char *route;
+    const char *payload;
+    size_t payload_len;
+    const char *key;
+    size_t key_len;
 };
 
 /* The metamethods get their own userdata first: its metatable is protected
@@ -311,7 +315,7 @@ void hl_msg_push(lua_State *L, struct hl_plan *p, size_t i)
     memset(u, 0, sizeof *u);
     u->m = p->origs[i];
     u->call = hs->call_id;
-    u->index = i;
+    u->index = (uint32_t)i;
     lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_msg_mt);
     lua_setmetatable(L, -2);
     p->lm[i] = u;
@@ -580,65 +584,65 @@ static void add_item(lua_State *L, struct hl_plan *p, int anchor, int item, size
 }
 
 /* Converts the changes of an original that passes on (may raise). */
-static void stage(lua_State *L, struct hl_lmsg *u, int obj)
+static void stage(lua_State *L, struct hl_lmsg *u, struct hl_staged *st, int obj)
 {
     struct sl_msg *m = u->m;
     if (u->rec_lazy) { /* the usual case, without the type checks */
         lua_getiuservalue(L, obj, UV_RECORD);
-        u->st_record = sl_arena_alloc(&m->arena, sizeof *u->st_record);
-        if (!u->st_record)
+        st->record = sl_arena_alloc(&m->arena, sizeof *st->record);
+        if (!st->record)
             luaL_error(L, "out of memory");
-        hl_lazy_to_value(L, -1, &m->arena, u->st_record, m->record, true);
+        hl_lazy_to_value(L, -1, &m->arena, st->record, m->record, true);
         lua_pop(L, 1);
     } else if (u->rec_lua) {
         lua_getiuservalue(L, obj, UV_RECORD);
-        u->st_record = lua_isnil(L, -1) ? NULL : convert_record(L, -1, m, m->record);
+        st->record = lua_isnil(L, -1) ? NULL : convert_record(L, -1, m, m->record);
         lua_pop(L, 1);
     }
     if (u->headers_lua) {
         lua_getiuservalue(L, obj, UV_HEADERS);
-        stage_headers(L, -1, m, &u->st_headers, &u->st_n_headers);
+        stage_headers(L, -1, m, &st->headers, &st->n_headers);
         lua_pop(L, 1);
     }
     if (u->route_set) {
         lua_getiuservalue(L, obj, UV_ROUTE);
         size_t n;
         const char *r = lua_tolstring(L, -1, &n);
-        u->st_route = sl_arena_strndup(&m->arena, r, n);
-        if (!u->st_route)
+        st->route = sl_arena_strndup(&m->arena, r, n);
+        if (!st->route)
             luaL_error(L, "out of memory");
         lua_pop(L, 1);
     }
     /* strings stay alive in the user values until the call ends */
     if (u->payload_set) {
         lua_getiuservalue(L, obj, UV_PAYLOAD);
-        u->st_payload = lua_tolstring(L, -1, &u->st_payload_len);
+        st->payload = lua_tolstring(L, -1, &st->payload_len);
         lua_pop(L, 1);
     }
     if (u->key_set) {
         lua_getiuservalue(L, obj, UV_KEY);
-        u->st_key = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &u->st_key_len) : NULL;
+        st->key = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &st->key_len) : NULL;
         lua_pop(L, 1);
     }
 }
 
 /* Applies staged changes; cannot raise. */
-static void apply(struct hl_lmsg *u)
+static void apply(const struct hl_lmsg *u, const struct hl_staged *st)
 {
     struct sl_msg *m = u->m;
     if (u->rec_lua)
-        m->record = u->st_record;
+        m->record = st->record;
     if (u->headers_lua) {
-        m->headers = u->st_headers;
-        m->n_headers = m->headers_cap = u->st_n_headers;
+        m->headers = st->headers;
+        m->n_headers = m->headers_cap = st->n_headers;
     }
     if (u->route_set)
-        m->route = u->st_route;
-    if (u->payload_set && sl_buf_set(&m->payload, u->st_payload, u->st_payload_len) != 0)
+        m->route = st->route;
+    if (u->payload_set && sl_buf_set(&m->payload, st->payload, st->payload_len) != 0)
         fprintf(stderr, "sluice: handler_lua: out of memory setting a payload\n");
     if (u->key_set) {
-        m->has_key = u->st_key != NULL;
-        if (u->st_key && sl_buf_set(&m->key, u->st_key, u->st_key_len) != 0)
+        m->has_key = st->key != NULL;
+        if (st->key && sl_buf_set(&m->key, st->key, st->key_len) != 0)
             m->has_key = false;
     }
 }
@@ -673,13 +677,13 @@ void hl_plan_outputs(lua_State *L, int idx, struct hl_plan *p)
     for (size_t i = 0; i < p->n_origs; i++) {
         if (p->lm[i]->out) {
             push_obj(L, anchor, p->lm[i]);
-            stage(L, p->lm[i], lua_gettop(L));
+            stage(L, p->lm[i], &p->staged[i], lua_gettop(L));
             lua_pop(L, 1);
         }
     }
     for (size_t i = 0; i < p->n_origs; i++)
         if (p->lm[i]->out)
-            apply(p->lm[i]);
+            apply(p->lm[i], &p->staged[i]);
 }
 
 bool hl_plan_is_out(const struct hl_plan *p, size_t i)
@@ -694,6 +698,10 @@ int hl_plan_reset(struct hl_plan *p, struct sl_msg **msgs, size_t n)
         if (!lm)
             return -1;
         p->lm = lm;
+        struct hl_staged *st = realloc(p->staged, n * sizeof *st);
+        if (!st)
+            return -1;
+        p->staged = st;
         p->cap_origs = n;
     }
     memset(p->lm, 0, n * sizeof *p->lm);
@@ -707,6 +715,7 @@ int hl_plan_reset(struct hl_plan *p, struct sl_msg **msgs, size_t n)
 void hl_plan_free(struct hl_plan *p)
 {
     free(p->lm);
+    free(p->staged);
     free(p->out);
     free(p->derived);
     memset(p, 0, sizeof *p);

@@ -41,13 +41,16 @@ static struct hl_rec_slot *state(lua_State *L, int idx)
 {
     struct hl_state *hs = hl_state_of(L);
     const void *t = lua_topointer(L, idx);
+    struct hl_rec_slot *last = hs->recs_last; /* the same record, again, mostly */
+    if (last && last->table == t && live(hs, last))
+        return last;
     if (hs->recs_cap) {
         for (size_t i = slot_hash(t, hs->recs_cap);; i = (i + 1) & (hs->recs_cap - 1)) {
             struct hl_rec_slot *st = &hs->recs[i];
             if (!live(hs, st))
                 break;
             if (st->table == t)
-                return st;
+                return hs->recs_last = st;
         }
     }
     luaL_error(L, "msg.record used after its process() call returned (keep copies of "
@@ -69,14 +72,22 @@ static long find(const struct sl_value *map, const char *k, size_t n)
     return -1;
 }
 
-/* True when some key of map appears twice. */
+/* True when some key of map appears twice. A 64-bit signature of length,
+ * first and last byte sends only keys that may repeat to the full check. */
 static bool has_repeats(const struct sl_value *map)
 {
     const struct sl_member *mb = map->u.members;
-    for (uint32_t j = 1; j < map->len; j++)
-        for (uint32_t i = 0; i < j; i++)
-            if (same_key(&mb[i], mb[j].key, mb[j].key_len))
-                return true;
+    uint64_t seen = 0;
+    for (uint32_t j = 0; j < map->len; j++) {
+        uint32_t n = mb[j].key_len;
+        unsigned h = n ? n * 31u + (uint8_t)mb[j].key[0] * 7u + (uint8_t)mb[j].key[n - 1] : 0;
+        uint64_t bit = (uint64_t)1 << (h & 63);
+        if (seen & bit)
+            for (uint32_t i = 0; i < j; i++)
+                if (same_key(&mb[i], mb[j].key, n))
+                    return true;
+        seen |= bit;
+    }
     return false;
 }
 
@@ -122,10 +133,11 @@ static int rec_newindex(lua_State *L)
 {
     struct hl_rec_slot *st = state(L, 1);
     const struct sl_value *o = st->orig;
-    if (lua_isnil(L, 2))
+    int kt = lua_type(L, 2);
+    if (kt == LUA_TNIL)
         return luaL_error(L, "index is nil");
     long j = -1;
-    if (lua_type(L, 2) == LUA_TSTRING) {
+    if (kt == LUA_TSTRING) {
         size_t n;
         const char *k = lua_tolstring(L, 2, &n);
         j = find(o, k, n);
@@ -233,6 +245,7 @@ static struct hl_rec_slot *slot_new(struct hl_state *hs, const void *t)
             r[i] = *o;
         }
         free(hs->recs);
+        hs->recs_last = NULL;
         hs->recs = r;
         hs->recs_cap = cap;
     }
@@ -265,6 +278,7 @@ bool hl_record_push(lua_State *L, const struct sl_value *map)
     st->call = hs->call_id;
     st->bits = 0;
     st->new_sets = 0;
+    hs->recs_last = st;
     lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_record_mt);
     lua_setmetatable(L, -2);
     return true;
