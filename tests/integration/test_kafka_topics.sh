@@ -3,6 +3,7 @@
 #   A: topic = "record.dest" (no dest field -> dead_letter), key kept, headers kept
 #   B: topic = "header:x-dest", default_topic = "fallback", key = "record.id",
 #      keep_headers = false, trace_header = false
+# and in_kafka subscribed to a topic regex (^logs-.*).
 . "${SLUICE_SOURCE_DIR:-.}/tests/tools/kafka_lib.sh"
 kafka_setup
 [ -f "$SLUICE_PLUGIN_PATH/codec_json.so" ] || { echo "SKIP: codec_json not built"; exit 0; }
@@ -45,4 +46,23 @@ awk -F'\t' '$1 !~ /^a[0-9]+$/ || $3 !~ /x-dest=h-a/ || $3 !~ /traceparent=00-/ {
 awk -F'\t' '{ split($2, p, /[:,}]/); if ($1 != p[2] || $3 != "") exit 1 }' "$T/h-a" ||
     fail "h-a: key is not record.id, or headers were sent"
 grep -q '^c[0-9]*	.*x-sluice-error=' "$T/dlq" || fail "dlq: no x-sluice-error on the messages without dest"
-echo "ok: routing by field and header, default_topic, key from record, headers off"
+
+# in_kafka subscribed to a regex: every matching topic, no other.
+for t in logs-a logs-b other re-out; do
+    mock_cmd "topic $t 2"
+done
+b=0
+for t in logs-a logs-b other; do # keys k1-*, k2-*, k3-*
+    b=$((b + 1))
+    gen_json 1000 $b | kcat -b "$BROKERS" -P -t "$t" -K '	' || fail "produce"
+done
+cat >"$T/re.conf" <<EOF
+inputs = ( { type = "kafka"; name = "kin"; brokers = "$BROKERS"; topics = [ "^logs-.*" ];
+             group = "t-regex"; exit_on_eof = true; } );
+outputs = ( { type = "kafka"; name = "kout"; brokers = "$BROKERS"; topic = "re-out"; } );
+EOF
+timeout 60 "$SLUICE" -c "$T/re.conf" 2>"$T/re.log" || { tail "$T/re.log"; fail "regex run failed"; }
+kcat -b "$BROKERS" -C -t re-out -e -q -f '%k\n' | sed 's/-[0-9]*$//' | sort | uniq -c >"$T/re.got"
+printf '   1000 k1\n   1000 k2\n' | cmp -s - "$T/re.got" ||
+    fail "regex subscription got: $(cat "$T/re.got")"
+echo "ok: routing by field and header, default_topic, key from record, headers off, topic regex"
