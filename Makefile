@@ -39,7 +39,9 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: build
-	@for b in bench/*.sh; do echo "== $$b"; bash $$b || exit 1; done
+	@for b in bench/*.sh; do echo "== $$b"; \
+	  SLUICE=$(abspath $(BUILD))/bin/sluice SLUICE_PLUGIN_PATH=$(abspath $(BUILD))/plugins \
+	  SLUICE_BUILD_DIR=$(abspath $(BUILD)) bash $$b || exit 1; done
 
 format:
 	git ls-files '*.c' '*.h' '*.cpp' | xargs clang-format -i

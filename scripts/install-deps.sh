@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libconfig-dev libcmocka-dev liblua5.4-dev libyajl-dev librdkafka-dev
-  libmicrohttpd-dev libsimdjson-dev
+  libmicrohttpd-dev libsimdjson-dev libjansson-dev libjson-c-dev
   kcat valgrind procps psmisc curl bc python3 time
 )
 missing=()
