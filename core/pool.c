@@ -153,8 +153,6 @@ void sl__msg_recycle(struct sl_msg *m)
     m->cookie = 0;
     m->out_raw = false;
     m->_ack = NULL;
-    m->_error = NULL;
-    m->_stage = NULL;
     m->_due_ns = 0;
     struct magazine *g = cache.loaded;
     if (!g || g->n == MAGAZINE) {

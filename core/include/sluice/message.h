@@ -61,8 +61,6 @@ struct sl_msg {
     /* engine-private from here; plugins must not touch */
     struct sl_msg *_next;
     void *_ack;
-    const char *_error;
-    const char *_stage;
     int64_t _due_ns;
 };
 
