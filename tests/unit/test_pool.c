@@ -182,8 +182,6 @@ static void dirty(struct sl_msg *m)
     m->cookie = 77;
     sl_buf_set(&m->out, "out", 3);
     m->out_raw = true;
-    m->_error = "boom";
-    m->_stage = "stage";
     m->_due_ns = 5;
 }
 
@@ -205,8 +203,6 @@ static void assert_clean(const struct sl_msg *m)
     assert_int_equal(m->out.len, 0);
     assert_false(m->out_raw);
     assert_null(m->_ack);
-    assert_null(m->_error);
-    assert_null(m->_stage);
     assert_int_equal(m->_due_ns, 0);
     assert_null(m->_next);
 }
