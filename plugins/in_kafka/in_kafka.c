@@ -52,8 +52,11 @@ struct kworker {
     size_t last; /* slot of the previous message */
     size_t n_assigned;
     bool paused;
-    bool closing;  /* consumer_close: nothing more will be delivered */
-    bool eof_seen; /* a partition reached its end since the last check */
+    bool closing;          /* consumer_close: nothing more will be delivered */
+    bool eof_seen;         /* a partition reached its end since the last check */
+    bool empty_assignment; /* the last assignment left this worker nothing */
+    bool left;             /* left the group (end of run) */
+    bool left_cleanly;
     atomic_bool commit_failed;
     int64_t next_commit_ms;
     struct sl_counter *c_msgs, *c_commits, *c_pauses;
@@ -379,6 +382,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             pthread_mutex_unlock(&w->lock);
         }
         log_parts(w, "assigned", parts);
+        w->empty_assignment = w->n_assigned == 0;
         rd_kafka_error_t *e = NULL;
         if (coop)
             e = rd_kafka_incremental_assign(rk, parts);
@@ -522,17 +526,26 @@ static bool close_consumer(struct kworker *w)
     return closed;
 }
 
+/* Commit what moved since run() ended, and leave the group. */
+static void leave(struct kworker *w)
+{
+    if (w->left)
+        return;
+    if (any_dirty(w))
+        commit_now(w, NULL, true);
+    w->closing = true;
+    w->left = true;
+    w->left_cleanly = close_consumer(w);
+}
+
 static void kafka_worker_destroy(void *p)
 {
     struct kworker *w = p;
     if (!w)
         return;
     if (w->rk) {
-        /* Whatever was delivered after run() returned. */
-        if (any_dirty(w))
-            commit_now(w, NULL, true);
-        w->closing = true;
-        if (close_consumer(w))
+        leave(w);
+        if (w->left_cleanly)
             rd_kafka_destroy(w->rk);
         else
             rd_kafka_destroy_flags(w->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
@@ -563,10 +576,12 @@ static void set_paused(struct kworker *w, bool pause)
     w->paused = pause;
 }
 
+/* With exit_on_eof: every assigned partition is at its end, or the group gave
+ * this worker nothing (more workers or members than partitions). */
 static bool all_eof(struct kworker *w)
 {
     if (w->n_assigned == 0)
-        return false;
+        return w->empty_assignment;
     for (size_t i = 0; i < w->n_parts; i++)
         if (w->parts[i].assigned && !w->parts[i].eof)
             return false;
@@ -770,6 +785,16 @@ static int kafka_run(void *p, struct sl_input_sink *sink)
     drain_wait(w, NULL);
     commit_final(w);
     w->sink = NULL;
+    /* Leave the group now: a member that no longer polls must not be handed
+     * partitions by a later rebalance. The revoke is served here, on the
+     * normal callback path; what is polled meanwhile is not emitted. */
+    rd_kafka_unsubscribe(w->rk);
+    int64_t end = now_ms() + CLOSE_WAIT_MS;
+    while (w->n_assigned > 0 && now_ms() < end) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, 100);
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
     if (rc == 0 && ctx->exit_on_eof)
         sl_log(w->base.inst, SL_LOG_INFO, "kafka: worker %u reached the end of its partitions",
                w->index);
