@@ -2,7 +2,6 @@
  * follow = true, which waits for more like `tail -f`. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -11,11 +10,8 @@
 static int file_init(struct sl_instance *inst, void **ctx)
 {
     const char *path = sl_opt_str(inst, "path");
-    int64_t max_line = sl_opt_int(inst, "max_line");
-    if (max_line < 1) {
-        sl_log(inst, SL_LOG_ERROR, "%s: max_line must be at least 1", sl_instance_where(inst));
+    if (line_reader_check(inst) < 0)
         return SL_ERROR;
-    }
     if (sl_instance_workers(inst) > 1)
         sl_log(inst, SL_LOG_WARN, "a file is read by one thread; workers = %u is ignored",
                sl_instance_workers(inst));
@@ -28,33 +24,12 @@ static int file_init(struct sl_instance *inst, void **ctx)
         sl_log(inst, SL_LOG_ERROR, "%s: cannot open: %s", path, strerror(errno));
         return SL_ERROR;
     }
-    struct line_reader *r = malloc(sizeof(*r));
-    if (!r ||
-        line_reader_init(r, fd, path, (size_t)max_line, sl_opt_bool(inst, "follow"), inst) < 0) {
-        free(r);
+    *ctx = line_reader_new(inst, fd, true, path, sl_opt_bool(inst, "follow"));
+    if (!*ctx) {
         close(fd);
         return SL_ERROR;
     }
-    *ctx = r;
     return SL_OK;
-}
-
-static void file_destroy(void *ctx)
-{
-    struct line_reader *r = ctx;
-    close(r->fd);
-    line_reader_fini(r);
-    free(r);
-}
-
-static int file_run(void *ctx, struct sl_input_sink *sink)
-{
-    return line_reader_run(ctx, sink);
-}
-
-static void file_stop(void *ctx)
-{
-    line_reader_stop(ctx);
 }
 
 static const struct sl_option file_options[] = {
@@ -72,7 +47,7 @@ SL_PLUGIN_DEFINE = {
     .doc = "read a file one message per line; ends at EOF unless follow = true",
     .options = file_options,
     .init = file_init,
-    .destroy = file_destroy,
-    .run = file_run,
-    .stop = file_stop,
+    .destroy = line_reader_destroy,
+    .run = line_reader_run,
+    .stop = line_reader_stop,
 };

@@ -11,36 +11,54 @@
 
 enum { READ_CHUNK = 1 << 20, FOLLOW_POLL_MS = 200, FINISH_LINE_MS = 1000 };
 
-int line_reader_init(struct line_reader *r, int fd, const char *label, size_t max_line, bool follow,
-                     const struct sl_instance *inst)
+int line_reader_check(const struct sl_instance *inst)
 {
-    memset(r, 0, sizeof(*r));
+    if (sl_opt_int(inst, "max_line") < 1) {
+        sl_log(inst, SL_LOG_ERROR, "%s: max_line must be at least 1", sl_instance_where(inst));
+        return SL_ERROR;
+    }
+    return SL_OK;
+}
+
+struct line_reader *line_reader_new(const struct sl_instance *inst, int fd, bool owns_fd,
+                                    const char *label, bool follow)
+{
+    struct line_reader *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
     r->fd = fd;
+    r->owns_fd = owns_fd;
     r->label = label;
-    r->max_line = max_line;
+    r->max_line = (size_t)sl_opt_int(inst, "max_line");
     r->follow = follow;
     r->inst = inst;
     r->cap = READ_CHUNK;
     r->buf = malloc(r->cap);
     r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (!r->buf || r->wake_fd < 0) {
-        free(r->buf);
-        if (r->wake_fd >= 0)
-            close(r->wake_fd);
-        return SL_ERROR;
-    }
     atomic_init(&r->stop, false);
-    return SL_OK;
+    if (!r->buf || r->wake_fd < 0) {
+        sl_log(inst, SL_LOG_ERROR, "%s: cannot set up the reader: %s", label, strerror(errno));
+        r->owns_fd = false; /* the caller still owns fd on failure */
+        line_reader_destroy(r);
+        return NULL;
+    }
+    return r;
 }
 
-void line_reader_fini(struct line_reader *r)
+void line_reader_destroy(void *ctx)
 {
+    struct line_reader *r = ctx;
+    if (r->owns_fd)
+        close(r->fd);
+    if (r->wake_fd >= 0)
+        close(r->wake_fd);
     free(r->buf);
-    close(r->wake_fd);
+    free(r);
 }
 
-void line_reader_stop(struct line_reader *r)
+void line_reader_stop(void *ctx)
 {
+    struct line_reader *r = ctx;
     atomic_store(&r->stop, true);
     uint64_t one = 1;
     ssize_t w = write(r->wake_fd, &one, sizeof(one));
@@ -165,8 +183,9 @@ static void finish_line(struct line_reader *r)
                r->end - r->start);
 }
 
-int line_reader_run(struct line_reader *r, struct sl_input_sink *sink)
+int line_reader_run(void *ctx, struct sl_input_sink *sink)
 {
+    struct line_reader *r = ctx;
     for (;;) {
         uint8_t *p = r->buf + r->start, *end = r->buf + r->end;
         uint8_t *nl;

@@ -8,6 +8,7 @@
 
 struct line_reader {
     int fd;
+    bool owns_fd;
     int wake_fd; /* eventfd: written by stop() to interrupt a wait */
     atomic_bool stop;
     bool follow;
@@ -20,14 +21,17 @@ struct line_reader {
     const struct sl_instance *inst;
 };
 
-int line_reader_init(struct line_reader *r, int fd, const char *label, size_t max_line, bool follow,
-                     const struct sl_instance *inst);
-void line_reader_fini(struct line_reader *r);
-/* Any thread: make the reader return what it holds and then end. */
-void line_reader_stop(struct line_reader *r);
-/* Read every line and emit it through the sink. Lines longer than max_line
- * are dead-lettered (their first max_line bytes). Returns 0 at the end of
- * input or after stop, SL_ERROR on a read error. */
-int line_reader_run(struct line_reader *r, struct sl_input_sink *sink);
+/* Checks the instance's max_line option; logs and returns SL_ERROR if bad. */
+int line_reader_check(const struct sl_instance *inst);
+/* A reader of fd (closed on destroy when owns_fd). NULL, logged, on error. */
+struct line_reader *line_reader_new(const struct sl_instance *inst, int fd, bool owns_fd,
+                                    const char *label, bool follow);
+/* Plugin callbacks, ctx being the reader. run reads every line and emits it
+ * through the sink; lines longer than max_line are dead-lettered (their first
+ * max_line bytes). It returns 0 at the end of input or after stop (which any
+ * thread may call), SL_ERROR on a read error. */
+void line_reader_destroy(void *ctx);
+int line_reader_run(void *ctx, struct sl_input_sink *sink);
+void line_reader_stop(void *ctx);
 
 #endif

@@ -1,41 +1,16 @@
 /* in_stdin - one message per line from standard input, until EOF. */
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "../in_file/line_reader.h"
 
 static int stdin_init(struct sl_instance *inst, void **ctx)
 {
-    int64_t max_line = sl_opt_int(inst, "max_line");
-    if (max_line < 1) {
-        sl_log(inst, SL_LOG_ERROR, "%s: max_line must be at least 1", sl_instance_where(inst));
+    if (line_reader_check(inst) < 0)
         return SL_ERROR;
-    }
     if (sl_instance_checking(inst))
         return SL_OK;
-    struct line_reader *r = malloc(sizeof(*r));
-    if (!r || line_reader_init(r, STDIN_FILENO, "stdin", (size_t)max_line, false, inst) < 0) {
-        free(r);
-        return SL_ERROR;
-    }
-    *ctx = r;
-    return SL_OK;
-}
-
-static void stdin_destroy(void *ctx)
-{
-    line_reader_fini(ctx);
-    free(ctx);
-}
-
-static int stdin_run(void *ctx, struct sl_input_sink *sink)
-{
-    return line_reader_run(ctx, sink);
-}
-
-static void stdin_stop(void *ctx)
-{
-    line_reader_stop(ctx);
+    *ctx = line_reader_new(inst, STDIN_FILENO, false, "stdin", false);
+    return *ctx ? SL_OK : SL_ERROR;
 }
 
 static const struct sl_option stdin_options[] = {
@@ -51,7 +26,7 @@ SL_PLUGIN_DEFINE = {
     .doc = "read standard input one message per line",
     .options = stdin_options,
     .init = stdin_init,
-    .destroy = stdin_destroy,
-    .run = stdin_run,
-    .stop = stdin_stop,
+    .destroy = line_reader_destroy,
+    .run = line_reader_run,
+    .stop = line_reader_stop,
 };
