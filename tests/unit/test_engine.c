@@ -241,6 +241,21 @@ static void test_acks_retries_dead_letters(void **state)
     finish(pl);
 }
 
+/* Every tenth message (offset % 10 == 4) failed: the dead-letter output
+ * confirmed exactly those, and the input heard of every message exactly
+ * once: delivered (1) or dead-lettered (2). */
+static void assert_tenth_dead_lettered(struct seq_in *in, struct check_out *dlq, uint64_t N)
+{
+    assert_int_equal(atomic_load(&dlq->n), N / 10);
+    assert_int_equal(atomic_load(&dlq->dead_ok), N / 10);
+    assert_int_equal(atomic_load(&in->delivered_ok), N - N / 10);
+    assert_int_equal(atomic_load(&in->delivered_err), N / 10);
+    assert_int_equal(atomic_load(&in->duplicates), 0);
+    for (uint64_t i = 0; i < N; i++)
+        if (in->seen[i] != (i % 10 == 4 ? 2 : 1))
+            fail_msg("offset %llu: delivery state %u", (unsigned long long)i, in->seen[i]);
+}
+
 /* The same with fan-out: the ack waits for both outputs (and the dead letter). */
 static void test_acks_fan_out(void **state)
 {
@@ -281,14 +296,7 @@ static void test_acks_fan_out(void **state)
     struct check_out *dlq = pl->dlq->ctx;
     assert_int_equal(atomic_load(&a->n), N - N / 10);
     assert_int_equal(atomic_load(&b->n), N);
-    assert_int_equal(atomic_load(&dlq->n), N / 10);
-    assert_int_equal(atomic_load(&dlq->dead_ok), N / 10);
-    assert_int_equal(atomic_load(&in->delivered_ok), N - N / 10);
-    assert_int_equal(atomic_load(&in->delivered_err), N / 10);
-    assert_int_equal(atomic_load(&in->duplicates), 0);
-    for (uint64_t i = 0; i < N; i++)
-        if (in->seen[i] != (i % 10 == 4 ? 2 : 1))
-            fail_msg("offset %llu: delivery state %u", (unsigned long long)i, in->seen[i]);
+    assert_tenth_dead_lettered(in, dlq, N);
     finish(pl);
 }
 
@@ -362,14 +370,7 @@ static void test_output_retry_and_refuse(void **state)
     assert_int_equal(atomic_load(&out->n), N - N / 10);
     assert_int_equal(atomic_load(&pl->outputs[0]->stats.retried), N / 10);
     assert_int_equal(atomic_load(&pl->outputs[0]->stats.out), N - N / 10);
-    assert_int_equal(atomic_load(&dlq->n), N / 10);
-    assert_int_equal(atomic_load(&dlq->dead_ok), N / 10);
-    assert_int_equal(atomic_load(&in->delivered_ok), N - N / 10);
-    assert_int_equal(atomic_load(&in->delivered_err), N / 10);
-    assert_int_equal(atomic_load(&in->duplicates), 0);
-    for (uint64_t i = 0; i < N; i++)
-        if (in->seen[i] != (i % 10 == 4 ? 2 : 1))
-            fail_msg("offset %llu: delivery state %u", (unsigned long long)i, in->seen[i]);
+    assert_tenth_dead_lettered(in, dlq, N);
     finish(pl);
 }
 
