@@ -10,6 +10,9 @@
 
 #include <sluice/sluice.h>
 
+#include "base64.h"
+#include "utf8.h"
+
 static int envelope_worker_init(void *ctx, unsigned idx, void **wctx)
 {
     (void)ctx;
@@ -31,37 +34,10 @@ static void put_str(yajl_gen g, const char *s)
     yajl_gen_string(g, (const unsigned char *)s, strlen(s));
 }
 
-/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
-static bool utf8_valid(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        uint8_t c = p[i];
-        size_t len = c < 0x80             ? 1
-                     : (c & 0xE0) == 0xC0 ? 2
-                     : (c & 0xF0) == 0xE0 ? 3
-                     : (c & 0xF8) == 0xF0 ? 4
-                                          : 0;
-        if (!len || i + len > n)
-            return false;
-        uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-        for (size_t k = 1; k < len; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = cp << 6 | (p[i + k] & 0x3F);
-        }
-        static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += len;
-    }
-    return true;
-}
-
 /* Bytes as a JSON string when they are valid UTF-8, else base64 under
  * "<name>_base64", so any payload survives the round trip. */
 static void put_bytes(yajl_gen g, const char *name, const uint8_t *p, size_t n)
 {
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     if (utf8_valid(p, n)) {
         put_str(g, name);
         yajl_gen_string(g, p, n);
@@ -70,20 +46,13 @@ static void put_bytes(yajl_gen g, const char *name, const uint8_t *p, size_t n)
     char key[300];
     snprintf(key, sizeof(key), "%s_base64", name);
     put_str(g, key);
-    size_t out_len = (n + 2) / 3 * 4;
-    char *out = malloc(out_len + 1), *o = out;
+    size_t out_len = base64_encoded_len(n);
+    char *out = malloc(out_len + 1);
     if (!out) {
         yajl_gen_null(g);
         return;
     }
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? p[i + 2] : 0);
-        *o++ = b64[v >> 18 & 63];
-        *o++ = b64[v >> 12 & 63];
-        *o++ = i + 1 < n ? b64[v >> 6 & 63] : '=';
-        *o++ = i + 2 < n ? b64[v & 63] : '=';
-    }
+    base64_encode(out, p, n);
     yajl_gen_string(g, (const unsigned char *)out, out_len);
     free(out);
 }

@@ -267,7 +267,7 @@ static const char *take_string(struct json_dec *d, const unsigned char *s, size_
     /* A pointer outside the payload means yajl unescaped into its own buffer. */
     if ((s < d->text || s > d->text + d->len) && !check_escapes(d))
         return NULL;
-    if (!json_utf8_valid(s, n)) {
+    if (!utf8_valid(s, n)) {
         fail(d, "json: invalid UTF-8 in string at byte %zu", where(d));
         return NULL;
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "json.h"
 
 struct enc {
@@ -212,7 +213,7 @@ static int put_string(struct enc *e, const uint8_t *s, size_t n)
         if (p == end)
             break;
         if (klass[*p] == 2) {
-            size_t k = json_utf8_seq(p, (size_t)(end - p));
+            size_t k = utf8_seq(p, (size_t)(end - p));
             if (k) {
                 memcpy(o, p, k); /* same size in and out: already made room */
                 o += k;
@@ -266,26 +267,11 @@ static int put_string(struct enc *e, const uint8_t *s, size_t n)
 
 static int put_base64(struct enc *e, const uint8_t *s, size_t n)
 {
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    if (room(e, (n + 2) / 3 * 4 + 2) < 0)
+    if (room(e, base64_encoded_len(n) + 2) < 0)
         return -1;
     uint8_t *o = e->b->data + e->b->len;
     *o++ = '"';
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-        *o++ = (uint8_t)tbl[v >> 18];
-        *o++ = (uint8_t)tbl[(v >> 12) & 63];
-        *o++ = (uint8_t)tbl[(v >> 6) & 63];
-        *o++ = (uint8_t)tbl[v & 63];
-    }
-    if (i < n) {
-        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
-        *o++ = (uint8_t)tbl[v >> 18];
-        *o++ = (uint8_t)tbl[(v >> 12) & 63];
-        *o++ = i + 1 < n ? (uint8_t)tbl[(v >> 6) & 63] : '=';
-        *o++ = '=';
-    }
+    o = (uint8_t *)base64_encode((char *)o, s, n);
     *o++ = '"';
     e->b->len = (size_t)(o - e->b->data);
     return 0;

@@ -9,6 +9,7 @@
 
 #include "sluice/message.h"
 #include "sluice/value.h"
+#include "utf8.h"
 
 #ifdef __cplusplus
 extern "C" { /* the bench's C++ comparison program includes this too */
@@ -46,13 +47,6 @@ void json_scratch_free(void *s, void *p);
 /* Forgets every block; grows the buffer when the last message needed more. */
 void json_scratch_reset(struct json_scratch *s);
 void json_scratch_destroy(struct json_scratch *s);
-
-/* ---- utf8.c ---- */
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0 if it is not one. n > 0. */
-size_t json_utf8_seq(const uint8_t *p, size_t n);
-/* True when all n bytes are well-formed UTF-8. */
-bool json_utf8_valid(const uint8_t *p, size_t n);
 
 /* ---- decode.c: one worker's decoder (not thread-safe; one per worker) ---- */
 struct json_dec;

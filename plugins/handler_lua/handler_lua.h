@@ -127,8 +127,6 @@ void hl_to_value(lua_State *L, int idx, struct sl_arena *a, struct sl_value *dst
                  const struct sl_value *hint, bool share);
 /* Array/map decision for a table (shared with JSON): true when array. */
 bool hl_table_is_array(lua_State *L, int idx, const struct sl_value *hint, size_t *n);
-/* True when s[0..n) is valid UTF-8. */
-bool hl_utf8_valid(const char *s, size_t n);
 
 /* ---- hl_record.c: msg.record as a lazy table ---- */
 void hl_record_register(lua_State *L, struct hl_state *hs);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "handler_lua.h"
+#include "utf8.h"
 
 const char hl_null_sentinel = 0;
 
@@ -91,50 +92,6 @@ void hl_push_value(lua_State *L, const struct sl_value *v)
     lua_rawgeti(L, LUA_REGISTRYINDEX, hs->ref_keys);
     push_value(L, hs, lua_gettop(L), v, 0);
     lua_remove(L, -2);
-}
-
-bool hl_utf8_valid(const char *str, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)str, *end = s + n;
-    while (s < end) {
-        /* ASCII fast path, 8 bytes at a time */
-        while (end - s >= 8) {
-            uint64_t w;
-            memcpy(&w, s, 8);
-            if (w & 0x8080808080808080ull)
-                break;
-            s += 8;
-        }
-        if (s >= end)
-            break;
-        unsigned c = *s;
-        if (c < 0x80) {
-            s++;
-            continue;
-        }
-        size_t k;
-        unsigned min;
-        if ((c & 0xe0) == 0xc0) {
-            k = 1, min = 0x80, c &= 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            k = 2, min = 0x800, c &= 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            k = 3, min = 0x10000, c &= 0x07;
-        } else {
-            return false;
-        }
-        if ((size_t)(end - s) <= k)
-            return false;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[j] & 0xc0) != 0x80)
-                return false;
-            c = c << 6 | (s[j] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-            return false;
-        s += k + 1;
-    }
-    return true;
 }
 
 bool hl_table_is_array(lua_State *L, int idx, const struct sl_value *hint, size_t *n)
@@ -381,7 +338,7 @@ static void to_value(struct conv *c, int idx, struct sl_value *dst, const struct
             dst->u.str = hint->u.str;
             return;
         }
-        dst->type = hl_utf8_valid(s, n) ? SL_STRING : SL_BYTES;
+        dst->type = utf8_valid((const uint8_t *)s, n) ? SL_STRING : SL_BYTES;
         dst->u.str = conv_strdup(c, s, n);
         return;
     }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "monotime.h"
 #include "template.h"
 
 struct generator {
@@ -26,13 +27,6 @@ struct gen_worker {
     struct generator *g;
     unsigned idx;
 };
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int gen_init(struct sl_instance *inst, void **ctx)
 {
@@ -105,7 +99,7 @@ static int gen_run(void *wctx, struct sl_input_sink *sink)
     struct gen_worker *w = wctx;
     struct generator *g = w->g;
     uint64_t start = g->start, made = 0;
-    int64_t t0 = now_ns();
+    int64_t t0 = monotime_ns();
     struct timespec wall;
     while (!atomic_load_explicit(&g->stop, memory_order_relaxed)) {
         /* claim a block of sequence numbers; ends when count is reached */
@@ -133,7 +127,7 @@ static int gen_run(void *wctx, struct sl_input_sink *sink)
         }
         made += CLAIM;
         if (g->rate > 0) {
-            int64_t due = t0 + (int64_t)((double)made / g->rate * 1e9), now = now_ns();
+            int64_t due = t0 + (int64_t)((double)made / g->rate * 1e9), now = monotime_ns();
             if (due > now) {
                 sl_sink_flush(sink);
                 int64_t d = due - now;

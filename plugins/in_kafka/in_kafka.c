@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "kconf.h"
+#include "monotime.h"
 #include "ktrack.h"
 
 #define MAX_WORKERS     256
@@ -86,13 +87,6 @@ static const struct sl_option options[] = {
      "on revoke and at stop, how long to wait for in-flight messages before committing"},
     {NULL, 0, NULL, false, NULL},
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int kafka_init(struct sl_instance *inst, void **out)
 {
@@ -250,8 +244,8 @@ static int commit_now(struct kworker *w, const rd_kafka_topic_partition_list_t *
 /* The last commit before leaving: worth a few tries on transient errors. */
 static void commit_final(struct kworker *w)
 {
-    int64_t end = now_ms() + FINAL_COMMIT_MS;
-    while (commit_now(w, NULL, true) != 0 && now_ms() < end) {
+    int64_t end = monotime_ms() + FINAL_COMMIT_MS;
+    while (commit_now(w, NULL, true) != 0 && monotime_ms() < end) {
         struct timespec ts = {0, 300 * 1000000};
         nanosleep(&ts, NULL);
     }
@@ -259,7 +253,7 @@ static void commit_final(struct kworker *w)
 
 static void maybe_commit(struct kworker *w)
 {
-    int64_t now = now_ms();
+    int64_t now = monotime_ms();
     if (now < w->next_commit_ms)
         return;
     w->next_commit_ms = now + w->ctx->commit_interval_ms;
@@ -506,8 +500,8 @@ static bool close_consumer(struct kworker *w)
         sl_log(w->base.inst, SL_LOG_WARN, "kafka: close: %s", rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
     } else {
-        int64_t end = now_ms() + CLOSE_WAIT_MS;
-        while (!(closed = rd_kafka_consumer_closed(w->rk)) && now_ms() < end) {
+        int64_t end = monotime_ms() + CLOSE_WAIT_MS;
+        while (!(closed = rd_kafka_consumer_closed(w->rk)) && monotime_ms() < end) {
             rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
             if (!ev)
                 continue;
@@ -709,12 +703,12 @@ static int handle_event(struct kworker *w, rd_kafka_message_t *rkm)
  * keep serving the consumer (rebalances, commits). Returns false to stop. */
 static bool wait_room(struct kworker *w, struct sl_input_sink *sink)
 {
-    int64_t since = now_ms();
+    int64_t since = monotime_ms();
     rd_kafka_message_t *held = NULL;
     while (!atomic_load(&w->ctx->stopping) && !sl_sink_stopping(sink)) {
         if (sl_sink_wait(sink, 50))
             break;
-        if (!w->paused && now_ms() - since >= PAUSE_AFTER_MS) {
+        if (!w->paused && monotime_ms() - since >= PAUSE_AFTER_MS) {
             set_paused(w, true);
             sl_counter_add(w->c_pauses, 1);
             sl_log(w->base.inst, SL_LOG_DEBUG, "kafka: pipeline full, partitions paused");
@@ -739,7 +733,7 @@ static int kafka_run(void *p, struct sl_input_sink *sink)
     unsigned polls = 0;
 
     w->sink = sink;
-    w->next_commit_ms = now_ms() + ctx->commit_interval_ms;
+    w->next_commit_ms = monotime_ms() + ctx->commit_interval_ms;
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(w->rk);
     rd_kafka_message_t *batch[BATCH];
     while (!atomic_load(&ctx->stopping) && !sl_sink_stopping(sink)) {
@@ -789,8 +783,8 @@ static int kafka_run(void *p, struct sl_input_sink *sink)
      * partitions by a later rebalance. The revoke is served here, on the
      * normal callback path; what is polled meanwhile is not emitted. */
     rd_kafka_unsubscribe(w->rk);
-    int64_t end = now_ms() + CLOSE_WAIT_MS;
-    while (w->n_assigned > 0 && now_ms() < end) {
+    int64_t end = monotime_ms() + CLOSE_WAIT_MS;
+    while (w->n_assigned > 0 && monotime_ms() < end) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, 100);
         if (m)
             rd_kafka_message_destroy(m);

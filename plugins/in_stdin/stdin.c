@@ -1,7 +1,7 @@
 /* in_stdin - one message per line from standard input, until EOF. */
 #include <unistd.h>
 
-#include "../in_file/line_reader.h"
+#include "line_reader.h"
 
 static int stdin_init(struct sl_instance *inst, void **ctx)
 {

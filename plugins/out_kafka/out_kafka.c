@@ -10,11 +10,11 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../in_kafka/kconf.h"
+#include "kconf.h"
+#include "monotime.h"
 
 enum src { SRC_STATIC, SRC_RECORD, SRC_HEADER, SRC_NONE, SRC_KEEP };
 
@@ -151,13 +151,6 @@ static bool permanent(rd_kafka_resp_err_t err)
 #define MAX_REDO_ROUNDS 20
 #define REDO_DELAY_MS   100
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Failures of the producer's session rather than of the message. */
 static bool session_error(rd_kafka_resp_err_t err)
 {
@@ -189,7 +182,7 @@ static bool redo_push(struct oworker *w, struct sl_msg *m)
         w->cap_redo = ncap;
     }
     if (w->n_redo == 0)
-        w->redo_at_ms = now_ms() + REDO_DELAY_MS;
+        w->redo_at_ms = monotime_ms() + REDO_DELAY_MS;
     w->redo[w->n_redo++] = m;
     return true;
 }
@@ -424,7 +417,7 @@ static void serve(struct oworker *w, int timeout_ms)
 {
     rd_kafka_poll(w->rk, timeout_ms);
     recover_fatal(w);
-    if (w->n_redo == 0 || now_ms() < w->redo_at_ms)
+    if (w->n_redo == 0 || monotime_ms() < w->redo_at_ms)
         return;
     struct sl_msg **list = w->redo;
     size_t n = w->n_redo;
@@ -458,12 +451,12 @@ static int out_poll(void *p)
 static int out_flush(void *p)
 {
     struct oworker *w = p;
-    int64_t start = now_ms(), next_log = start + 10000;
+    int64_t start = monotime_ms(), next_log = start + 10000;
     while (w->outstanding > 0 || w->n_redo > 0) {
         if (w->outstanding > 0)
             rd_kafka_flush(w->rk, 500);
         serve(w, w->outstanding > 0 ? 0 : REDO_DELAY_MS);
-        if (now_ms() >= next_log && (w->outstanding > 0 || w->n_redo > 0)) {
+        if (monotime_ms() >= next_log && (w->outstanding > 0 || w->n_redo > 0)) {
             next_log += 10000;
             sl_log(w->base.inst, SL_LOG_WARN,
                    "kafka: flush: still waiting for %" PRId64 " delivery reports (%zu to redo)",

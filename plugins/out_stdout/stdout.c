@@ -1,7 +1,7 @@
 /* out_stdout - one message per line on standard output. */
 #include <unistd.h>
 
-#include "../out_file/file_writer.h"
+#include "file_writer.h"
 
 static int stdout_init(struct sl_instance *inst, void **ctx)
 {

@@ -3,9 +3,9 @@
  * encode -> decode must give an equal tree and encoding must be stable.
  * Build and run: tests/fuzz/run.sh json [seconds]   (needs libyajl-dev, libsimdjson-dev)
  * fuzz-sources: plugins/codec_json/decode.c plugins/codec_json/encode.c
- * fuzz-sources: plugins/codec_json/scratch.c plugins/codec_json/utf8.c
+ * fuzz-sources: plugins/codec_json/scratch.c plugins/common/utf8.c plugins/common/base64.c
  * fuzz-sources: plugins/codec_json/simd.cpp
- * fuzz-cflags: -Iplugins/codec_json -DJSON_HAVE_SIMDJSON
+ * fuzz-cflags: -Iplugins/codec_json -Iplugins/common -DJSON_HAVE_SIMDJSON
  * fuzz-pkgs: yajl simdjson */
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,9 +3,9 @@
  * is read as a recipe for a record; every encoding must decode, and to the record expected.
  * Build and run: tests/fuzz/run.sh json_encode [seconds]
  * fuzz-sources: plugins/codec_json/decode.c plugins/codec_json/encode.c
- * fuzz-sources: plugins/codec_json/scratch.c plugins/codec_json/utf8.c
+ * fuzz-sources: plugins/codec_json/scratch.c plugins/common/utf8.c plugins/common/base64.c
  * fuzz-sources: plugins/codec_json/simd.cpp
- * fuzz-cflags: -Iplugins/codec_json -DJSON_HAVE_SIMDJSON
+ * fuzz-cflags: -Iplugins/codec_json -Iplugins/common -DJSON_HAVE_SIMDJSON
  * fuzz-pkgs: yajl simdjson */
 #include <math.h>
 #include <stdio.h>
@@ -109,7 +109,7 @@ static bool text_equal(const char *orig, uint32_t n, const struct sl_value *got)
     uint8_t *exp = malloc(2 * (size_t)n + 1), *o = exp;
     const uint8_t *p = (const uint8_t *)orig, *end = p + n;
     while (p < end) {
-        size_t k = json_utf8_seq(p, (size_t)(end - p));
+        size_t k = utf8_seq(p, (size_t)(end - p));
         if (k) {
             memcpy(o, p, k);
             o += k;

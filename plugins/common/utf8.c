@@ -1,9 +1,9 @@
-/* utf8.c - strict UTF-8 checks (yajl's own check lets overlongs and surrogates through). */
+/* utf8.c - see utf8.h (yajl's own check lets overlongs and surrogates through). */
 #include <string.h>
 
-#include "json.h"
+#include "utf8.h"
 
-size_t json_utf8_seq(const uint8_t *p, size_t n)
+size_t utf8_seq(const uint8_t *p, size_t n)
 {
     uint8_t c = p[0];
 
@@ -37,7 +37,7 @@ size_t json_utf8_seq(const uint8_t *p, size_t n)
     return 0;
 }
 
-bool json_utf8_valid(const uint8_t *p, size_t n)
+bool utf8_valid(const uint8_t *p, size_t n)
 {
     size_t i = 0;
 
@@ -56,7 +56,7 @@ bool json_utf8_valid(const uint8_t *p, size_t n)
             i++;
             continue;
         }
-        size_t k = json_utf8_seq(p + i, n - i);
+        size_t k = utf8_seq(p + i, n - i);
         if (!k)
             return false;
         i += k;
