@@ -7,6 +7,8 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libconfig-dev libcmocka-dev liblua5.4-dev libyajl-dev librdkafka-dev
   libmicrohttpd-dev libsimdjson-dev libjansson-dev libjson-c-dev
+  libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev protobuf-compiler
+  python3-protobuf libmsgpack-dev python3-msgpack
   kcat valgrind procps psmisc curl bc python3 time
 )
 missing=()

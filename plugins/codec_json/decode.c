@@ -40,6 +40,7 @@ struct json_dec {
     size_t errlen;
     bool failed;
     bool finishing; /* inside yajl_complete_parse: positions are past the end */
+    bool used_fast_path;
 };
 
 static int fail(struct json_dec *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -416,6 +417,22 @@ void json_dec_free(struct json_dec *d)
     free(d);
 }
 
+/* yajl's lexer also takes \v and \f for whitespace; RFC 8259 allows only
+ * space, tab, LF and CR. Neither byte is valid anywhere in JSON (a string
+ * needs them escaped), so the first one found is the error. NULL if none. */
+static const uint8_t *non_json_space(const uint8_t *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (text[i] == '\v' || text[i] == '\f')
+            return text + i;
+    return NULL;
+}
+
+bool json_dec_used_fast_path(const struct json_dec *d)
+{
+    return d->used_fast_path;
+}
+
 /* yajl's one-line error text without its "parse error: " prefix and newline. */
 static void yajl_message(struct json_dec *d, size_t at, char *err, size_t errlen)
 {
@@ -436,6 +453,7 @@ int json_decode(struct json_dec *d, struct sl_arena *arena, const uint8_t *text,
     static const uint8_t empty[1] = "";
     int rc = -1;
 
+    d->used_fast_path = false;
     if (len == 0) {
         snprintf(err, errlen, "json: empty payload");
         return -1;
@@ -449,9 +467,17 @@ int json_decode(struct json_dec *d, struct sl_arena *arena, const uint8_t *text,
 #ifdef JSON_HAVE_SIMDJSON
     /* simdjson takes what it can (nearly everything valid, ~2.5x faster);
      * the rest - errors, integers past 64 bits - goes through yajl below. */
-    if (d->simd && json_simd_decode(d->simd, arena, text, len, out) == 0)
+    if (d->simd && json_simd_decode(d->simd, arena, text, len, out) == 0) {
+        d->used_fast_path = true;
         return 0;
+    }
 #endif
+    const uint8_t *bad = non_json_space(text, len);
+    if (bad) {
+        snprintf(err, errlen, "json: parse error at byte %zu: byte 0x%02x is not JSON whitespace",
+                 (size_t)(bad - text), *bad);
+        return -1;
+    }
     d->arena = arena;
     d->text = text;
     d->len = len;

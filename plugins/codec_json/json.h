@@ -58,6 +58,9 @@ void json_dec_free(struct json_dec *d);
 int json_decode(struct json_dec *d, struct sl_arena *arena, const uint8_t *text, size_t len,
                 struct sl_value *out, char *err, size_t errlen);
 
+/* True when the last json_decode was done by simdjson (the fast path). */
+bool json_dec_used_fast_path(const struct json_dec *d);
+
 /* ---- simd.cpp (built when libsimdjson-dev is there: JSON_HAVE_SIMDJSON) ---- */
 struct json_simd;
 struct json_simd *json_simd_new(int max_depth);

@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <malloc.h>
 #include <math.h>
@@ -619,6 +620,82 @@ static void parsers_agree(void **state)
     codec_close(&fast);
 }
 
+/* Every file of the conformance corpus (RFC 8259; JSONTestSuite's naming):
+ * y_*.json must decode, n_*.json must be refused, by both parsers. */
+static void conformance(void **state)
+{
+    struct codec c;
+    struct sl_msg m = {0};
+    char path[512], err[256];
+    assert_int_equal(codec_open(&c, *state), SL_OK);
+    const char *dir = SLUICE_SOURCE_DIR "/tests/data/json_conformance";
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int seen_y = 0, seen_n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] != 'y' && e->d_name[0] != 'n')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        char text[4096];
+        size_t len = fread(text, 1, sizeof(text), f);
+        fclose(f);
+        err[0] = 0;
+        int rc = decode_text(&c, &m, text, len, err, sizeof(err));
+        if (e->d_name[0] == 'y' && rc != SL_OK)
+            fail_msg("%s must be accepted: %s", e->d_name, err);
+        if (e->d_name[0] == 'n' && rc != SL_ERROR)
+            fail_msg("%s must be refused", e->d_name);
+        *(e->d_name[0] == 'y' ? &seen_y : &seen_n) += 1;
+    }
+    closedir(d);
+    assert_true(seen_y >= 20 && seen_n >= 40);
+    msg_free(&m);
+    codec_close(&c);
+}
+
+static int64_t counter(struct codec *c, const char *name)
+{
+    for (struct sl_counter *k = c->inst.counters; k; k = sl__counter_next(k))
+        if (!strcmp(sl__counter_name(k), name))
+            return sl__counter_value(k);
+    return -1;
+}
+
+static void free_counters(struct codec *c)
+{
+    for (struct sl_counter *k = c->inst.counters, *next; k; k = next) {
+        next = sl__counter_next(k);
+        free(k);
+    }
+}
+
+/* Ordinary records are decoded by simdjson, not yajl: the counters (also shown
+ * by --stats) say which parser took each message. With parser = "yajl" none is. */
+static void fast_path_taken(void **state)
+{
+    (void)state;
+    const char *text = "{\"ts\":1732579200000,\"lvl\":\"warn\",\"msg\":\"GET /\",\"ms\":12.75}";
+    for (int yajl_only = 0; yajl_only < 2; yajl_only++) {
+        struct codec c;
+        struct sl_msg m = {0};
+        assert_int_equal(codec_open(&c, yajl_only ? YAJL : NULL), SL_OK);
+        for (int i = 0; i < 3000; i++)
+            dec(&c, &m, text);
+        dec_fails(&c, "[1,", 3, "premature EOF");
+        P->worker_destroy(c.wctx); /* adds the worker's last counts */
+        c.wctx = NULL;
+        /* libsimdjson-dev is a dependency (scripts/install-deps.sh): no fast path is a bug. */
+        assert_int_equal(counter(&c, "json_fast_path"), yajl_only ? 0 : 3000);
+        assert_int_equal(counter(&c, "json_yajl_path"), yajl_only ? 3001 : 1);
+        free_counters(&c);
+        msg_free(&m);
+        P->destroy(c.ctx);
+        msg_free(&c.cfg);
+    }
+}
+
 #define BOTH(f) cmocka_unit_test_prestate(f, NULL), cmocka_unit_test_prestate(f, (void *)YAJL)
 
 int main(void)
@@ -637,6 +714,8 @@ int main(void)
         cmocka_unit_test(parsers_agree),
         BOTH(big_then_small),
         BOTH(no_growth),
+        BOTH(conformance),
+        cmocka_unit_test(fast_path_taken),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
