@@ -43,6 +43,11 @@ static void cleanup(struct sl__pipeline *pl)
     sl__pool_destroy();
 }
 
+/* A stop signal this soon after the first is the same request delivered
+ * twice (GNU timeout and other supervisors signal the child and then its
+ * process group), not an impatient second one. */
+#define REPEAT_WINDOW_NS 1000000000LL
+
 /* Signals are taken synchronously on this thread: every other thread has
  * them blocked, so no handler ever runs inside a worker. */
 static int run(struct sl__pipeline *pl, double stats_every)
@@ -60,6 +65,7 @@ static int run(struct sl__pipeline *pl, double stats_every)
            pl->name, pl->n_inputs, pl->n_handlers, pl->n_outputs, pl->dlq ? ", dead_letter" : "");
     int64_t start = sl__now_ns(), next_stats = start + (int64_t)(stats_every * 1e9);
     bool stopping = false;
+    int64_t stop_signal_ns = 0;
     while (!sl__pipeline_wait(pl, 0)) {
         struct timespec ts = {0, 50 * 1000000};
         int sig = sigtimedwait(&set, NULL, &ts);
@@ -67,11 +73,17 @@ static int run(struct sl__pipeline *pl, double stats_every)
             sl_log(NULL, SL_LOG_INFO, "SIGHUP: reloading scripts");
             sl__pipeline_reload(pl);
         } else if (sig == SIGINT || sig == SIGTERM) {
+            if (stopping && sl__now_ns() - stop_signal_ns < REPEAT_WINDOW_NS) {
+                sl_log(NULL, SL_LOG_DEBUG, "%s again within 1 s: taken as the same request",
+                       strsignal(sig));
+                continue;
+            }
             if (stopping) {
                 sl_log(NULL, SL_LOG_WARN, "second signal: exiting now without draining");
                 _exit(2);
             }
             stopping = true;
+            stop_signal_ns = sl__now_ns();
             sl_log(NULL, SL_LOG_INFO, "%s: stopping inputs and draining", strsignal(sig));
             sl__pipeline_stop(pl);
         }

@@ -74,7 +74,7 @@ PIDS+=($!)
 "$SLUICE" -c "$T/slow.conf" 2> "$T/log" &
 pid=$!; PIDS+=($pid)
 sleep 1
-kill -TERM $pid; sleep 0.5
+kill -TERM $pid; sleep 1.2   # past the 1 s window in which a repeat is the same request
 kill -0 $pid 2>/dev/null || fail "first signal should drain, not exit, while the output is blocked"
 kill -TERM $pid
 for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
@@ -83,3 +83,26 @@ rc=0; wait $pid || rc=$?
 [ $rc = 2 ] || fail "second signal exit code $rc (want 2)"
 grep -q "second signal" "$T/log" || fail "no message for the second signal"
 pass "second signal exits at once (exit 2)"
+
+# The same SIGTERM twice within 1 s (a supervisor signalling the child and
+# then its process group) is one request: the run keeps draining; a signal
+# after the window still exits at once.
+"$SLUICE" -c "$T/slow.conf" 2> "$T/log" &
+pid=$!; PIDS+=($pid)
+sleep 1
+kill -TERM $pid; sleep 0.05; kill -TERM $pid; sleep 0.5
+kill -0 $pid 2>/dev/null || { cat "$T/log"; fail "a repeated SIGTERM within 1 s was taken as a second signal"; }
+sleep 0.6
+kill -TERM $pid
+for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+kill -0 $pid 2>/dev/null && fail "a signal after the 1 s window did not exit at once"
+rc=0; wait $pid || rc=$?
+[ $rc = 2 ] || fail "late second signal exit code $rc (want 2)"
+pass "SIGTERM repeated within 1 s is one request; a later one exits at once"
+
+# GNU timeout without --foreground signals sluice and then its process group.
+rc=0; timeout --preserve-status -s TERM 1 "$SLUICE" -c "$T/gen.conf" 2> "$T/log" || rc=$?
+[ $rc = 0 ] || { tail -3 "$T/log"; fail "timeout -s TERM: exit $rc (want 0, drained)"; }
+n=$(wc -l < "$T/gen.txt")
+grep -q "done in .*: $n in, $n out" "$T/log" || { tail -2 "$T/log"; fail "timeout -s TERM: in != out"; }
+pass "timeout -s TERM (child + process group): drained, $n in, $n out, exit 0"
