@@ -111,6 +111,10 @@ void sl__loader_free(struct sl__loader *l);
 /* Find and load <kind>_<name>.so. On failure writes a message to err. */
 const struct sl_plugin *sl__loader_get(struct sl__loader *l, int kind, const char *name, char *err,
                                        size_t errlen);
+/* elf_check.c: 0 when path's ELF headers, mapped segments and section table
+ * lie within the file; -1 with "path: ..." in err otherwise (a truncated .so
+ * would raise SIGBUS inside dlopen). */
+int sl__elf_check(const char *path, char *err, size_t errlen);
 /* Validate an opened plugin descriptor; used by the loader and tests. */
 int sl__plugin_check(const struct sl_plugin *p, const char *file, int kind, const char *name,
                      char *err, size_t errlen);

@@ -177,6 +177,8 @@ int sl__plugin_check(const struct sl_plugin *p, const char *file, int kind, cons
 static const struct sl_plugin *open_file(const char *path, int kind, const char *name,
                                          void **handle, char *err, size_t errlen)
 {
+    if (sl__elf_check(path, err, errlen) < 0)
+        return NULL;
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         snprintf(err, errlen, "%s: cannot load: %s", path, dlerror());

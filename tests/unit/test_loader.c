@@ -312,6 +312,51 @@ static void test_list_after_get(void **state)
     assert_true(listed);
 }
 
+/* A copy of in_good.so cut to keep bytes, in its own directory. */
+static void truncated_copy(const char *sub, long keep)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p '%s/%s' && head -c %ld '%s/in_good.so' > '%s/%s/in_good.so'", dir, sub, keep,
+             dir, dir, sub);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A truncated .so is refused by name before dlopen (which would take SIGBUS
+ * touching mapped pages past the end of the file), when loaded and listed. */
+static void test_truncated_plugin(void **state)
+{
+    (void)state;
+    char so[1024];
+    snprintf(so, sizeof(so), "%s/in_good.so", dir);
+    FILE *f = fopen(so, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fclose(f);
+    const long keeps[] = {0, 20, 100, size / 2, size - 1};
+    for (size_t i = 0; i < sizeof(keeps) / sizeof(keeps[0]); i++) {
+        char sub[32], path[600], err[1024];
+        snprintf(sub, sizeof(sub), "cut%zu", i);
+        truncated_copy(sub, keeps[i]);
+        snprintf(path, sizeof(path), "%s/%s", dir, sub);
+        const char *dirs[] = {path};
+        struct sl__loader *l = sl__loader_new(dirs, 1);
+        assert_non_null(l);
+        err[0] = '\0';
+        assert_null(sl__loader_get(l, SL_KIND_INPUT, "good", err, sizeof(err)));
+        snprintf(so, sizeof(so), "%s/in_good.so", path);
+        if (!strstr(err, so) || !strstr(err, "truncated or damaged"))
+            fail_msg("cut to %ld of %ld bytes: %s", keeps[i], size, err);
+        int count = 0;
+        char *text = list_to_string(l, &count);
+        bool refused = strstr(text, "(refused)") && strstr(text, so);
+        free(text);
+        sl__loader_free(l);
+        assert_true(refused);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -348,6 +393,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_refusal_in_config),
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_list_after_get),
+        cmocka_unit_test(test_truncated_plugin),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
