@@ -1,24 +1,62 @@
 /* file_writer.c - see file_writer.h. */
 #include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "file_writer.h"
+#include "monotime.h"
 
-static int write_all(int fd, const uint8_t *p, size_t n)
+enum { FAILURE_LOG_INTERVAL_MS = 1000 };
+
+/* Writes p[0..n) and returns how many bytes went out; *err is 0 when all did,
+ * else the errno that stopped it. A descriptor inherited non-blocking (a pipe
+ * or tty as stdout) is waited on, as a blocking one would be, not failed. */
+static size_t write_some(int fd, const uint8_t *p, size_t n, int *err)
 {
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
+    size_t done = 0;
+    *err = 0;
+    while (done < n) {
+        ssize_t w = write(fd, p + done, n - done);
+        if (w > 0) {
+            done += (size_t)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd out = {fd, POLLOUT, 0};
+            poll(&out, 1, -1);
+        } else {
+            *err = w < 0 ? errno : EIO;
+            break;
         }
-        p += w;
-        n -= (size_t)w;
     }
-    return 0;
+    return done;
+}
+
+/* Logs a failed write. A failing disk is retried after every backoff, so after
+ * the first failure one line a second at most, saying how many it stands for. */
+static void log_failure(struct file_writer *fw, const char *fmt, ...)
+{
+    int64_t now = monotime_ms();
+    fw->failures_unlogged++;
+    if (fw->failure_logged_ms && now - fw->failure_logged_ms < FAILURE_LOG_INTERVAL_MS)
+        return;
+    char text[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (fw->failures_unlogged > 1)
+        sl_log(fw->inst, SL_LOG_ERROR, "%s: %s (%u failed writes since the last report)", fw->label,
+               text, fw->failures_unlogged);
+    else
+        sl_log(fw->inst, SL_LOG_ERROR, "%s: %s", fw->label, text);
+    fw->failures_unlogged = 0;
+    fw->failure_logged_ms = now;
 }
 
 struct file_writer *file_writer_new(const struct sl_instance *inst, int fd, bool owns_fd,
@@ -36,41 +74,104 @@ struct file_writer *file_writer_new(const struct sl_instance *inst, int fd, bool
     return fw;
 }
 
+/* Writes what is left of a line a failed write cut short. Returns 0 when the
+ * line is whole again, else the errno (the unwritten part is kept). */
+static int finish_torn_line(struct file_writer *fw)
+{
+    int err;
+    size_t done = write_some(fw->fd, fw->rest.data, fw->rest.len, &err);
+    memmove(fw->rest.data, fw->rest.data + done, fw->rest.len - done);
+    fw->rest.len -= done;
+    return err;
+}
+
 void file_writer_destroy(void *ctx)
 {
     struct file_writer *fw = ctx;
+    if (fw->rest.len && finish_torn_line(fw) != 0)
+        sl_log(fw->inst, SL_LOG_ERROR,
+               "%s: a line cut short by a failed write stays torn (%zu bytes missing)", fw->label,
+               fw->rest.len);
     if (fw->owns_fd)
         close(fw->fd);
     sl_buf_free(&fw->buf);
+    sl_buf_free(&fw->rest);
     pthread_mutex_destroy(&fw->mu);
     free(fw);
+}
+
+/* Cuts the last frag bytes (the head of a torn line) off the end of a regular
+ * file we alone write to, leaving the descriptor's offset there. */
+static bool cut_torn_line(struct file_writer *fw, size_t frag)
+{
+    struct stat st;
+    if (!fw->owns_fd || fstat(fw->fd, &st) < 0 || !S_ISREG(st.st_mode))
+        return false;
+    off_t end = lseek(fw->fd, 0, SEEK_CUR);
+    if (end < (off_t)frag)
+        return false;
+    return ftruncate(fw->fd, end - (off_t)frag) == 0 &&
+           lseek(fw->fd, end - (off_t)frag, SEEK_SET) >= 0;
+}
+
+/* A write of the batch in fw->buf stopped after `written` bytes with err.
+ * Returns how many of its messages went out whole; the line it cut short is
+ * cut off the file, or else its rest is kept to finish before the next write. */
+static size_t settle_failed_write(struct file_writer *fw, struct sl_msg **msgs, size_t n,
+                                  size_t written, int err)
+{
+    size_t whole = 0, line_start = 0;
+    while (whole < n) {
+        size_t line_end = line_start + sl_msg_out_len(msgs[whole]) + 1;
+        if (line_end > written)
+            break;
+        line_start = line_end;
+        whole++;
+    }
+    size_t frag = written - line_start;
+    const char *torn = "";
+    if (frag > 0 && cut_torn_line(fw, frag)) {
+        torn = "; the line it cut short is removed";
+    } else if (frag > 0) {
+        size_t line_len = sl_msg_out_len(msgs[whole]) + 1;
+        if (sl_buf_set(&fw->rest, fw->buf.data + written, line_start + line_len - written) < 0) {
+            sl_log(fw->inst, SL_LOG_ERROR, "%s: out of memory", fw->label);
+            abort(); /* a torn line would be glued onto the next one */
+        }
+        torn = "; the line it cut short will be finished first";
+    }
+    log_failure(fw, "write failed: %s; %zu of %zu messages written%s, the rest retried",
+                strerror(err), whole, n, torn);
+    return whole;
 }
 
 int file_writer_write(void *ctx, struct sl_msg **msgs, size_t n)
 {
     struct file_writer *fw = ctx;
     pthread_mutex_lock(&fw->mu);
+    size_t whole = 0;
+    int err = fw->rest.len ? finish_torn_line(fw) : 0;
+    if (err) {
+        log_failure(fw, "write failed: %s; %zu messages retried", strerror(err), n);
+        goto done;
+    }
     fw->buf.len = 0;
-    int err = 0;
-    for (size_t i = 0; i < n && !err; i++) {
+    for (size_t i = 0; i < n; i++) {
         size_t len = sl_msg_out_len(msgs[i]);
         if (sl_buf_reserve(&fw->buf, len + 1) < 0) {
             err = ENOMEM;
-            break;
+            sl_log(fw->inst, SL_LOG_ERROR, "%s: out of memory; %zu messages retried", fw->label, n);
+            goto done;
         }
         memcpy(fw->buf.data + fw->buf.len, sl_msg_out_data(msgs[i]), len);
         fw->buf.len += len;
         fw->buf.data[fw->buf.len++] = '\n';
     }
-    if (!err && write_all(fw->fd, fw->buf.data, fw->buf.len) < 0)
-        err = errno;
-    /* A failed write may have written part of the batch: retrying repeats
-     * those lines, which at-least-once allows; losing them it does not. */
-    if (err)
-        sl_log(fw->inst, SL_LOG_ERROR, "%s: write failed: %s; will retry", fw->label,
-               strerror(err));
+    size_t written = write_some(fw->fd, fw->buf.data, fw->buf.len, &err);
+    whole = err ? settle_failed_write(fw, msgs, n, written, err) : n;
+done:
     for (size_t i = 0; i < n; i++)
-        sl_out_done(msgs[i], err ? SL_RETRY : SL_OK, err ? strerror(err) : NULL);
+        sl_out_done(msgs[i], i < whole ? SL_OK : SL_RETRY, i < whole ? NULL : strerror(err));
     if (fw->buf.cap > (1u << 22))
         sl_buf_free(&fw->buf); /* one huge batch should not pin memory */
     pthread_mutex_unlock(&fw->mu);
@@ -80,8 +181,13 @@ int file_writer_write(void *ctx, struct sl_msg **msgs, size_t n)
 int file_writer_flush(void *ctx)
 {
     struct file_writer *fw = ctx;
-    int rc = SL_OK;
+    int rc = SL_OK, err;
     pthread_mutex_lock(&fw->mu);
+    if (fw->rest.len && (err = finish_torn_line(fw)) != 0) {
+        sl_log(fw->inst, SL_LOG_ERROR, "%s: cannot finish a line cut short: %s", fw->label,
+               strerror(err));
+        rc = SL_ERROR;
+    }
     if (fw->fsync_on_flush && fsync(fw->fd) < 0 && errno != EINVAL && errno != EROFS) {
         sl_log(fw->inst, SL_LOG_ERROR, "%s: fsync failed: %s", fw->label, strerror(errno));
         rc = SL_ERROR;

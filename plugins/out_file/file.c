@@ -4,19 +4,56 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "file_writer.h"
+
+/* Appending to a file whose last byte is not a newline (a write torn by a
+ * crash) would glue our first line onto that fragment: end it first. The
+ * descriptor is write-only, so the last byte is read through the path, from
+ * the same file. Returns 0, or -1 (logged). */
+static int end_torn_tail(const struct sl_instance *inst, int fd, const char *path)
+{
+    struct stat st, rst;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+        return 0;
+    int rfd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (rfd < 0) {
+        sl_log(inst, SL_LOG_WARN, "%s: cannot read its end to check for a torn last line: %s", path,
+               strerror(errno));
+        return 0;
+    }
+    char last = '\n';
+    bool same = fstat(rfd, &rst) == 0 && rst.st_dev == st.st_dev && rst.st_ino == st.st_ino;
+    ssize_t got = same ? pread(rfd, &last, 1, st.st_size - 1) : 0;
+    close(rfd);
+    if (got != 1 || last == '\n')
+        return 0;
+    if (write(fd, "\n", 1) != 1) {
+        sl_log(inst, SL_LOG_ERROR, "%s: cannot end its torn last line: %s", path, strerror(errno));
+        return -1;
+    }
+    sl_log(inst, SL_LOG_WARN,
+           "%s: its last line had no newline (a torn write?); ended it with one so new lines "
+           "stay whole",
+           path);
+    return 0;
+}
 
 static int file_init(struct sl_instance *inst, void **ctx)
 {
     const char *path = sl_opt_str(inst, "path");
     if (sl_instance_checking(inst))
         return SL_OK;
-    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (sl_opt_bool(inst, "append") ? O_APPEND : O_TRUNC);
-    int fd = open(path, flags, 0644);
+    bool append = sl_opt_bool(inst, "append");
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
     if (fd < 0) {
         sl_log(inst, SL_LOG_ERROR, "%s: cannot open for writing: %s", path, strerror(errno));
+        return SL_ERROR;
+    }
+    if (append && end_torn_tail(inst, fd, path) < 0) {
+        close(fd);
         return SL_ERROR;
     }
     *ctx = file_writer_new(inst, fd, true, path, sl_opt_bool(inst, "fsync"));

@@ -18,4 +18,5 @@ SL_PLUGIN_DEFINE = {
     .init = stdout_init,
     .destroy = file_writer_destroy,
     .write = file_writer_write,
+    .flush = file_writer_flush,
 };
