@@ -15,7 +15,7 @@ struct file_writer {
     const char *label;  /* path, for errors */
     pthread_mutex_t mu; /* several workers share one descriptor */
     struct sl_buf buf;
-    struct sl_buf rest; /* unwritten end of a torn line, written before anything else */
+    struct sl_buf rest;        /* unwritten end of a torn line, written before anything else */
     int64_t failure_logged_ms; /* failed writes are logged at most once a second */
     unsigned failures_unlogged;
 };
