@@ -1,0 +1,120 @@
+/* keytable.c - hash set with backward-shift deletion and a FIFO ring. */
+#include <stdlib.h>
+
+#include "keytable.h"
+
+static uint64_t stored(uint64_t hash)
+{
+    return hash ? hash : 1; /* 0 is the empty marker */
+}
+
+int keytable_init(struct keytable *t, size_t max_keys)
+{
+    *t = (struct keytable){0};
+    if (max_keys < 1)
+        max_keys = 1;
+    /* Load factor at most 2/3: linear probing stays short. calloc leaves
+     * untouched pages unmapped, so a large max_keys costs only what is used. */
+    size_t slots = 4;
+    while (slots < max_keys + max_keys / 2 + 1)
+        slots *= 2;
+    t->slots = calloc(slots, sizeof(*t->slots));
+    t->ring_hash = calloc(max_keys, sizeof(*t->ring_hash));
+    t->ring_time = calloc(max_keys, sizeof(*t->ring_time));
+    if (!t->slots || !t->ring_hash || !t->ring_time) {
+        keytable_free(t);
+        return -1;
+    }
+    t->mask = slots - 1;
+    t->cap = max_keys;
+    return 0;
+}
+
+void keytable_free(struct keytable *t)
+{
+    free(t->slots);
+    free(t->ring_hash);
+    free(t->ring_time);
+    *t = (struct keytable){0};
+}
+
+/* The slot holding h, or the empty slot where it would go. */
+static size_t find(const struct keytable *t, uint64_t h)
+{
+    size_t i = h & t->mask;
+    while (t->slots[i] && t->slots[i] != h)
+        i = (i + 1) & t->mask;
+    return i;
+}
+
+bool keytable_contains(const struct keytable *t, uint64_t hash)
+{
+    return t->slots && t->slots[find(t, stored(hash))] != 0;
+}
+
+/* Remove the slot at i, shifting later members of its probe run back so
+ * lookups never meet a hole (no tombstones to clean up later). */
+static void remove_slot(struct keytable *t, size_t i)
+{
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & t->mask;
+        uint64_t h = t->slots[j];
+        if (!h)
+            break;
+        size_t home = h & t->mask;
+        /* h may move to i when its home is not within (i, j] cyclically. */
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            t->slots[i] = h;
+            i = j;
+        }
+    }
+    t->slots[i] = 0;
+}
+
+static void pop_oldest(struct keytable *t)
+{
+    size_t i = find(t, stored(t->ring_hash[t->head]));
+    if (t->slots[i])
+        remove_slot(t, i);
+    t->head = (t->head + 1) % t->cap;
+    t->count--;
+}
+
+bool keytable_insert(struct keytable *t, uint64_t hash, uint32_t now_s)
+{
+    uint64_t h = stored(hash);
+    size_t i = find(t, h);
+    if (t->slots[i])
+        return false;
+    if (t->count == t->cap) {
+        pop_oldest(t);
+        t->evictions++;
+        i = find(t, h); /* the shift may have moved the empty slot */
+    }
+    t->slots[i] = h;
+    size_t tail = (t->head + t->count) % t->cap;
+    t->ring_hash[tail] = h;
+    t->ring_time[tail] = now_s;
+    t->count++;
+    return true;
+}
+
+size_t keytable_expire(struct keytable *t, uint32_t now_s, uint32_t ttl_s)
+{
+    size_t n = 0;
+    while (t->count && now_s - t->ring_time[t->head] > ttl_s && now_s >= t->ring_time[t->head]) {
+        pop_oldest(t);
+        n++;
+    }
+    t->expirations += n;
+    return n;
+}
+
+size_t keytable_bytes(const struct keytable *t)
+{
+    return t->slots ? (t->mask + 1) * sizeof(*t->slots) +
+                          t->cap * (sizeof(*t->ring_hash) + sizeof(*t->ring_time))
+                    : 0;
+}

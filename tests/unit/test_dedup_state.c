@@ -1,0 +1,384 @@
+/* test_dedup_state.c - the dedup handler's key table (set + age ring), key
+ * extraction and hashing, and its state file (snapshot + log, torn tails). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../plugins/handler_dedup/dedup_key.c"
+#include "../../plugins/handler_dedup/keylog.c"
+#include "../../plugins/handler_dedup/keytable.c"
+
+static void insert_contains_duplicate(void **state)
+{
+    (void)state;
+    struct keytable t;
+    assert_int_equal(keytable_init(&t, 100), 0);
+    assert_false(keytable_contains(&t, 42));
+    assert_true(keytable_insert(&t, 42, 1));
+    assert_true(keytable_contains(&t, 42));
+    assert_false(keytable_insert(&t, 42, 2)); /* already held: no second entry */
+    assert_int_equal(t.count, 1);
+    assert_true(keytable_insert(&t, 0, 3)); /* hash 0 is a key like any other */
+    assert_true(keytable_contains(&t, 0));
+    keytable_free(&t);
+}
+
+static void evicts_oldest_first(void **state)
+{
+    (void)state;
+    struct keytable t;
+    assert_int_equal(keytable_init(&t, 4), 0);
+    for (uint64_t k = 1; k <= 6; k++)
+        assert_true(keytable_insert(&t, k * 0x9e3779b97f4a7c15ULL, 10));
+    assert_int_equal(t.count, 4);
+    assert_int_equal(t.evictions, 2);
+    for (uint64_t k = 1; k <= 6; k++)
+        assert_int_equal(keytable_contains(&t, k * 0x9e3779b97f4a7c15ULL), k > 2);
+    keytable_free(&t);
+}
+
+/* Small hash range so probe runs collide and wrap around the slot array:
+ * the table must always hold exactly the last `cap` distinct keys. */
+static void matches_a_reference_under_churn(void **state)
+{
+    (void)state;
+    enum { CAP = 37, ROUNDS = 200000, RANGE = 200 };
+    struct keytable t;
+    assert_int_equal(keytable_init(&t, CAP), 0);
+    uint64_t fifo[CAP];
+    size_t head = 0, n = 0;
+    srand(7);
+    for (int r = 0; r < ROUNDS; r++) {
+        /* Multiples of the slot count share a home slot: worst-case runs. */
+        uint64_t k = (uint64_t)(rand() % RANGE) * (r % 3 ? 1 : t.mask + 1);
+        bool held = false;
+        for (size_t i = 0; i < n; i++)
+            held |= fifo[(head + i) % CAP] == (k ? k : 1);
+        assert_int_equal(keytable_insert(&t, k, 0), !held);
+        if (!held) {
+            if (n == CAP) {
+                head = (head + 1) % CAP;
+                n--;
+            }
+            fifo[(head + n++) % CAP] = k ? k : 1;
+        }
+        if (r % 1000 == 0)
+            for (uint64_t q = 0; q < RANGE; q++) {
+                bool want = false;
+                for (size_t i = 0; i < n; i++)
+                    want |= fifo[(head + i) % CAP] == (q ? q : 1);
+                assert_int_equal(keytable_contains(&t, q), want);
+            }
+    }
+    keytable_free(&t);
+}
+
+static void expires_by_ttl(void **state)
+{
+    (void)state;
+    struct keytable t;
+    assert_int_equal(keytable_init(&t, 10), 0);
+    keytable_insert(&t, 1, 100);
+    keytable_insert(&t, 2, 105);
+    keytable_insert(&t, 3, 110);
+    assert_int_equal(keytable_expire(&t, 110, 10), 0);
+    assert_int_equal(keytable_expire(&t, 111, 10), 1);
+    assert_false(keytable_contains(&t, 1));
+    assert_true(keytable_contains(&t, 2));
+    assert_int_equal(keytable_expire(&t, 200, 10), 2);
+    assert_int_equal(t.count, 0);
+    assert_int_equal(t.expirations, 3);
+    keytable_free(&t);
+}
+
+static void under_100_bytes_per_key_at_10m(void **state)
+{
+    (void)state;
+    struct keytable t;
+    assert_int_equal(keytable_init(&t, 10000000), 0);
+    size_t per_key = keytable_bytes(&t) / 10000000;
+    print_message("key table: %zu bytes per key at 10 M keys\n", per_key);
+    assert_true(per_key < 100);
+    keytable_free(&t);
+}
+
+static struct sl_value str_value(const char *s)
+{
+    return (struct sl_value){.type = SL_STRING, .len = (uint32_t)strlen(s), .u.str = s};
+}
+
+static void key_specs_and_hashes(void **state)
+{
+    (void)state;
+    struct dedup_key k;
+    char err[256];
+    assert_int_equal(dedup_key_parse(&k, "record", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "record.PATH"));
+    assert_int_equal(dedup_key_parse(&k, "header:", err, sizeof(err)), -1);
+    assert_int_equal(dedup_key_parse(&k, "bogus", err, sizeof(err)), -1);
+
+    struct sl_member inner[1] = {{"id", 2, str_value("17")}};
+    struct sl_member outer[2] = {
+        {"user", 4, {.type = SL_MAP, .len = 1, .u.members = inner}},
+        {"n", 1, {.type = SL_INT, .u.i = 17}},
+    };
+    struct sl_value rec = {.type = SL_MAP, .len = 2, .u.members = outer};
+    struct sl_msg m = {0};
+    m.record = &rec;
+    uint64_t a, b, c;
+    assert_int_equal(dedup_key_parse(&k, "record.user.id", err, sizeof(err)), 0);
+    assert_int_equal(dedup_key_hash(&k, &m, &a), 0);
+    assert_int_equal(dedup_key_parse(&k, "record.n", err, sizeof(err)), 0);
+    assert_int_equal(dedup_key_hash(&k, &m, &b), 0);
+    assert_int_not_equal(a, b); /* "17" and 17 are different keys */
+    assert_int_equal(dedup_key_parse(&k, "record.missing", err, sizeof(err)), 0);
+    assert_int_equal(dedup_key_hash(&k, &m, &c), -1);
+
+    assert_int_equal(dedup_key_parse(&k, "header:id", err, sizeof(err)), 0);
+    assert_int_equal(dedup_key_hash(&k, &m, &c), -1);
+    assert_int_equal(sl_msg_set_header(&m, "id", "17", 2), 0);
+    assert_int_equal(dedup_key_hash(&k, &m, &a), 0);
+
+    assert_int_equal(dedup_key_parse(&k, "key", err, sizeof(err)), 0);
+    assert_int_equal(dedup_key_hash(&k, &m, &c), -1);
+    sl_buf_set(&m.key, "17", 2);
+    m.has_key = true;
+    assert_int_equal(dedup_key_hash(&k, &m, &b), 0);
+    assert_int_equal(a, b); /* the same bytes, wherever they come from */
+
+    assert_int_equal(dedup_key_parse(&k, "payload", err, sizeof(err)), 0);
+    assert_int_equal(dedup_key_hash(&k, &m, &a), 0); /* empty payload hashes too */
+    sl_buf_set(&m.payload, "hello", 5);
+    assert_int_equal(dedup_key_hash(&k, &m, &b), 0);
+    assert_int_not_equal(a, b);
+    sl_buf_free(&m.key);
+    sl_buf_free(&m.payload);
+    sl_arena_free(&m.arena);
+}
+
+/* Hashes of a million sequential ids: no collision, and the low bits (the
+ * home slot) spread evenly. */
+static void hash_spreads(void **state)
+{
+    (void)state;
+    enum { N = 1 << 20, BUCKETS = 1024 };
+    struct keytable t;
+    assert_int_equal(keytable_init(&t, N), 0);
+    unsigned *bucket = calloc(BUCKETS, sizeof(*bucket));
+    char id[32];
+    for (int i = 0; i < N; i++) {
+        int len = snprintf(id, sizeof(id), "order-%d", i);
+        uint64_t h = dedup_hash_bytes(id, (size_t)len, 1);
+        assert_true(keytable_insert(&t, h, 0));
+        bucket[h % BUCKETS]++;
+    }
+    for (int b = 0; b < BUCKETS; b++)
+        assert_true(bucket[b] > N / BUCKETS * 8 / 10 && bucket[b] < N / BUCKETS * 12 / 10);
+    free(bucket);
+    keytable_free(&t);
+}
+
+static char dir[] = "/tmp/test_dedup_stateXXXXXX";
+static char state_path[300];
+static int warnings;
+
+static void count_warning(void *arg, const char *msg)
+{
+    (void)arg;
+    print_message("warning: %s\n", msg);
+    warnings++;
+}
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(state_path, sizeof(state_path), "%s/dedup.state", dir);
+    return 0;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void reset_state(void)
+{
+    char p[400];
+    unlink(state_path);
+    snprintf(p, sizeof(p), "%s.log", state_path);
+    unlink(p);
+    warnings = 0;
+}
+
+static void open_table(struct keylog *l, struct keytable *t, size_t cap)
+{
+    char err[512] = "";
+    assert_int_equal(keytable_init(t, cap), 0);
+    if (keylog_open(l, state_path, t, count_warning, NULL, err, sizeof(err)) < 0)
+        fail_msg("keylog_open: %s", err);
+}
+
+static void commit(struct keylog *l, struct keytable *t, uint64_t k)
+{
+    if (keytable_insert(t, k, 1000))
+        assert_int_equal(keylog_append(l, k, 1000), 0);
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+static void state_survives_restart(void **state)
+{
+    (void)state;
+    reset_state();
+    struct keylog l;
+    struct keytable t;
+    open_table(&l, &t, 100);
+    for (uint64_t k = 1; k <= 50; k++)
+        commit(&l, &t, k);
+    assert_int_equal(keylog_sync(&l, &t), 0);
+    keylog_close(&l, &t);
+    keytable_free(&t);
+
+    open_table(&l, &t, 100);
+    assert_int_equal(t.count, 50);
+    for (uint64_t k = 1; k <= 50; k++)
+        assert_true(keytable_contains(&t, k));
+    assert_int_equal(warnings, 0);
+    keylog_close(&l, &t);
+    keytable_free(&t);
+
+    /* A smaller max_keys after a restart keeps the newest keys. */
+    open_table(&l, &t, 10);
+    assert_int_equal(t.count, 10);
+    assert_false(keytable_contains(&t, 40));
+    assert_true(keytable_contains(&t, 41));
+    keylog_close(&l, &t);
+    keytable_free(&t);
+}
+
+/* A crash mid-append leaves half a record (or garbage): the keys before it
+ * load, a warning says what was cut, and later appends are readable. */
+static void torn_tail_is_ignored(void **state)
+{
+    (void)state;
+    char log_path[400];
+    snprintf(log_path, sizeof(log_path), "%s.log", state_path);
+    static const char *const tails[] = {"\x01\x02\x03\x04\x05\x06\x07", /* half a record */
+                                        "0123456789abcdef"};            /* a whole bad one */
+    for (int i = 0; i < 2; i++) {
+        reset_state();
+        struct keylog l;
+        struct keytable t;
+        open_table(&l, &t, 100);
+        for (uint64_t k = 1; k <= 20; k++)
+            commit(&l, &t, k);
+        assert_int_equal(keylog_sync(&l, &t), 0);
+        keylog_close(&l, &t);
+        keytable_free(&t);
+
+        int fd = open(log_path, O_WRONLY | O_APPEND);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, tails[i], strlen(tails[i])), (ssize_t)strlen(tails[i]));
+        close(fd);
+
+        open_table(&l, &t, 100);
+        assert_int_equal(warnings, 1);
+        assert_int_equal(t.count, 20);
+        assert_int_equal(file_size(log_path), 20 * 16); /* cut back */
+        commit(&l, &t, 99);
+        assert_int_equal(keylog_sync(&l, &t), 0);
+        keylog_close(&l, &t);
+        keytable_free(&t);
+
+        open_table(&l, &t, 100);
+        assert_int_equal(warnings, 1); /* nothing torn this time */
+        assert_int_equal(t.count, 21);
+        assert_true(keytable_contains(&t, 99));
+        keylog_close(&l, &t);
+        keytable_free(&t);
+    }
+}
+
+static void log_compacts_into_snapshot(void **state)
+{
+    (void)state;
+    reset_state();
+    char log_path[400];
+    snprintf(log_path, sizeof(log_path), "%s.log", state_path);
+    struct keylog l;
+    struct keytable t;
+    open_table(&l, &t, 1000);
+    /* 20000 commits through a 1000-key table: the log would hold 20000
+     * records; compaction keeps it near the table's size. */
+    for (uint64_t k = 1; k <= 20000; k++) {
+        commit(&l, &t, k);
+        if (k % 100 == 0)
+            assert_int_equal(keylog_sync(&l, &t), 0);
+    }
+    assert_true(file_size(log_path) < (off_t)(2 * 1000 + 4096 + 100) * 16);
+    assert_true(file_size(state_path) > 0);
+    keylog_close(&l, &t);
+    keytable_free(&t);
+
+    open_table(&l, &t, 1000);
+    assert_int_equal(t.count, 1000);
+    assert_false(keytable_contains(&t, 19000));
+    for (uint64_t k = 19001; k <= 20000; k++)
+        assert_true(keytable_contains(&t, k));
+    keylog_close(&l, &t);
+    keytable_free(&t);
+}
+
+static void refuses_a_foreign_file(void **state)
+{
+    (void)state;
+    reset_state();
+    FILE *f = fopen(state_path, "w");
+    fputs("not a state file at all\n", f);
+    fclose(f);
+    struct keylog l;
+    struct keytable t;
+    char err[512];
+    assert_int_equal(keytable_init(&t, 10), 0);
+    assert_int_equal(keylog_open(&l, state_path, &t, count_warning, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not a dedup state file"));
+    keytable_free(&t);
+    reset_state();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(insert_contains_duplicate),
+        cmocka_unit_test(evicts_oldest_first),
+        cmocka_unit_test(matches_a_reference_under_churn),
+        cmocka_unit_test(expires_by_ttl),
+        cmocka_unit_test(under_100_bytes_per_key_at_10m),
+        cmocka_unit_test(key_specs_and_hashes),
+        cmocka_unit_test(hash_spreads),
+        cmocka_unit_test(state_survives_restart),
+        cmocka_unit_test(torn_tail_is_ignored),
+        cmocka_unit_test(log_compacts_into_snapshot),
+        cmocka_unit_test(refuses_a_foreign_file),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+}
