@@ -151,6 +151,25 @@ int sl_msg_parse_traceparent(struct sl_msg *m, const char *v, size_t len)
     return 0;
 }
 
+/* The failure headers live in the source's arena: copy them into dst's. */
+static int copy_failure(struct sl_msg *dst, const struct sl_source *src)
+{
+    struct sl_header *h = sl_arena_alloc(&dst->arena, src->n_failure * sizeof(*h));
+    if (!h)
+        return -1;
+    for (uint32_t i = 0; i < src->n_failure; i++) {
+        const struct sl_header *f = &src->failure[i];
+        h[i].name = sl_arena_strndup(&dst->arena, f->name, strlen(f->name));
+        h[i].value =
+            (const uint8_t *)sl_arena_strndup(&dst->arena, (const char *)f->value, f->value_len);
+        h[i].value_len = f->value_len;
+        if (!h[i].name || !h[i].value)
+            return -1;
+    }
+    dst->source.failure = h;
+    return 0;
+}
+
 static int copy_meta(struct sl_msg *dst, const struct sl_msg *src)
 {
     if (src->has_key && sl_buf_set(&dst->key, src->key.data, src->key.len) < 0)
@@ -168,6 +187,8 @@ static int copy_meta(struct sl_msg *dst, const struct sl_msg *src)
     dst->source = src->source;
     if (src->source.name && !(dst->source.name = sl_arena_strndup(&dst->arena, src->source.name,
                                                                   strlen(src->source.name))))
+        return -1;
+    if (src->source.n_failure && copy_failure(dst, &src->source) < 0)
         return -1;
     dst->cookie = src->cookie;
     dst->_ack = src->_ack;

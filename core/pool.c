@@ -150,6 +150,8 @@ void sl__msg_recycle(struct sl_msg *m)
     m->source.partition = -1;
     m->source.offset = -1;
     m->source.timestamp_ms = 0;
+    m->source.failure = NULL;
+    m->source.n_failure = 0;
     m->cookie = 0;
     m->out_raw = false;
     m->_ack = NULL;

@@ -1,32 +1,74 @@
 /* codec_envelope - encodes the whole message, not just its payload, as one
  * JSON object: payload, key, headers (the x-sluice-* error headers of a dead
  * letter among them), route, source and trace id. Made for dead-letter
- * files, where the reason a message failed must travel with its bytes. */
+ * files, where the reason a message failed must travel with its bytes; it
+ * decodes them back too (unwrap.c), so dead letters can be replayed. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yajl/yajl_gen.h>
-
-#include <sluice/sluice.h>
 
 #include "base64.h"
+#include "envelope.h"
 #include "utf8.h"
+
+static const struct sl_option envelope_options[] = {
+    {"payload", SL_OPT_STRING, "raw", false,
+     "decode: \"json\" parses the restored payload into the record; \"raw\" leaves it bytes"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+static int envelope_init(struct sl_instance *inst, void **ctx)
+{
+    struct envelope_conf *c = calloc(1, sizeof(*c));
+    if (!c || json_opts_init(&c->json) < 0) {
+        sl_log(inst, SL_LOG_ERROR, "out of memory");
+        free(c);
+        return SL_ERROR;
+    }
+    c->json.yajl_only = true; /* replays are rare: no simdjson in this plugin */
+    const char *payload = sl_opt_str(inst, "payload");
+    if (payload && strcmp(payload, "raw") != 0 && strcmp(payload, "json") != 0) {
+        sl_log(inst, SL_LOG_ERROR, "%s: payload must be \"raw\" or \"json\", not \"%s\"",
+               sl_instance_where(inst), payload);
+        json_opts_fini(&c->json);
+        free(c);
+        return SL_ERROR;
+    }
+    c->payload_json = payload && strcmp(payload, "json") == 0;
+    *ctx = c;
+    return SL_OK;
+}
+
+static void envelope_destroy(void *ctx)
+{
+    struct envelope_conf *c = ctx;
+    if (c)
+        json_opts_fini(&c->json);
+    free(c);
+}
 
 static int envelope_worker_init(void *ctx, unsigned idx, void **wctx)
 {
-    (void)ctx;
     (void)idx;
-    yajl_gen g = yajl_gen_alloc(NULL);
-    if (!g)
+    struct envelope_worker *w = calloc(1, sizeof(*w));
+    if (!w || !(w->gen = yajl_gen_alloc(NULL))) {
+        free(w);
         return SL_ERROR;
-    *wctx = g;
+    }
+    w->conf = ctx;
+    *wctx = w;
     return SL_OK;
 }
 
 static void envelope_worker_destroy(void *wctx)
 {
-    yajl_gen_free(wctx);
+    struct envelope_worker *w = wctx;
+    yajl_gen_free(w->gen);
+    if (w->dec)
+        json_dec_free(w->dec);
+    sl_buf_free(&w->text);
+    free(w);
 }
 
 static void put_str(yajl_gen g, const char *s)
@@ -60,7 +102,7 @@ static void put_bytes(yajl_gen g, const char *name, const uint8_t *p, size_t n)
 static int envelope_encode(void *wctx, const struct sl_msg *m, struct sl_buf *out, char *err,
                            size_t errlen)
 {
-    yajl_gen g = wctx;
+    yajl_gen g = ((struct envelope_worker *)wctx)->gen;
     char trace[64];
     yajl_gen_reset(g, NULL);
     yajl_gen_clear(g);
@@ -111,8 +153,12 @@ SL_PLUGIN_DEFINE = {
     .kind = SL_KIND_CODEC,
     .name = "envelope",
     .version = SLUICE_VERSION,
-    .doc = "the whole message as JSON: payload, key, headers, route, source (dead letters)",
+    .doc = "the whole message as JSON: payload, key, headers, route, source (dead letters, replay)",
+    .options = envelope_options,
+    .init = envelope_init,
+    .destroy = envelope_destroy,
     .worker_init = envelope_worker_init,
     .worker_destroy = envelope_worker_destroy,
+    .decode = envelope_decode,
     .encode = envelope_encode,
 };

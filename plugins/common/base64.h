@@ -14,5 +14,8 @@ static inline size_t base64_encoded_len(size_t n)
 /* Writes base64_encoded_len(n) characters of in[0..n) to out, no terminator.
  * Returns out + that length. Cannot fail. */
 char *base64_encode(char *out, const uint8_t *in, size_t n);
+/* Decodes n characters of padded base64 into out (room for n / 4 * 3
+ * bytes). Returns the bytes written, or -1 when in is not base64. */
+long base64_decode(uint8_t *out, const char *in, size_t n);
 
 #endif

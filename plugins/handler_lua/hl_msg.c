@@ -112,6 +112,15 @@ static void push_source(lua_State *L, const struct sl_msg *m)
     lua_setfield(L, -2, "offset");
     lua_pushinteger(L, m->source.timestamp_ms);
     lua_setfield(L, -2, "timestamp");
+    if (m->source.n_failure) { /* a replayed dead letter: why it failed */
+        lua_createtable(L, 0, (int)m->source.n_failure);
+        for (uint32_t i = 0; i < m->source.n_failure; i++) {
+            const struct sl_header *h = &m->source.failure[i];
+            lua_pushlstring(L, (const char *)h->value, h->value_len);
+            lua_setfield(L, -2, h->name);
+        }
+        lua_setfield(L, -2, "failure");
+    }
 }
 
 /* Pushes the field's current value from the object's view (changes included). */

@@ -29,6 +29,29 @@ static void base64_rfc4648_vectors(void **state)
     assert_string_equal(buf, "//4A");
 }
 
+/* Decoding undoes encoding, and refuses what is not padded base64. */
+static void base64_decode_round_trip_and_errors(void **state)
+{
+    (void)state;
+    static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        char enc[16] = {0};
+        uint8_t dec[16] = {0};
+        size_t n = strlen(in[i]);
+        char *end = base64_encode(enc, (const uint8_t *)in[i], n);
+        assert_int_equal(base64_decode(dec, enc, (size_t)(end - enc)), n);
+        assert_memory_equal(dec, in[i], n);
+    }
+    uint8_t dec[8];
+    assert_int_equal(base64_decode(dec, "//4A", 4), 3);
+    assert_int_equal(dec[0], 0xff);
+    assert_int_equal(dec[2], 0x00);
+    assert_int_equal(base64_decode(dec, "Zm9", 3), -1);      /* not a multiple of 4 */
+    assert_int_equal(base64_decode(dec, "Zm9*", 4), -1);     /* not the alphabet */
+    assert_int_equal(base64_decode(dec, "Z===", 4), -1);     /* too much padding */
+    assert_int_equal(base64_decode(dec, "Zg==Zg==", 8), -1); /* padding mid-way */
+}
+
 static bool valid(const char *s)
 {
     return utf8_valid((const uint8_t *)s, strlen(s));
@@ -55,6 +78,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(base64_rfc4648_vectors),
+        cmocka_unit_test(base64_decode_round_trip_and_errors),
         cmocka_unit_test(utf8_accepts_and_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

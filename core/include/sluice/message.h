@@ -37,6 +37,10 @@ struct sl_source {
     int32_t partition; /* -1 when not partitioned */
     int64_t offset;    /* offset, delivery tag or line number; -1 if none */
     int64_t timestamp_ms;
+    /* A replayed dead letter (envelope codec): the x-sluice-* headers of
+     * its failure, in the message arena; NULL and 0 otherwise. */
+    const struct sl_header *failure;
+    uint32_t n_failure;
 };
 
 struct sl__msg_core; /* engine-private state (ack token, retry timing) */

@@ -1,0 +1,29 @@
+/* envelope.h - the envelope codec's worker state, shared by its encoder
+ * (envelope.c) and its decoder (unwrap.c). */
+#ifndef SLUICE_ENVELOPE_H
+#define SLUICE_ENVELOPE_H
+
+#include <stdbool.h>
+#include <yajl/yajl_gen.h>
+
+#include <sluice/sluice.h>
+
+#include "json.h"
+
+/* The codec's shared options. */
+struct envelope_conf {
+    bool payload_json; /* decode: parse the restored payload as JSON into the record */
+    struct json_opts json;
+};
+
+struct envelope_worker {
+    const struct envelope_conf *conf;
+    yajl_gen gen;         /* encode */
+    struct json_dec *dec; /* decode, made on first use */
+    struct sl_buf text;   /* decode: a copy of the envelope while it is taken apart */
+};
+
+/* Decode one envelope back into the message it was (see unwrap.c). */
+int envelope_decode(void *wctx, struct sl_msg *m, char *err, size_t errlen);
+
+#endif

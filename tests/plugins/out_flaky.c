@@ -1,0 +1,137 @@
+/* out_flaky - test output for delivery tests: appends each message as a line
+ * to `path` (write + fdatasync before it confirms), but asks for a retry of
+ * every `fail_every`-th write, refuses for good every `refuse_every`-th one,
+ * pauses `stall_ms` every `stall_every` batches, and can fail the first
+ * `fail_first` attempts of messages whose key starts with `fail_key_prefix`.
+ * One worker per instance (the counters are not shared). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sluice/sluice.h>
+
+struct flaky {
+    int fd;
+    int64_t fail_every, refuse_every, stall_every, stall_ms, fail_first;
+    const char *fail_key_prefix;
+    uint64_t writes, batches;
+    struct sl_buf buf;
+    struct sl_msg **held;
+    size_t n_held, cap_held;
+    struct sl_counter *retried, *refused;
+};
+
+static int flaky_init(struct sl_instance *inst, void **ctx)
+{
+    struct flaky *f = calloc(1, sizeof(*f));
+    if (!f)
+        return SL_ERROR;
+    f->fd = -1;
+    f->fail_every = sl_opt_int(inst, "fail_every");
+    f->refuse_every = sl_opt_int(inst, "refuse_every");
+    f->stall_every = sl_opt_int(inst, "stall_every");
+    f->stall_ms = sl_opt_int(inst, "stall_ms");
+    f->fail_first = sl_opt_int(inst, "fail_first");
+    f->fail_key_prefix = sl_opt_str(inst, "fail_key_prefix");
+    f->retried = sl_counter_get(inst, "flaky_retried");
+    f->refused = sl_counter_get(inst, "flaky_refused");
+    *ctx = f;
+    if (sl_instance_checking(inst))
+        return SL_OK;
+    const char *path = sl_opt_str(inst, "path");
+    f->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (f->fd < 0) {
+        sl_log(inst, SL_LOG_ERROR, "%s: cannot open: %s", path, strerror(errno));
+        free(f);
+        return SL_ERROR;
+    }
+    return SL_OK;
+}
+
+static void flaky_destroy(void *ctx)
+{
+    struct flaky *f = ctx;
+    if (f->fd >= 0)
+        close(f->fd);
+    sl_buf_free(&f->buf);
+    free(f->held);
+    free(f);
+}
+
+static bool key_fails(const struct flaky *f, const struct sl_msg *m)
+{
+    size_t n = f->fail_key_prefix ? strlen(f->fail_key_prefix) : 0;
+    return n && m->has_key && m->key.len >= n && memcmp(m->key.data, f->fail_key_prefix, n) == 0 &&
+           m->attempts < (uint32_t)f->fail_first;
+}
+
+static int flaky_write(void *ctx, struct sl_msg **msgs, size_t n)
+{
+    struct flaky *f = ctx;
+    if (f->cap_held < n) {
+        struct sl_msg **h = realloc(f->held, n * sizeof(*h));
+        if (!h)
+            return SL_ERROR;
+        f->held = h;
+        f->cap_held = n;
+    }
+    f->buf.len = 0;
+    f->n_held = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct sl_msg *m = msgs[i];
+        f->writes++;
+        if (f->refuse_every && f->writes % (uint64_t)f->refuse_every == 0) {
+            sl_counter_add(f->refused, 1);
+            sl_out_done(m, SL_ERROR, "flaky: refused");
+        } else if ((f->fail_every && f->writes % (uint64_t)f->fail_every == 0) || key_fails(f, m)) {
+            sl_counter_add(f->retried, 1);
+            sl_out_done(m, SL_RETRY, "flaky: try again");
+        } else if (sl_buf_append(&f->buf, sl_msg_out_data(m), sl_msg_out_len(m)) < 0 ||
+                   sl_buf_append(&f->buf, "\n", 1) < 0) {
+            return SL_ERROR;
+        } else {
+            f->held[f->n_held++] = m;
+        }
+    }
+    if (f->stall_every && ++f->batches % (uint64_t)f->stall_every == 0)
+        nanosleep(&(struct timespec){f->stall_ms / 1000, f->stall_ms % 1000 * 1000000}, NULL);
+    for (size_t off = 0; off < f->buf.len;) {
+        ssize_t w = write(f->fd, f->buf.data + off, f->buf.len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return SL_ERROR;
+        off += (size_t)w;
+    }
+    if (f->buf.len && fdatasync(f->fd) < 0)
+        return SL_ERROR;
+    for (size_t i = 0; i < f->n_held; i++)
+        sl_out_done(f->held[i], SL_OK, NULL);
+    return SL_OK;
+}
+
+static const struct sl_option flaky_options[] = {
+    {"path", SL_OPT_STRING, NULL, true, "file the confirmed messages are appended to"},
+    {"fail_every", SL_OPT_INT, "0", false, "ask for a retry of every Nth write (0: never)"},
+    {"refuse_every", SL_OPT_INT, "0", false, "refuse every Nth write for good (0: never)"},
+    {"stall_every", SL_OPT_INT, "0", false, "pause every Nth batch (0: never)"},
+    {"stall_ms", SL_OPT_INT, "0", false, "how long a pause lasts"},
+    {"fail_key_prefix", SL_OPT_STRING, "", false, "fail messages whose key starts with this"},
+    {"fail_first", SL_OPT_INT, "0", false, "... for their first N attempts"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+SL_PLUGIN_DEFINE = {
+    SL_PLUGIN_HEADER,
+    .kind = SL_KIND_OUTPUT,
+    .name = "flaky",
+    .version = "0.0.1",
+    .doc = "appends lines to a file, failing or stalling some writes (delivery tests)",
+    .options = flaky_options,
+    .init = flaky_init,
+    .destroy = flaky_destroy,
+    .write = flaky_write,
+};
