@@ -1,10 +1,12 @@
 # Thin wrapper over CMake: `make run` and `make test` work on a fresh Debian 12.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+DEB_BUILD  ?= build-deb
 PREFIX     ?= /usr/local
+DESTDIR    ?=
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build build-asan run test test-unit test-asan install bench format clean
+.PHONY: all deps build build-asan run test test-unit test-asan install deb bench format clean
 
 all: build
 
@@ -35,8 +37,18 @@ test: build build-asan
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
 
+# DESTDIR stages the install (for packagers): make install DESTDIR=/tmp/root
 install: build
-	cmake --install $(BUILD) --prefix $(PREFIX)
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)
+
+# A Debian package (sluice_VERSION_ARCH.deb in $(DEB_BUILD)/) for /usr, from a
+# build of its own: the binary looks for plugins in /usr/lib/<arch>/sluice and
+# never in a build tree.
+deb: deps
+	cmake -S . -B $(DEB_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
+	  -DSLUICE_SEARCH_BUILD_DIR=OFF -DSLUICE_TESTS=OFF
+	cmake --build $(DEB_BUILD) -j$(JOBS)
+	cd $(DEB_BUILD) && cpack -G DEB
 
 bench: build
 	@for b in bench/*.sh; do echo "== $$b"; \
@@ -47,4 +59,4 @@ format:
 	git ls-files '*.c' '*.h' '*.cpp' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(DEB_BUILD)

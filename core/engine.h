@@ -55,6 +55,13 @@ int64_t sl__now_ns(void);
 uint64_t sl__rand64(void);
 uint64_t sl__hash(const void *p, size_t n);
 
+/* ---- service manager (notify.c): sd_notify READY=1 / RELOADING=1 /
+ * STOPPING=1; no-ops without libsystemd or outside systemd. ---- */
+void sl__notify_ready(void);
+/* After a reload call sl__notify_ready() again. */
+void sl__notify_reloading(void);
+void sl__notify_stopping(void);
+
 /* ---- log (log.c) ---- */
 void sl__log_set_level(int level);
 int sl__log_parse_level(const char *name);

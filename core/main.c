@@ -21,6 +21,8 @@ static void usage(FILE *out)
         "      --stats SECS      print a progress line to stderr every SECS seconds\n"
         "      --log-level L     debug, info, warn or error (default info)\n"
         "      --list-plugins    list every plugin found, with its options\n"
+        "      --version         print the version and the plugin ABI\n"
+        "  -h, --help            this text\n"
         "\n"
         "exit: 0 done (or drained after SIGINT/SIGTERM), 1 bad config or usage, 2 runtime error\n",
         out);
@@ -63,6 +65,7 @@ static int run(struct sl__pipeline *pl, double stats_every)
     }
     sl_log(NULL, SL_LOG_INFO, "pipeline '%s' started (%zu inputs, %zu handlers, %zu outputs%s)",
            pl->name, pl->n_inputs, pl->n_handlers, pl->n_outputs, pl->dlq ? ", dead_letter" : "");
+    sl__notify_ready();
     int64_t start = sl__now_ns(), next_stats = start + (int64_t)(stats_every * 1e9);
     bool stopping = false;
     int64_t stop_signal_ns = 0;
@@ -71,7 +74,9 @@ static int run(struct sl__pipeline *pl, double stats_every)
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGHUP) {
             sl_log(NULL, SL_LOG_INFO, "SIGHUP: reloading scripts");
+            sl__notify_reloading();
             sl__pipeline_reload(pl);
+            sl__notify_ready();
         } else if (sig == SIGINT || sig == SIGTERM) {
             if (stopping && sl__now_ns() - stop_signal_ns < REPEAT_WINDOW_NS) {
                 sl_log(NULL, SL_LOG_DEBUG, "%s again within 1 s: taken as the same request",
@@ -84,6 +89,7 @@ static int run(struct sl__pipeline *pl, double stats_every)
             }
             stopping = true;
             stop_signal_ns = sl__now_ns();
+            sl__notify_stopping();
             sl_log(NULL, SL_LOG_INFO, "%s: stopping inputs and draining", strsignal(sig));
             sl__pipeline_stop(pl);
         }
