@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "stdfds.h"
 
 static void usage(FILE *out)
 {
@@ -125,6 +126,10 @@ int main(int argc, char **argv)
         {"stats", required_argument, NULL, 's'},  {"log-level", required_argument, NULL, 'l'},
         {"list-plugins", no_argument, NULL, 'p'}, {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    if (sl__stdfds_reserve() < 0) {
+        perror("sluice: /dev/null");
+        return 2;
+    }
     const char *config = NULL;
     bool check = false, list = false;
     double stats_every = 0;

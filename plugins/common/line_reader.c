@@ -1,10 +1,13 @@
 /* line_reader.c - see line_reader.h. */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "line_reader.h"
@@ -26,11 +29,14 @@ struct line_reader *line_reader_new(const struct sl_instance *inst, int fd, bool
     struct line_reader *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
+    struct stat st;
     r->fd = fd;
     r->owns_fd = owns_fd;
     r->label = label;
     r->max_line = (size_t)sl_opt_int(inst, "max_line");
     r->follow = follow;
+    r->regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    r->next_fd = -1;
     r->inst = inst;
     r->cap = READ_CHUNK;
     r->buf = malloc(r->cap);
@@ -50,8 +56,11 @@ void line_reader_destroy(void *ctx)
     struct line_reader *r = ctx;
     if (r->owns_fd)
         close(r->fd);
+    if (r->next_fd >= 0)
+        close(r->next_fd);
     if (r->wake_fd >= 0)
         close(r->wake_fd);
+    sl_buf_free(&r->head);
     free(r->buf);
     free(r);
 }
@@ -65,27 +74,119 @@ void line_reader_stop(void *ctx)
     (void)w;
 }
 
-static void emit(struct line_reader *r, struct sl_input_sink *sink, const uint8_t *p, size_t n)
+static bool stopping(const struct line_reader *r)
+{
+    return atomic_load_explicit(&r->stop, memory_order_relaxed);
+}
+
+/* The next line's message, its source set. */
+static struct sl_msg *next_msg(struct line_reader *r, struct sl_input_sink *sink)
 {
     struct sl_msg *m = sl_sink_msg(sink);
     r->line_no++;
     m->source.name = r->label;
     m->source.offset = r->line_no;
     m->cookie = (uint64_t)r->line_no;
-    if (n > r->max_line) {
-        char err[160];
-        snprintf(err, sizeof(err), "%s:%lld: line of %zu bytes is over max_line (%zu)", r->label,
-                 (long long)r->line_no, n, r->max_line);
-        sl_buf_set(&m->payload, p, r->max_line);
-        sl_log(r->inst, SL_LOG_WARN, "%s", err);
-        sl_sink_reject(sink, m, err);
-        return;
-    }
+    return m;
+}
+
+static void set_payload(struct line_reader *r, struct sl_msg *m, const uint8_t *p, size_t n)
+{
     if (sl_buf_set(&m->payload, p, n) < 0) {
-        sl_log(r->inst, SL_LOG_ERROR, "%s:%lld: out of memory", r->label, (long long)r->line_no);
+        sl_log(r->inst, SL_LOG_ERROR, "%s:%" PRId64 ": out of memory", r->label, r->line_no);
         abort();
     }
+}
+
+/* A line of len bytes (at least len when !exact: its end was never read) is
+ * over max_line: its head goes to dead_letter with an error saying so. */
+static void reject_long(struct line_reader *r, struct sl_input_sink *sink, const uint8_t *head,
+                        size_t len, bool exact)
+{
+    struct sl_msg *m = next_msg(r, sink);
+    char err[200];
+    snprintf(err, sizeof(err), "%s:%" PRId64 ": line of %s%zu bytes is over max_line (%zu)%s",
+             r->label, r->line_no, exact ? "" : "at least ", len, r->max_line,
+             exact ? "" : "; its end was not read");
+    set_payload(r, m, head, r->max_line);
+    sl_log(r->inst, SL_LOG_WARN, "%s", err);
+    sl_sink_reject(sink, m, err);
+}
+
+static void emit(struct line_reader *r, struct sl_input_sink *sink, const uint8_t *p, size_t n)
+{
+    if (n > r->max_line) {
+        reject_long(r, sink, p, n, true);
+        return;
+    }
+    struct sl_msg *m = next_msg(r, sink);
+    set_payload(r, m, p, n);
     sl_sink_emit(sink, m);
+}
+
+/* Hand on every complete line in the buffer. */
+static void emit_lines(struct line_reader *r, struct sl_input_sink *sink)
+{
+    uint8_t *p = r->buf + r->start, *end = r->buf + r->end, *nl;
+    while (p < end && (nl = memchr(p, '\n', (size_t)(end - p)))) {
+        emit(r, sink, p, (size_t)(nl - p));
+        p = nl + 1;
+    }
+    r->start = (size_t)(p - r->buf);
+}
+
+/* A line over max_line with no newline in sight yet: keep its head for
+ * dead_letter and drop the rest as it is read, counting it, instead of growing
+ * the buffer without bound. */
+static void start_skip(struct line_reader *r)
+{
+    if (sl_buf_set(&r->head, r->buf + r->start, r->max_line) < 0) {
+        sl_log(r->inst, SL_LOG_ERROR, "%s: out of memory", r->label);
+        abort();
+    }
+    r->skipping = true;
+    r->skipped = r->end - r->start;
+    r->start = r->end;
+}
+
+/* Reject the skipped line; len is the part of it read so far. */
+static void end_skip(struct line_reader *r, struct sl_input_sink *sink, size_t len, bool exact)
+{
+    reject_long(r, sink, r->head.data, len, exact);
+    r->skipping = false;
+    if (r->head.cap > READ_CHUNK)
+        sl_buf_free(&r->head); /* do not pin up to max_line bytes */
+}
+
+/* Newly read bytes while skipping: drop them, up to the line's end if here. */
+static void skip_more(struct line_reader *r, struct sl_input_sink *sink)
+{
+    uint8_t *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+    if (!nl) {
+        r->skipped += r->end - r->start;
+        r->start = r->end;
+        return;
+    }
+    size_t rest = (size_t)(nl - (r->buf + r->start));
+    end_skip(r, sink, r->skipped + rest, true);
+    r->start += rest + 1;
+}
+
+/* The end of what fd gives: everything read is handed on, a last line without
+ * its newline included. exact: the input really ended there (not a stop or a
+ * read error), so a line being skipped has its full length. */
+static void emit_rest(struct line_reader *r, struct sl_input_sink *sink, bool exact)
+{
+    if (r->skipping) {
+        end_skip(r, sink, r->skipped + (r->end - r->start), exact);
+        r->start = r->end;
+        return;
+    }
+    emit_lines(r, sink);
+    if (r->start < r->end) {
+        emit(r, sink, r->buf + r->start, r->end - r->start);
+        r->start = r->end;
+    }
 }
 
 /* Wait until the fd has data (or the stop eventfd fires). Returns false when
@@ -123,31 +224,11 @@ static ssize_t fill(struct line_reader *r, struct sl_input_sink *sink)
         ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
-        if (n > 0)
+        if (n > 0) {
             r->end += (size_t)n;
+            r->offset += n;
+        }
         return n;
-    }
-}
-
-/* Hand on every complete line in the buffer. */
-static void emit_lines(struct line_reader *r, struct sl_input_sink *sink)
-{
-    uint8_t *nl;
-    while (r->start < r->end && (nl = memchr(r->buf + r->start, '\n', r->end - r->start))) {
-        size_t len = (size_t)(nl - (r->buf + r->start));
-        emit(r, sink, r->buf + r->start, len);
-        r->start += len + 1;
-    }
-}
-
-/* The end: everything read is handed on, a last line without its newline
- * included. */
-static void emit_rest(struct line_reader *r, struct sl_input_sink *sink)
-{
-    emit_lines(r, sink);
-    if (r->start < r->end) {
-        emit(r, sink, r->buf + r->start, r->end - r->start);
-        r->start = r->end;
     }
 }
 
@@ -174,6 +255,7 @@ static void finish_line(struct line_reader *r)
             continue;
         if (n <= 0)
             return; /* EOF: the line ends here */
+        r->offset++;
         if (r->buf[r->end++] == '\n')
             return;
     }
@@ -183,62 +265,120 @@ static void finish_line(struct line_reader *r)
                r->end - r->start);
 }
 
+/* ---- following a file that may be truncated or replaced ---- */
+
+/* The old file is read to its end: its unfinished last line is handed on as
+ * it is, then the reader moves to the file that replaced it. */
+static void switch_to_next(struct line_reader *r, struct sl_input_sink *sink)
+{
+    if (r->start < r->end && !r->skipping)
+        sl_log(r->inst, SL_LOG_WARN,
+               "%s: the replaced file ended inside a line; its %zu bytes are delivered as read",
+               r->label, r->end - r->start);
+    emit_rest(r, sink, true);
+    sl_log(r->inst, SL_LOG_INFO,
+           "%s: replaced (rotated): finished the old file after line %" PRId64
+           "; reading the new one from its start",
+           r->label, r->line_no);
+    if (r->owns_fd)
+        close(r->fd);
+    r->fd = r->next_fd;
+    r->owns_fd = true;
+    r->next_fd = -1;
+    r->offset = 0;
+    r->line_no = 0;
+    r->gone_logged = false;
+}
+
+/* Looks at the followed file once it has no more to give: shorter than what
+ * was read means truncated (copytruncate), read it again from the start;
+ * another file at the path means replaced (rename and create), finish ours
+ * and then switch. */
+static void check_rotation(struct line_reader *r, struct sl_input_sink *sink)
+{
+    struct stat cur, at_path;
+    if (fstat(r->fd, &cur) < 0)
+        return;
+    if (cur.st_size < r->offset) {
+        sl_log(r->inst, SL_LOG_WARN,
+               "%s: truncated (now %lld bytes, %lld were read); reading it again from the start",
+               r->label, (long long)cur.st_size, (long long)r->offset);
+        emit_rest(r, sink, true); /* a line the truncation cut short, as read */
+        if (lseek(r->fd, 0, SEEK_SET) == 0) {
+            r->offset = 0;
+            r->line_no = 0;
+        }
+        return;
+    }
+    bool found = stat(r->label, &at_path) == 0;
+    if (!found || !S_ISREG(at_path.st_mode)) {
+        if (!r->gone_logged)
+            sl_log(r->inst, SL_LOG_WARN,
+                   "%s: %s; still reading the file that was there, waiting for a new one", r->label,
+                   found ? "no longer a regular file" : strerror(errno));
+        r->gone_logged = true;
+        return;
+    }
+    if (at_path.st_dev == cur.st_dev && at_path.st_ino == cur.st_ino)
+        return;
+    r->next_fd = open(r->label, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (r->next_fd < 0 && !r->gone_logged) {
+        sl_log(r->inst, SL_LOG_WARN, "%s: replaced, but the new file cannot be opened: %s",
+               r->label, strerror(errno));
+        r->gone_logged = true;
+    }
+}
+
+/* Following, at the end of the file: switch to its replacement if one is
+ * waiting, else wait a little and look at the file. False when stopping. */
+static bool follow_idle(struct line_reader *r, struct sl_input_sink *sink)
+{
+    if (r->next_fd >= 0) {
+        switch_to_next(r, sink);
+        return true;
+    }
+    sl_sink_flush(sink);
+    struct pollfd w = {r->wake_fd, POLLIN, 0};
+    poll(&w, 1, FOLLOW_POLL_MS);
+    if (stopping(r))
+        return false;
+    if (r->regular)
+        check_rotation(r, sink);
+    return true;
+}
+
 int line_reader_run(void *ctx, struct sl_input_sink *sink)
 {
     struct line_reader *r = ctx;
     for (;;) {
-        uint8_t *p = r->buf + r->start, *end = r->buf + r->end;
-        uint8_t *nl;
-        while (p < end && (nl = memchr(p, '\n', (size_t)(end - p)))) {
-            emit(r, sink, p, (size_t)(nl - p));
-            p = nl + 1;
+        if (r->skipping)
+            skip_more(r, sink);
+        if (!r->skipping) {
+            emit_lines(r, sink);
+            if (r->end - r->start > r->max_line)
+                start_skip(r);
         }
-        r->start = (size_t)(p - r->buf);
-        if (atomic_load_explicit(&r->stop, memory_order_relaxed))
+        if (stopping(r))
             break;
-        /* A line longer than max_line with no newline in sight yet: hand
-         * on its head now instead of growing the buffer without bound. */
-        if (r->end - r->start > r->max_line) {
-            size_t len = r->end - r->start;
-            uint8_t *more;
-            emit(r, sink, r->buf + r->start, len);
-            r->start = r->end;
-            /* skip the rest of that line */
-            for (;;) {
-                ssize_t n = fill(r, sink);
-                if (n <= 0)
-                    return n == -1 ? SL_ERROR : SL_OK;
-                more = memchr(r->buf + r->start, '\n', r->end - r->start);
-                if (more) {
-                    r->start = (size_t)(more - r->buf) + 1;
-                    break;
-                }
-                r->start = r->end;
-            }
-            continue;
-        }
         ssize_t n = fill(r, sink);
         if (n == -2)
             break;
         if (n < 0) {
             sl_log(r->inst, SL_LOG_ERROR, "%s: read failed: %s", r->label, strerror(errno));
-            emit_rest(r, sink);
+            emit_rest(r, sink, false);
             return SL_ERROR;
         }
-        if (n == 0) {
-            if (!r->follow)
-                break;
-            sl_sink_flush(sink);
-            struct pollfd w = {r->wake_fd, POLLIN, 0};
-            poll(&w, 1, FOLLOW_POLL_MS);
-            if (atomic_load(&r->stop))
-                break;
+        if (n == 0 && (!r->follow || !follow_idle(r, sink)))
+            break;
+    }
+    if (stopping(r)) {
+        if (!r->skipping) {
+            emit_lines(r, sink);
+            finish_line(r);
         }
+        emit_rest(r, sink, false);
+        return SL_OK;
     }
-    if (atomic_load(&r->stop)) {
-        emit_lines(r, sink);
-        finish_line(r);
-    }
-    emit_rest(r, sink);
+    emit_rest(r, sink, true);
     return SL_OK;
 }

@@ -1,9 +1,11 @@
 /* line_reader.h - split a file descriptor into lines with large reads and
- * memchr; can wait on a FIFO or follow a growing file, and be interrupted. */
+ * memchr; can wait on a FIFO or follow a growing file (noticing truncation and
+ * replacement), and be interrupted. */
 #ifndef SLUICE_LINE_READER_H
 #define SLUICE_LINE_READER_H
 
 #include <stdatomic.h>
+#include <sys/types.h>
 #include <sluice/sluice.h>
 
 struct line_reader {
@@ -12,24 +14,32 @@ struct line_reader {
     int wake_fd; /* eventfd: written by stop() to interrupt a wait */
     atomic_bool stop;
     bool follow;
-    bool eof;
+    bool regular;     /* fd is a regular file: when following, its size and identity are watched */
+    int next_fd;      /* following: the file that replaced ours at the path, read once ours ends */
+    bool gone_logged; /* following: the path's disappearance was logged */
     size_t max_line;
     uint8_t *buf;
     size_t cap, start, end;
+    off_t offset; /* bytes read from fd */
     int64_t line_no;
-    const char *label;
+    bool skipping;      /* inside a line longer than max_line */
+    size_t skipped;     /* its length so far */
+    struct sl_buf head; /* its first max_line bytes, for dead_letter */
+    const char *label;  /* the path (reopened when following), or "stdin" */
     const struct sl_instance *inst;
 };
 
 /* Checks the instance's max_line option; logs and returns SL_ERROR if bad. */
 int line_reader_check(const struct sl_instance *inst);
-/* A reader of fd (closed on destroy when owns_fd). NULL, logged, on error. */
+/* A reader of fd (closed on destroy when owns_fd). With follow, label is the
+ * path, watched for truncation and replacement. NULL, logged, on error. */
 struct line_reader *line_reader_new(const struct sl_instance *inst, int fd, bool owns_fd,
                                     const char *label, bool follow);
 /* Plugin callbacks, ctx being the reader. run reads every line and emits it
- * through the sink; lines longer than max_line are dead-lettered (their first
- * max_line bytes). It returns 0 at the end of input or after stop (which any
- * thread may call), SL_ERROR on a read error. */
+ * through the sink; a line longer than max_line is dead-lettered (its first
+ * max_line bytes) with an error giving its length. A last line without a
+ * newline is emitted as it is. It returns 0 at the end of input or after stop
+ * (which any thread may call), SL_ERROR on a read error. */
 void line_reader_destroy(void *ctx);
 int line_reader_run(void *ctx, struct sl_input_sink *sink);
 void line_reader_stop(void *ctx);

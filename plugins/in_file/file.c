@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "line_reader.h"
@@ -22,6 +23,12 @@ static int file_init(struct sl_instance *inst, void **ctx)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         sl_log(inst, SL_LOG_ERROR, "%s: cannot open: %s", path, strerror(errno));
+        return SL_ERROR;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        sl_log(inst, SL_LOG_ERROR, "%s: is a directory, not a file", path);
+        close(fd);
         return SL_ERROR;
     }
     *ctx = line_reader_new(inst, fd, true, path, sl_opt_bool(inst, "follow"));

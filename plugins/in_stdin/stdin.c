@@ -1,4 +1,5 @@
 /* in_stdin - one message per line from standard input, until EOF. */
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "line_reader.h"
@@ -9,6 +10,12 @@ static int stdin_init(struct sl_instance *inst, void **ctx)
         return SL_ERROR;
     if (sl_instance_checking(inst))
         return SL_OK;
+    /* the core holds a closed fd 0 with /dev/null write-only (core/stdfds.h) */
+    int flags = fcntl(STDIN_FILENO, F_GETFL);
+    if (flags < 0 || (flags & O_ACCMODE) == O_WRONLY) {
+        sl_log(inst, SL_LOG_ERROR, "standard input is closed; nothing to read");
+        return SL_ERROR;
+    }
     *ctx = line_reader_new(inst, STDIN_FILENO, false, "stdin", false);
     return *ctx ? SL_OK : SL_ERROR;
 }
