@@ -6,7 +6,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build build-asan run test test-unit test-asan install deb bench format clean
+.PHONY: all deps build build-asan run test test-unit test-asan install deb docs-graph bench format clean
 
 all: build
 
@@ -49,6 +49,10 @@ deb: deps
 	  -DSLUICE_SEARCH_BUILD_DIR=OFF -DSLUICE_TESTS=OFF
 	cmake --build $(DEB_BUILD) -j$(JOBS)
 	cd $(DEB_BUILD) && cpack -G DEB
+
+# The picture of the example pipeline the README shows.
+docs-graph: build
+	$(BUILD)/bin/sluice -c docs/pipeline.conf --graph | dot -Tsvg -o docs/pipeline.svg
 
 bench: build
 	@for b in bench/*.sh; do echo "== $$b"; \

@@ -283,6 +283,8 @@ void sl__pipeline_reload(struct sl__pipeline *pl);
 void sl__pipeline_free(struct sl__pipeline *pl);
 void sl__pipeline_thread_done(struct sl__pipeline *pl);
 void sl__stats_line(struct sl__pipeline *pl, FILE *out, double interval_s);
+/* The loaded pipeline as Graphviz DOT (graph.c); never fails. */
+void sl__graph_print(const struct sl__pipeline *pl, FILE *out);
 /* Prometheus endpoint (metrics.c); start is a no-op without metrics.listen. */
 struct MHD_Daemon;
 int sl__metrics_start(struct sl__pipeline *pl);

@@ -13,12 +13,13 @@
 static void usage(FILE *out)
 {
     fputs(
-        "usage: sluice -c FILE [--check] [--stats SECS] [--log-level LEVEL]\n"
+        "usage: sluice -c FILE [--check | --graph] [--stats SECS] [--log-level LEVEL]\n"
         "       sluice --list-plugins [-c FILE]\n"
         "       sluice --version\n"
         "\n"
         "  -c, --config FILE     the pipeline (libconfig syntax)\n"
         "      --check           validate the config, load plugins, compile scripts; run nothing\n"
+        "      --graph           print the pipeline as Graphviz DOT (dot -Tsvg); run nothing\n"
         "      --stats SECS      print a progress line to stderr every SECS seconds\n"
         "      --log-level L     debug, info, warn or error (default info)\n"
         "      --list-plugins    list every plugin found, with its options\n"
@@ -121,17 +122,21 @@ static int run(struct sl__pipeline *pl, double stats_every)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
-        {"stats", required_argument, NULL, 's'},  {"log-level", required_argument, NULL, 'l'},
-        {"list-plugins", no_argument, NULL, 'p'}, {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"check", no_argument, NULL, 'k'},
+                                         {"graph", no_argument, NULL, 'g'},
+                                         {"stats", required_argument, NULL, 's'},
+                                         {"log-level", required_argument, NULL, 'l'},
+                                         {"list-plugins", no_argument, NULL, 'p'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     if (sl__stdfds_reserve() < 0) {
         perror("sluice: /dev/null");
         return 2;
     }
     const char *config = NULL;
-    bool check = false, list = false;
+    bool check = false, list = false, graph = false;
     double stats_every = 0;
     int c;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -141,6 +146,9 @@ int main(int argc, char **argv)
             break;
         case 'k':
             check = true;
+            break;
+        case 'g':
+            graph = true;
             break;
         case 's': {
             char *end;
@@ -195,10 +203,15 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct sl__pipeline *pl = sl__pipeline_load(config, check);
+    struct sl__pipeline *pl = sl__pipeline_load(config, check || graph);
     if (!pl) {
         cleanup(NULL);
         return 1;
+    }
+    if (graph) {
+        sl__graph_print(pl, stdout);
+        cleanup(pl);
+        return 0;
     }
     if (check) {
         printf("%s: OK (%zu inputs, %zu handlers, %zu outputs%s)\n", config, pl->n_inputs,

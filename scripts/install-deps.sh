@@ -10,7 +10,7 @@ packages=(
   libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev protobuf-compiler
   python3-protobuf libmsgpack-dev python3-msgpack
   kcat valgrind procps psmisc curl bc python3 time
-  libsystemd-dev systemd scdoc dpkg-dev file man-db groff-base
+  libsystemd-dev systemd scdoc dpkg-dev file man-db groff-base graphviz
 )
 missing=()
 for p in "${packages[@]}"; do
