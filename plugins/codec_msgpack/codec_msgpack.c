@@ -1,0 +1,175 @@
+/* codec_msgpack.c - the "msgpack" codec: one MessagePack object per message <-> the record
+ * tree; optionally the Fluentd / Fluent Bit event format. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sluice/sluice.h"
+
+#include "mp.h"
+
+static const struct sl_option options[] = {
+    {"ext", SL_OPT_STRING, "wrap", false,
+     "ext values: \"wrap\" (a map {\"$ext\": type, \"$data\": bytes}, written back as the ext) "
+     "or \"refuse\" (the message goes to dead_letter)"},
+    {"format", SL_OPT_STRING, "plain", false,
+     "\"plain\": the object is the record; \"fluent\": a Fluentd/Fluent Bit event [time, record], "
+     "the time in header fluent_time"},
+    {NULL},
+};
+
+static int mp_init(struct sl_instance *inst, void **ctx)
+{
+    struct mp_opts *o = calloc(1, sizeof(*o));
+    if (!o) {
+        sl_log(inst, SL_LOG_ERROR, "out of memory");
+        return SL_ERROR;
+    }
+    const char *ext = sl_opt_str(inst, "ext");
+    const char *format = sl_opt_str(inst, "format");
+    if (ext && strcmp(ext, "wrap") != 0 && strcmp(ext, "refuse") != 0) {
+        sl_log(inst, SL_LOG_ERROR, "%s: ext must be \"wrap\" or \"refuse\", not \"%s\"",
+               sl_instance_where(inst), ext);
+        goto fail;
+    }
+    if (format && strcmp(format, "plain") != 0 && strcmp(format, "fluent") != 0) {
+        sl_log(inst, SL_LOG_ERROR, "%s: format must be \"plain\" or \"fluent\", not \"%s\"",
+               sl_instance_where(inst), format);
+        goto fail;
+    }
+    o->ext = ext && !strcmp(ext, "refuse") ? MP_EXT_REFUSE : MP_EXT_WRAP;
+    o->fluent = format && !strcmp(format, "fluent");
+    *ctx = o;
+    return SL_OK;
+fail:
+    free(o);
+    return SL_ERROR;
+}
+
+static void mp_destroy(void *ctx)
+{
+    free(ctx);
+}
+
+/* Per worker: the decoder's zone, made on first use (output workers only encode). */
+struct worker {
+    const struct mp_opts *o;
+    struct mp_dec dec;
+    bool have_dec;
+};
+
+static int mp_worker_init(void *ctx, unsigned n, void **wctx)
+{
+    (void)n;
+    struct worker *w = calloc(1, sizeof(*w));
+    if (!w)
+        return SL_ERROR;
+    w->o = ctx;
+    *wctx = w;
+    return SL_OK;
+}
+
+static void mp_worker_destroy(void *wctx)
+{
+    struct worker *w = wctx;
+    if (w && w->have_dec)
+        mp_dec_fini(&w->dec);
+    free(w);
+}
+
+static int mp_codec_decode(void *wctx, struct sl_msg *m, char *err, size_t errlen)
+{
+    struct worker *w = wctx;
+    struct sl_value *root = sl_arena_alloc(&m->arena, sizeof(*root));
+
+    if (!w->have_dec)
+        w->have_dec = mp_dec_init(&w->dec, w->o) == 0;
+    if (!root || !w->have_dec) {
+        snprintf(err, errlen, "msgpack: out of memory");
+        return SL_ERROR;
+    }
+    struct mp_time t;
+    if (mp_decode(&w->dec, &m->arena, m->payload.data, m->payload.len, root, &t, err, errlen) < 0)
+        return SL_ERROR;
+    if (w->o->fluent) {
+        char text[40];
+        mp_time_format(&t, text, sizeof(text));
+        if (sl_msg_set_header(m, MP_TIME_HEADER, text, strlen(text)) < 0) {
+            snprintf(err, errlen, "msgpack: out of memory");
+            return SL_ERROR;
+        }
+        m->source.timestamp_ms = t.sec * 1000 + t.nsec / 1000000;
+    }
+    m->record = root;
+    return SL_OK;
+}
+
+/* The event time of an outgoing fluent event: the fluent_time header a fluent
+ * decode set, else the message's source timestamp, else now. */
+static void event_time(const struct sl_msg *m, struct mp_time *t)
+{
+    const struct sl_header *h = sl_msg_header(m, MP_TIME_HEADER);
+    if (h && mp_time_parse((const char *)h->value, h->value_len, t) == 0)
+        return;
+    if (m->source.timestamp_ms > 0) {
+        t->sec = m->source.timestamp_ms / 1000;
+        t->nsec = (uint32_t)(m->source.timestamp_ms % 1000) * 1000000u;
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    t->sec = ts.tv_sec;
+    t->nsec = (uint32_t)ts.tv_nsec;
+}
+
+/* With no record (nothing decoded it), the payload is passed through as is. */
+static int mp_codec_encode(void *wctx, const struct sl_msg *m, struct sl_buf *out, char *err,
+                           size_t errlen)
+{
+    struct worker *w = wctx;
+    if (!m->record) {
+        if (sl_buf_append(out, m->payload.data, m->payload.len) < 0) {
+            snprintf(err, errlen, "msgpack: out of memory");
+            return SL_ERROR;
+        }
+        return SL_OK;
+    }
+    if (w->o->fluent) {
+        if (m->record->type != SL_MAP) {
+            snprintf(err, errlen, "msgpack: a fluent event's record must be a map, not %s",
+                     sl_type_name(m->record->type));
+            return SL_ERROR;
+        }
+        struct mp_time t;
+        msgpack_packer pk;
+        size_t was = out->len;
+        event_time(m, &t);
+        mp_packer_init(&pk, out);
+        if (mp_fluent_pack_head(&pk, &t) < 0) {
+            snprintf(err, errlen, "msgpack: out of memory");
+            return SL_ERROR;
+        }
+        if (mp_encode(w->o, m->record, out, err, errlen) < 0) {
+            out->len = was;
+            return SL_ERROR;
+        }
+        return SL_OK;
+    }
+    return mp_encode(w->o, m->record, out, err, errlen) < 0 ? SL_ERROR : SL_OK;
+}
+
+SL_PLUGIN_DEFINE = {
+    SL_PLUGIN_HEADER,
+    .kind = SL_KIND_CODEC,
+    .name = "msgpack",
+    .version = "0.1.0",
+    .doc = "one MessagePack object per message <-> record (msgpack-c; Fluentd events optional)",
+    .options = options,
+    .init = mp_init,
+    .destroy = mp_destroy,
+    .worker_init = mp_worker_init,
+    .worker_destroy = mp_worker_destroy,
+    .decode = mp_codec_decode,
+    .encode = mp_codec_encode,
+};
