@@ -21,7 +21,7 @@ static const struct sl_option options[] = {
 
 /* The instance: options, and counters of which parser decoded each message
  * (json_fast_path: simdjson; json_yajl_path: yajl, errors included), so a
- * test and --stats can see the fast path is taken. */
+ * test and the metrics can show the fast path is taken. */
 struct json_codec {
     struct json_opts o;
     struct sl_counter *fast, *yajl;
