@@ -48,6 +48,14 @@ static int decode_text(struct codec *c, struct sl_msg *m, const char *text, size
 
 static struct sl_value empty_map = {.type = SL_MAP};
 
+static void free_counters(struct codec *c)
+{
+    for (struct sl_counter *k = c->inst.counters, *next; k; k = next) {
+        next = sl__counter_next(k);
+        free(k);
+    }
+}
+
 /* Builds the instance's option map by decoding opts (JSON) with a default codec. */
 static int codec_open(struct codec *c, const char *opts)
 {
@@ -66,9 +74,11 @@ static int codec_open(struct codec *c, const char *opts)
         c->inst.config = c->cfg.record;
         P->worker_destroy(boot.wctx);
         P->destroy(boot.ctx);
+        free_counters(&boot);
     }
     int rc = P->init(&c->inst, &c->ctx);
     if (rc != SL_OK) {
+        free_counters(c);
         msg_free(&c->cfg);
         return rc;
     }
@@ -76,11 +86,13 @@ static int codec_open(struct codec *c, const char *opts)
     return SL_OK;
 }
 
+/* Ends the codec and frees the counters it made (the engine frees them with the instance). */
 static void codec_close(struct codec *c)
 {
     P->worker_destroy(c->wctx);
     P->destroy(c->ctx);
     msg_free(&c->cfg);
+    free_counters(c);
 }
 
 /* Decodes text, which must succeed. */
@@ -663,16 +675,8 @@ static int64_t counter(struct codec *c, const char *name)
     return -1;
 }
 
-static void free_counters(struct codec *c)
-{
-    for (struct sl_counter *k = c->inst.counters, *next; k; k = next) {
-        next = sl__counter_next(k);
-        free(k);
-    }
-}
-
-/* Ordinary records are decoded by simdjson, not yajl: the counters (also shown
- * by --stats) say which parser took each message. With parser = "yajl" none is. */
+/* Ordinary records are decoded by simdjson, not yajl: the counters (also in
+ * the metrics) say which parser took each message. With parser = "yajl" none is. */
 static void fast_path_taken(void **state)
 {
     (void)state;
@@ -689,10 +693,8 @@ static void fast_path_taken(void **state)
         /* libsimdjson-dev is a dependency (scripts/install-deps.sh): no fast path is a bug. */
         assert_int_equal(counter(&c, "json_fast_path"), yajl_only ? 0 : 3000);
         assert_int_equal(counter(&c, "json_yajl_path"), yajl_only ? 3001 : 1);
-        free_counters(&c);
         msg_free(&m);
-        P->destroy(c.ctx);
-        msg_free(&c.cfg);
+        codec_close(&c);
     }
 }
 
