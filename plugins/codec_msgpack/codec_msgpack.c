@@ -84,13 +84,14 @@ static int mp_codec_decode(void *wctx, struct sl_msg *m, char *err, size_t errle
     struct sl_value *root = sl_arena_alloc(&m->arena, sizeof(*root));
 
     if (!w->have_dec)
-        w->have_dec = mp_dec_init(&w->dec, w->o) == 0;
+        w->have_dec = mp_dec_init(&w->dec) == 0;
     if (!root || !w->have_dec) {
         snprintf(err, errlen, "msgpack: out of memory");
         return SL_ERROR;
     }
     struct mp_time t;
-    if (mp_decode(&w->dec, &m->arena, m->payload.data, m->payload.len, root, &t, err, errlen) < 0)
+    if (mp_decode(w->o, &w->dec, &m->arena, m->payload.data, m->payload.len, root, &t, err,
+                  errlen) < 0)
         return SL_ERROR;
     if (w->o->fluent) {
         char text[40];
@@ -135,28 +136,10 @@ static int mp_codec_encode(void *wctx, const struct sl_msg *m, struct sl_buf *ou
         }
         return SL_OK;
     }
-    if (w->o->fluent) {
-        if (m->record->type != SL_MAP) {
-            snprintf(err, errlen, "msgpack: a fluent event's record must be a map, not %s",
-                     sl_type_name(m->record->type));
-            return SL_ERROR;
-        }
-        struct mp_time t;
-        msgpack_packer pk;
-        size_t was = out->len;
+    struct mp_time t = {0};
+    if (w->o->fluent)
         event_time(m, &t);
-        mp_packer_init(&pk, out);
-        if (mp_fluent_pack_head(&pk, &t) < 0) {
-            snprintf(err, errlen, "msgpack: out of memory");
-            return SL_ERROR;
-        }
-        if (mp_encode(w->o, m->record, out, err, errlen) < 0) {
-            out->len = was;
-            return SL_ERROR;
-        }
-        return SL_OK;
-    }
-    return mp_encode(w->o, m->record, out, err, errlen) < 0 ? SL_ERROR : SL_OK;
+    return mp_encode_event(w->o, m->record, &t, out, err, errlen) < 0 ? SL_ERROR : SL_OK;
 }
 
 SL_PLUGIN_DEFINE = {

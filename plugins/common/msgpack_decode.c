@@ -82,8 +82,8 @@ static int map_key(struct sl_arena *a, const msgpack_object *k, struct sl_member
 }
 
 /* ext -> { "$ext": type, "$data": bytes } (or refused, per the ext option). */
-static int ext_value(int ext, struct sl_arena *a, const msgpack_object_ext *x,
-                     struct sl_value *out, char *err, size_t errlen)
+static int ext_value(int ext, struct sl_arena *a, const msgpack_object_ext *x, struct sl_value *out,
+                     char *err, size_t errlen)
 {
     if (ext == MP_EXT_REFUSE) {
         snprintf(err, errlen, "msgpack: ext type %d is not accepted (ext = \"refuse\")", x->type);
@@ -103,8 +103,8 @@ static int ext_value(int ext, struct sl_arena *a, const msgpack_object_ext *x,
     return 0;
 }
 
-int mp_object_to_value(int ext, struct sl_arena *a, const msgpack_object *obj,
-                       struct sl_value *out, char *err, size_t errlen)
+int mp_object_to_value(int ext, struct sl_arena *a, const msgpack_object *obj, struct sl_value *out,
+                       char *err, size_t errlen)
 {
     *out = (struct sl_value){.type = SL_NULL};
     switch (obj->type) {
@@ -172,8 +172,8 @@ int mp_object_to_value(int ext, struct sl_arena *a, const msgpack_object *obj,
     return -1;
 }
 
-int mp_dec_unpack(struct mp_dec *d, const uint8_t *data, size_t len, msgpack_object *obj,
-                  char *err, size_t errlen)
+int mp_dec_unpack(struct mp_dec *d, const uint8_t *data, size_t len, msgpack_object *obj, char *err,
+                  size_t errlen)
 {
     size_t end = 0, off = 0;
 
