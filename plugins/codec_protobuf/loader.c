@@ -79,11 +79,20 @@ static int add(struct loader *l, const char *full, bool is_enum, const FileProto
 static int collect(struct loader *l, const FileProto *f, const char *scope, MsgProto **msgs,
                    size_t n_msgs, EnumProto **enums, size_t n_enums)
 {
-    for (size_t i = 0; i < n_enums; i++)
+    for (size_t i = 0; i < n_enums; i++) {
+        if (!enums[i]->name)
+            return fail(l, "protobuf: an enum in %s has no name", scope);
+        for (size_t k = 0; k < enums[i]->n_value; k++)
+            if (!enums[i]->value[k]->name || !enums[i]->value[k]->has_number)
+                return fail(l, "protobuf: a value of enum %s lacks a name or number",
+                            enums[i]->name);
         if (add(l, join(l, scope, enums[i]->name), true, f, enums[i]) < 0)
             return -1;
+    }
     for (size_t i = 0; i < n_msgs; i++) {
         const MsgProto *m = msgs[i];
+        if (!m->name)
+            return fail(l, "protobuf: a message in %s has no name", scope);
         char *full = join(l, scope, m->name);
         if (add(l, full, false, f, m) < 0 ||
             collect(l, f, full, m->nested_type, m->n_nested_type, m->enum_type, m->n_enum_type) < 0)
@@ -217,6 +226,9 @@ static int fill_field(struct loader *l, const struct named *owner, const FieldPr
         return fail(l, "protobuf: %s.%s: groups are not supported", where, fp->name);
     if (fp->type < 1 || (unsigned)fp->type >= sizeof(type_map) / sizeof(type_map[0]))
         return fail(l, "protobuf: %s.%s: unknown type %d", where, fp->name, fp->type);
+    if (fp->number < 1 || fp->number > 536870911)
+        return fail(l, "protobuf: %s.%s: field number %d is out of range", where, fp->name,
+                    fp->number);
     memset(f, 0, sizeof(*f));
     f->name = fp->name;
     f->id = (uint32_t)fp->number;
@@ -380,7 +392,8 @@ const ProtobufCMessageDescriptor *pb_load_descriptor_set(struct sl_arena *mem, c
     for (size_t i = 0; i < set->n_file; i++) {
         const FileProto *f = set->file[i];
         if (f->syntax && strcmp(f->syntax, "proto2") != 0 && strcmp(f->syntax, "proto3") != 0) {
-            fail(&l, "protobuf: %s: syntax \"%s\" is not supported", f->name, f->syntax);
+            fail(&l, "protobuf: %s: syntax \"%s\" is not supported", f->name ? f->name : "?",
+                 f->syntax);
             goto out;
         }
         char *scope = f->package && *f->package ? join(&l, "", f->package) : "";

@@ -29,16 +29,22 @@ static long index_of(const ProtobufCMessageDescriptor ***list, size_t *n, size_t
 }
 
 /* protobuf-c marks nothing as a map entry. Our loader sets reserved1 to the
- * descriptor itself; generated code is recognised by shape: a message named
- * ...Entry with exactly key = 1 and value = 2. */
+ * descriptor itself when the set says map_entry; generated code is recognised by
+ * its name, ...Entry. Either way it must have the shape the walkers rely on:
+ * exactly key = 1 (a scalar) and value = 2, neither repeated. */
 static bool is_map_entry(const ProtobufCMessageDescriptor *d)
 {
-    if (d->reserved1 == d)
-        return true;
     size_t n = strlen(d->short_name);
-    return n > 5 && !strcmp(d->short_name + n - 5, "Entry") && d->n_fields == 2 &&
-           d->fields[0].id == 1 && !strcmp(d->fields[0].name, "key") && d->fields[1].id == 2 &&
-           !strcmp(d->fields[1].name, "value") && d->fields[0].label != PROTOBUF_C_LABEL_REPEATED;
+    if (d->reserved1 != d && !(n > 5 && !strcmp(d->short_name + n - 5, "Entry")))
+        return false;
+    return d->n_fields == 2 && d->fields[0].id == 1 && !strcmp(d->fields[0].name, "key") &&
+           d->fields[1].id == 2 && !strcmp(d->fields[1].name, "value") &&
+           d->fields[0].label != PROTOBUF_C_LABEL_REPEATED &&
+           d->fields[1].label != PROTOBUF_C_LABEL_REPEATED &&
+           d->fields[0].type != PROTOBUF_C_TYPE_MESSAGE &&
+           d->fields[0].type != PROTOBUF_C_TYPE_BYTES &&
+           d->fields[0].type != PROTOBUF_C_TYPE_FLOAT &&
+           d->fields[0].type != PROTOBUF_C_TYPE_DOUBLE;
 }
 
 const char *pb_json_name(struct sl_arena *mem, const char *name)
