@@ -389,6 +389,7 @@ struct sl__pipeline *sl__pipeline_load(const char *path, bool checking)
     pthread_cond_init(&pl->done_cv, NULL);
     config_init(&pl->cfg);
     pl->cfg_loaded = true;
+    sl__config_set_include_dir(&pl->cfg, path);
     if (!config_read_file(&pl->cfg, path)) {
         if (config_error_type(&pl->cfg) == CONFIG_ERR_FILE_IO)
             fprintf(stderr, "%s: cannot read the config file\n", path);
@@ -398,6 +399,8 @@ struct sl__pipeline *sl__pipeline_load(const char *path, bool checking)
                     config_error_line(&pl->cfg), config_error_text(&pl->cfg));
         goto out_fail;
     }
+    if (sl__config_expand_env(&pl->cfg, path) < 0)
+        goto out_fail;
     const config_setting_t *root = config_root_setting(&pl->cfg);
     if (read_globals(pl, root) < 0 || make_loader(pl, root) < 0)
         goto out_fail;

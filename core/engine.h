@@ -223,6 +223,13 @@ void sl__dead_letter(struct sl_emitter *e, struct sl_msg *m, const char *stage, 
 int sl__stage_start(struct sl__stage *s);
 void sl__stage_join(struct sl__stage *s);
 
+/* ---- around the parser (config_env.c) ---- */
+/* Relative @include paths resolve against path's directory. */
+void sl__config_set_include_dir(config_t *cfg, const char *path);
+/* ${VAR} and ${VAR:-default} in every string value; errors as FILE:LINE.
+ * Returns 0 or -1. */
+int sl__config_expand_env(config_t *cfg, const char *path);
+
 /* ---- pipeline (pipeline.c, config.c) ---- */
 struct sl_input_sink {
     struct sl_emitter em;

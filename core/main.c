@@ -19,6 +19,8 @@ static void usage(FILE *out)
         "\n"
         "  -c, --config FILE     the pipeline (libconfig syntax)\n"
         "      --check           validate the config, load plugins, compile scripts; run nothing\n"
+        "      --verbose         with --check: print the effective config (after @include and "
+        "${VAR})\n"
         "      --graph           print the pipeline as Graphviz DOT (dot -Tsvg); run nothing\n"
         "      --stats SECS      print a progress line to stderr every SECS seconds\n"
         "      --log-level L     debug, info, warn or error (default info)\n"
@@ -122,21 +124,18 @@ static int run(struct sl__pipeline *pl, double stats_every)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"check", no_argument, NULL, 'k'},
-                                         {"graph", no_argument, NULL, 'g'},
-                                         {"stats", required_argument, NULL, 's'},
-                                         {"log-level", required_argument, NULL, 'l'},
-                                         {"list-plugins", no_argument, NULL, 'p'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
+        {"graph", no_argument, NULL, 'g'},        {"verbose", no_argument, NULL, 'v'},
+        {"stats", required_argument, NULL, 's'},  {"log-level", required_argument, NULL, 'l'},
+        {"list-plugins", no_argument, NULL, 'p'}, {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     if (sl__stdfds_reserve() < 0) {
         perror("sluice: /dev/null");
         return 2;
     }
     const char *config = NULL;
-    bool check = false, list = false, graph = false;
+    bool check = false, list = false, graph = false, verbose = false;
     double stats_every = 0;
     int c;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -149,6 +148,9 @@ int main(int argc, char **argv)
             break;
         case 'g':
             graph = true;
+            break;
+        case 'v':
+            verbose = true;
             break;
         case 's': {
             char *end;
@@ -190,6 +192,10 @@ int main(int argc, char **argv)
     }
     if (list)
         return list_plugins();
+    if (verbose && !check) {
+        fputs("sluice: --verbose goes with --check\n", stderr);
+        return 1;
+    }
     if (!config) {
         usage(stderr);
         return 1;
@@ -214,8 +220,13 @@ int main(int argc, char **argv)
         return 0;
     }
     if (check) {
-        printf("%s: OK (%zu inputs, %zu handlers, %zu outputs%s)\n", config, pl->n_inputs,
-               pl->n_handlers, pl->n_outputs, pl->dlq ? ", dead_letter" : "");
+        /* --verbose: stdout is the effective config alone, so it can be
+         * saved and run; the verdict moves to stderr. */
+        if (verbose)
+            config_write(&pl->cfg, stdout);
+        fprintf(verbose ? stderr : stdout, "%s: OK (%zu inputs, %zu handlers, %zu outputs%s)\n",
+                config, pl->n_inputs, pl->n_handlers, pl->n_outputs,
+                pl->dlq ? ", dead_letter" : "");
         cleanup(pl);
         return 0;
     }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The example configs configs/file_to_kafka.conf, configs/kafka_to_file.conf and
 # configs/kafka_to_kafka_lua.conf, run against the mock cluster (brokers and file
-# paths substituted with sed: libconfig has no environment expansion).
+# paths substituted with sed; the configs default to 127.0.0.1:9092 without $KAFKA_BROKERS).
 . "${SLUICE_SOURCE_DIR:-.}/tests/tools/kafka_lib.sh"
 kafka_setup
 mock_start -b 1 -t events:4 -t orders:4 -t orders-tagged:4
+export KAFKA_BROKERS="$BROKERS" # what the configs read; the sed below changes only their default
 
 N=2000
 awk -v n=$N 'BEGIN { for (i = 1; i <= n; i++) printf "{\"id\":%d,\"msg\":\"event %d\"}\n", i, i }' \
