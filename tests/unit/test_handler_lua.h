@@ -1,43 +1,19 @@
 /* test_handler_lua.h - shared helpers of the handler_lua unit tests: the plugin's
- * test API (through dlopen), value builders and a compact value printer. */
+ * test API (hl_test_api.c), value builders and a compact value printer. */
 #ifndef TEST_HANDLER_LUA_H
 #define TEST_HANDLER_LUA_H
 
-#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hl_test_api.h"
 #include "sluice/sluice.h"
-
-struct hl_test_api {
-    unsigned version;
-    void *(*open)(const char *dir, size_t mem_mb, int64_t max_instructions, int64_t max_cpu_ms,
-                  bool sandbox, bool allow_io);
-    int (*eval)(void *h, const char *code, const struct sl_value *in, struct sl_arena *a,
-                struct sl_value *out, char *text, size_t textlen);
-    size_t (*mem_used)(void *h);
-    void (*close)(void *h);
-    double (*bench)(void *h, const char *code, const struct sl_value *in, struct sl_arena *a,
-                    size_t iters, int mode);
-    void (*set_lazy)(void *h, bool lazy); /* v as a lazy record */
-};
 
 static inline const struct hl_test_api *hl_api(void)
 {
-    static const struct hl_test_api *api;
-    if (!api) {
-        void *so = dlopen(SLUICE_TEST_PLUGIN_DIR "/handler_lua.so", RTLD_NOW | RTLD_LOCAL);
-        if (!so) {
-            fprintf(stderr, "dlopen: %s\n", dlerror());
-            abort();
-        }
-        api = dlsym(so, "sluice_lua_test_api");
-        if (!api || api->version != 1)
-            abort();
-    }
-    return api;
+    return &sluice_lua_test_api;
 }
 
 static struct sl_arena test_arena;

@@ -1,11 +1,13 @@
-/* hl_test.c - a small exported API so unit tests can reach the conversion and
- * sandbox code of the built plugin through dlopen (tests/unit/test_handler_lua*.c). */
+/* hl_test_api.c - a small API through which the unit tests (test_handler_lua*.c)
+ * reach the Lua handler's conversion and sandbox code; linked into the tests
+ * only, with the handler's static library, never into handler_lua.so. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "handler_lua.h"
+#include "hl_test_api.h"
 
 struct hl_test {
     struct hl_conf conf;
@@ -173,19 +175,6 @@ static size_t t_mem_used(void *h)
     return ((struct hl_test *)h)->hs->used;
 }
 
-struct hl_test_api {
-    unsigned version;
-    void *(*open)(const char *dir, size_t mem_mb, int64_t max_instructions, int64_t max_cpu_ms,
-                  bool sandbox, bool allow_io);
-    int (*eval)(void *h, const char *code, const struct sl_value *in, struct sl_arena *a,
-                struct sl_value *out, char *text, size_t textlen);
-    size_t (*mem_used)(void *h);
-    void (*close)(void *h);
-    double (*bench)(void *h, const char *code, const struct sl_value *in, struct sl_arena *a,
-                    size_t iters, int mode);
-    void (*set_lazy)(void *h, bool lazy);
-};
-
-__attribute__((visibility("default"))) const struct hl_test_api sluice_lua_test_api = {
-    1, t_open, t_eval, t_mem_used, t_close, t_bench, t_set_lazy,
+const struct hl_test_api sluice_lua_test_api = {
+    t_open, t_eval, t_mem_used, t_close, t_bench, t_set_lazy,
 };
