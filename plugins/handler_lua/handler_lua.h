@@ -108,6 +108,11 @@ void hl_error_text(struct hl_state *hs, int status, char *buf, size_t len);
 /* Opens the allowed standard libraries and safe replacements. */
 void hl_open_sandbox(lua_State *L, const struct hl_conf *conf);
 
+/* ---- hl_guard.c ---- */
+/* Replaces the library functions that could loop outside the hooks with
+ * bounded ones; in the sandbox also refuses Lua finalizers (__gc). */
+void hl_guard_library(lua_State *L, bool sandbox);
+
 /* ---- hl_sluice.c: the sluice module (global `sluice`, and require "sluice") ---- */
 int hl_open_sluice(lua_State *L);
 

@@ -168,41 +168,6 @@ void hl_budget_check(lua_State *L)
     }
 }
 
-/* Each coroutine counts its own instructions, so many short ones could run
- * under the hook's radar: resuming one checks the CPU time. */
-static int co_resume(lua_State *L)
-{
-    hl_budget_check(L);
-    int n = lua_gettop(L);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, n, LUA_MULTRET);
-    return lua_gettop(L);
-}
-
-static int co_wrap(lua_State *L)
-{
-    lua_settop(L, 1);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, 1, 1);
-    lua_pushcclosure(L, co_resume, 1);
-    return 1;
-}
-
-static void guard_coroutines(lua_State *L)
-{
-    if (lua_getglobal(L, "coroutine") == LUA_TTABLE) {
-        lua_getfield(L, -1, "resume");
-        lua_pushcclosure(L, co_resume, 1);
-        lua_setfield(L, -2, "resume");
-        lua_getfield(L, -1, "wrap");
-        lua_pushcclosure(L, co_wrap, 1);
-        lua_setfield(L, -2, "wrap");
-    }
-    lua_pop(L, 1);
-}
-
 void hl_budget_start(struct hl_state *hs, size_t n)
 {
     const struct hl_conf *conf = hs->conf;
@@ -281,16 +246,22 @@ static int setup(lua_State *L)
         hl_open_sandbox(L, conf);
     else
         luaL_openlibs(L);
-    guard_coroutines(L);
+    hl_guard_library(L, conf->sandbox);
 
+    /* the marks are protected: a __gc added to one would make every table
+     * marked afterwards run a Lua finalizer, outside the hooks */
     lua_newtable(L);
     lua_pushliteral(L, "sluice.array");
     lua_setfield(L, -2, "__name");
+    lua_pushliteral(L, "sluice.array");
+    lua_setfield(L, -2, "__metatable");
     hs->array_mt = lua_topointer(L, -1);
     hs->ref_array_mt = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_newtable(L);
     lua_pushliteral(L, "sluice.map");
     lua_setfield(L, -2, "__name");
+    lua_pushliteral(L, "sluice.map");
+    lua_setfield(L, -2, "__metatable");
     hs->map_mt = lua_topointer(L, -1);
     hs->ref_map_mt = luaL_ref(L, LUA_REGISTRYINDEX);
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Hostile scripts: an error, an endless loop, a memory bomb and sandbox escapes
-# each dead-letter only their own message while every other one flows, the
+# Hostile scripts: an error, an endless loop, a memory bomb, sandbox escapes and
+# code that would run outside the hooks (a looping __gc, __close or xpcall
+# handler, a C loop on a huge count) each dead-letter only their own message while every other one flows, the
 # worker keeps a healthy state, and the pipeline ends cleanly.
 source "$(dirname "$0")/lib.sh"
 cd "$T"
@@ -22,6 +23,15 @@ function process(msg)
   if n == 21 then while true do pcall(function() while true do end end) end end
   if n == 23 then for i = 1, 1e9 do hoard[#hoard + 1] = string.rep("y", 64) .. i end end
   if n == 25 then msg.record.f = print end
+  if n == 27 then setmetatable({}, {__gc = function() while true do end end}) collectgarbage() end
+  if n == 29 then
+    coroutine.wrap(function()
+      local x <close> = setmetatable({}, {__close = function() while true do end end})
+      while true do end
+    end)()
+  end
+  if n == 31 then while true do xpcall(error, function() while true do end end) end end
+  if n == 33 then table.move({}, 1, 1e15, 1) end
   msg.record.ok = true
   return msg
 end
@@ -37,7 +47,7 @@ EOF
 start=$(date +%s)
 timeout -s KILL 120 "$SLUICE" -c bad.conf --log-level debug 2> log || { tail -20 log; fail "pipeline failed or hung"; }
 elapsed=$(( $(date +%s) - start ))
-bad="3 5 7 9 11 13 15 17 19 21 23 25"
+bad="3 5 7 9 11 13 15 17 19 21 23 25 27 29 31 33"
 python3 - "$bad" <<'EOF' || fail "wrong messages delivered"
 import json, sys
 bad = set(int(x) for x in sys.argv[1].split())
@@ -53,9 +63,38 @@ for want in "instruction budget exceeded" "memory limit exceeded (memory_mb = 16
     "attempt to call a nil value (field 'execute')" "attempt to call a nil value (field 'popen')" \
     "/etc/passwd: outside the script's directory (sandbox)" "/bin/sh: outside the script's directory" \
     "attempt to load a binary chunk" "write access is disabled" "bad.lua:12: plain error 19" \
-    "cannot convert a function at record.f"; do
+    "cannot convert a function at record.f" "__gc finalizers are not available in the sandbox" \
+    "table.move: a range of 999999999999999 elements"; do
   grep -qF "dead-lettered: " log || fail "no dead-letter lines in the log"
   grep -F "dead-lettered: " log | grep -qF "$want" || { grep dead-lettered log; fail "missing error: $want"; }
 done
-grep -q "60 in, 48 out, 12 dead-lettered" log || fail "counts: $(grep done log)"
-pass "12 hostile messages dead-lettered with their reasons, 48 delivered, in ${elapsed}s"
+grep -q "60 in, 44 out, 16 dead-lettered" log || fail "counts: $(grep done log)"
+pass "16 hostile messages dead-lettered with their reasons, 44 delivered, in ${elapsed}s"
+
+# Every message hostile, endless input: SIGTERM still drains and ends the run.
+cat > scripts/gc.lua <<'EOF'
+function process(msg)
+  setmetatable({}, {__gc = function() while true do end end})
+  collectgarbage()
+  return msg
+end
+EOF
+cat > gc.conf <<'EOF'
+inputs = ( { type = "generator"; count = 0; rate = 2000; } );
+handlers = ( { type = "lua"; script = "scripts/gc.lua"; max_cpu_ms = 200; } );
+outputs = ( { type = "null"; } );
+dead_letter = { type = "file"; path = "gc_dlq.txt"; append = false; };
+retry = { max_attempts = 1; };
+EOF
+"$SLUICE" -c gc.conf 2> gc.log &
+pid=$!; PIDS+=($pid)
+sleep 1
+kill -TERM $pid
+for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+kill -0 $pid 2>/dev/null && { tail -5 gc.log; fail "SIGTERM did not end a run whose script sets a looping __gc"; }
+rc=0; wait $pid || rc=$?
+[ $rc = 0 ] || { tail -5 gc.log; fail "exit $rc after SIGTERM (want 0)"; }
+n=$(wc -l < gc_dlq.txt)
+[ "$n" -gt 0 ] || fail "nothing dead-lettered"
+grep -q "done in .*: $n in, 0 out, $n dead-lettered" gc.log || { tail -2 gc.log; fail "counts"; }
+pass "looping __gc on every message: $n dead-lettered, SIGTERM ends the run within 5 s, exit 0"

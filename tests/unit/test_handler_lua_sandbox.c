@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -193,6 +194,102 @@ static void errors_carry_location_and_traceback(void **state)
     hl_api()->close(h);
 }
 
+/* Runs code in h and fails unless it ends within 5 s with an error (or a
+ * result) containing want. */
+static void bounded(void *h, const char *code, const char *want)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (getenv("DBG"))
+        fprintf(stderr, "RUN %s\n", code);
+    const char *r = ev_in(h, code);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (!strstr(r, want) || secs > 5)
+        fail_msg("%s\n  -> %s (%.2f s; want '%s' within 5 s)", code, r, secs, want);
+}
+
+/* Code that would run outside the instruction hook or the CPU check: Lua
+ * finalizers (hooks off), __close, error handlers, __tostring called from C,
+ * coroutines made in an earlier call, and C library loops over a count the
+ * script picks. Each ends within its budget with a clear error. */
+static void code_outside_the_hooks_is_bounded(void **state)
+{
+    (void)state;
+    void *h = hl_api()->open(dir, 64, 10000000, 300, true, false);
+    const char *spin = "function() while true do end end";
+    char code[600];
+    /* finalizers: refused, whatever the script tries */
+    snprintf(code, sizeof code, "setmetatable({}, {__gc = %s}) collectgarbage()", spin);
+    bounded(h, code, "__gc finalizers are not available in the sandbox");
+    snprintf(code, sizeof code,
+             "local mt = {__gc = true} local t = setmetatable({}, mt) mt.__gc = %s", spin);
+    bounded(h, code, "__gc finalizers are not available");
+    snprintf(code, sizeof code, "getmetatable(sluice.array()).__gc = %s", spin);
+    bounded(h, code, "attempt to index a string value");
+    snprintf(code, sizeof code, "getmetatable(io.open('data.txt')).__gc = %s", spin);
+    bounded(h, code, "attempt to index a string value");
+    /* __close, error handlers and __tostring run under the hook */
+    snprintf(code, sizeof code,
+             "do local x <close> = setmetatable({}, {__close = %s}) end return 1", spin);
+    bounded(h, code, "budget exceeded");
+    snprintf(code, sizeof code, "while true do xpcall(error, %s) end", spin);
+    bounded(h, code, "ERROR:");
+    snprintf(code, sizeof code, "print(setmetatable({}, {__tostring = %s}))", spin);
+    bounded(h, code, "budget exceeded");
+    snprintf(code, sizeof code, "error(setmetatable({}, {__tostring = %s}))", spin);
+    bounded(h, code, "ERROR:");
+    /* a coroutine made in one call, resumed in the next */
+    bounded(h, "co = coroutine.create(function() while true do end end) return 'made'", "made");
+    bounded(h, "coroutine.resume(co) while true do end", "budget exceeded");
+    bounded(h, "return select(2, coroutine.resume(co))", "cannot resume dead coroutine");
+    /* one that died holding a to-be-closed variable, closed in the next call */
+    snprintf(code, sizeof code,
+             "co = coroutine.create(function() local x <close> = setmetatable({}, "
+             "{__close = %s}) while true do end end) return select(2, coroutine.resume(co))",
+             spin);
+    bounded(h, code, "budget exceeded");
+    bounded(h, "return select(2, coroutine.close(co))", "stopped by the instruction or CPU budget");
+    snprintf(code, sizeof code,
+             "coroutine.wrap(function() local x <close> = setmetatable({}, {__close = %s}) "
+             "while true do end end)()",
+             spin);
+    bounded(h, code, "budget exceeded");
+    /* a coroutine that fails on its own still closes its variables */
+    bounded(h,
+            "local closed = false local ok = pcall(coroutine.wrap(function() local x <close> "
+            "= setmetatable({}, {__close = function() closed = true end}) error('x') end)) "
+            "return tostring(ok) .. tostring(closed)",
+            "falsetrue");
+    /* C loops on the script's count */
+    bounded(h, "return #string.rep('', 1e15) + #string.rep('', 1e15, '')", "0");
+    bounded(h, "return table.concat(setmetatable({}, {__index = table.concat}), '', 1, 1e15)",
+            "table.concat: a range of 999999999999999 elements");
+    bounded(h, "table.move({}, 1, 1e15, 1) return 1", "table.move: a range");
+    bounded(h, "table.insert(setmetatable({}, {__len = function() return 1e15 end}), 1, 'x')",
+            "table.insert: a range");
+    bounded(h, "table.remove(setmetatable({}, {__len = function() return 1e15 end}), 1)",
+            "table.remove: a range");
+    bounded(h,
+            "table.sort(setmetatable({}, {__len = function() return 2^31 - 2 end, "
+            "__index = rawlen}))",
+            "table.sort: a range");
+    /* what these functions do for a real table is unchanged */
+    bounded(h,
+            "local t = {} for i = 1, 2e6 do t[i] = i end table.move(t, 1, #t, 2) "
+            "table.insert(t, 1, 0) table.remove(t) return #t .. table.concat(t, ',', 1, 3)",
+            "20000010,1,1");
+    /* memory through C functions stays under the cap */
+    bounded(h, "return #string.rep('x', 1 << 40)", "resulting string too large");
+    bounded(h, "return #string.rep('x', 1 << 30)", "memory limit exceeded");
+    bounded(h,
+            "local t = {} for i = 1, 64 do t[i] = string.rep('x', 1 << 20) end "
+            "return #table.concat(t)",
+            "memory limit exceeded");
+    assert_string_equal(ev_in(h, "return 'alive'"), "alive");
+    hl_api()->close(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +300,7 @@ int main(void)
         cmocka_unit_test(endless_loops_are_stopped),
         cmocka_unit_test(memory_bombs_fail_and_the_state_recovers),
         cmocka_unit_test(errors_carry_location_and_traceback),
+        cmocka_unit_test(code_outside_the_hooks_is_bounded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
