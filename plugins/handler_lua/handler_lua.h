@@ -96,6 +96,9 @@ int hl_state_load(struct hl_state *hs, const struct sl_value *config, char *err,
 int hl_compile_only(const struct hl_conf *conf, char *err, size_t errlen);
 /* Raises the budget error when the CPU time of the call is used up. */
 void hl_budget_check(lua_State *L);
+/* Charges n units of work done in C (pattern matching steps) to the
+ * instruction budget, then checks as hl_budget_check. */
+void hl_budget_charge(lua_State *L, int64_t n);
 /* Arms the per-call instruction and CPU budget, scaled by n messages. */
 void hl_budget_start(struct hl_state *hs, size_t n);
 /* After a failed call: collect garbage; false when the state should be
@@ -112,6 +115,11 @@ void hl_open_sandbox(lua_State *L, const struct hl_conf *conf);
 /* Replaces the library functions that could loop outside the hooks with
  * bounded ones; in the sandbox also refuses Lua finalizers (__gc). */
 void hl_guard_library(lua_State *L, bool sandbox);
+
+/* ---- hl_pattern.c ---- */
+/* Sets find, match, gmatch and gsub of the string table at index t to
+ * matchers that charge their steps to the budget. */
+void hl_open_patterns(lua_State *L, int t);
 
 /* ---- hl_sluice.c: the sluice module (global `sluice`, and require "sluice") ---- */
 int hl_open_sluice(lua_State *L);

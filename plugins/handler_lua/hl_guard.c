@@ -5,8 +5,8 @@
  * the script chooses without executing a Lua instruction or allocating (so
  * neither the hook nor the memory cap would ever stop them). Those doors are
  * closed here: no Lua finalizers in the sandbox, metatables the C side hands
- * out cannot be changed, and the looping library functions check their count
- * first. */
+ * out cannot be changed, the looping library functions check their count
+ * first, and pattern matching (hl_pattern.c) counts its steps. */
 #include <string.h>
 
 #include "handler_lua.h"
@@ -299,6 +299,7 @@ void hl_guard_library(lua_State *L, bool sandbox)
         lua_getfield(L, -1, "rep");
         lua_pushcclosure(L, safe_rep, 1);
         lua_setfield(L, -2, "rep");
+        hl_open_patterns(L, lua_gettop(L));
     }
     lua_pop(L, 1);
     if (lua_getfield(L, g, "table") == LUA_TTABLE) {

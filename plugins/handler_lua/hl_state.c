@@ -168,6 +168,19 @@ void hl_budget_check(lua_State *L)
     }
 }
 
+void hl_budget_charge(lua_State *L, int64_t n)
+{
+    struct hl_state *hs = hl_state_of(L);
+    if (hs->conf->max_instructions && !hs->exhausted) {
+        hs->instr_left -= n;
+        if (hs->instr_left <= 0) {
+            hs->exhausted = true;
+            hs->exhausted_why = "instruction budget exceeded (max_instructions)";
+        }
+    }
+    hl_budget_check(L);
+}
+
 void hl_budget_start(struct hl_state *hs, size_t n)
 {
     const struct hl_conf *conf = hs->conf;

@@ -8,6 +8,10 @@
 
 #include <cmocka.h>
 
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
 #include "test_handler_lua.h"
 
 static char dir[256], outside[200];
@@ -290,6 +294,163 @@ static void code_outside_the_hooks_is_bounded(void **state)
     hl_api()->close(h);
 }
 
+/* Lua's pattern functions, replaced by hl_pattern.c: every case gives what the
+ * stock string library gives (run side by side in a plain lua_State), and
+ * pathological patterns end within the budget. */
+static const char *const pattern_cases[] = {
+    "string.find('hello world', 'o w')",
+    "string.find('hello world', 'o', 6)",
+    "string.find('hello', 'l+')",
+    "string.find('hello', '')",
+    "string.find('hello', '', 10)",
+    "string.find('hello', '', 6)",
+    "string.find('a.b', '.', 1, true)",
+    "string.find('abc', 'b', -1)",
+    "string.find('abc', 'b', -10)",
+    "string.find('key=val', '(%w+)=(%w+)')",
+    "string.find('  x', '^%s*()')",
+    "string.find('THE (quick) fox', '%((%a+)%)')",
+    "string.find('f(a(b)c)d', '%b()')",
+    "string.find('THE quick', '%f[%a]%a+', 4)",
+    "string.find('hello', '[^%a]')",
+    "string.find('a-b', '[a%-]+')",
+    "string.find('x]y', '[]]')",
+    "string.find('abc', '[a-c]+$')",
+    "string.find('aaa', 'a-b')",
+    "string.find('aaab', 'a-b')",
+    "string.find('abab', '(ab)%1')",
+    "string.find('abc', '%')",
+    "string.find('abc', '[a')",
+    "string.find('abc', '(()')",
+    "string.find('abc', '%1')",
+    "string.find('abc', ')')",
+    "string.find('abc', '%f')",
+    "string.find('abc', '%b')",
+    "string.find('a\\0b', '\\0')",
+    "string.find('a\\0b', '[\\0]')",
+    "string.find('a\\0b', '%z')",
+    "string.find('aXb', '%u')",
+    "string.find('  ', '%S')",
+    "string.find('a+b', 'a+b', 1, true)",
+    "string.find('x^y', '^y')",
+    "string.find('x$y', '$y')",
+    "string.find('ab', 'b$')",
+    "string.find('a.b', '%.')",
+    "string.find('A1_', '[%w_]+')",
+    "string.find('THE', '%f[%l]')",
+    "string.find('hello', 'l', 0)",
+    "('x'):find('x')",
+    "string.match('2024-01-02', '(%d+)-(%d+)-(%d+)')",
+    "string.match('hello', '()ll()')",
+    "string.match('hello', '.-l')",
+    "string.match('hello', '.*l')",
+    "string.match('hello', '^(h?)(e?)x?')",
+    "string.match('  trim  ', '^%s*(.-)%s*$')",
+    "string.match('abc', '^b')",
+    "string.match('[[x]]', '%[(%b[])%]')",
+    "string.match('x = 1', '^(%w+)%s*=%s*(%d+)$')",
+    "string.match('\\xc3\\xa9a', '%a+')",
+    "string.match('abc', '((a)(b))')",
+    "string.match('abc', 'a(b?)c')",
+    "string.match('', '.*')",
+    "string.match('abc', '[%a][%d]?')",
+    "string.match('1e10', '^%d+[eE]%d+$')",
+    "string.match(42, '%d')",
+    "string.match('abc', 'b', 3)",
+    "string.match('aaa', '(a)%1%1')",
+    "gm('one two  three', '%a+')",
+    "gm('k1=v1, k2=v2', '(%w+)=(%w+)')",
+    "gm('abc', '')",
+    "gm('aaa', 'a*')",
+    "gm('hello world', '()o')",
+    "gm('abcabc', 'b', 3)",
+    "gm('abc', '^a')",
+    "gm('abc', '.', 10)",
+    "gm('a,b,,c', '([^,]*)')",
+    "string.gsub('hello world', 'o', '0')",
+    "string.gsub('hello world', '(o)', '[%1%1]')",
+    "string.gsub('hello', '', '-')",
+    "string.gsub('abc', '%w', '%0%0')",
+    "string.gsub('abc', '%w', '%%')",
+    "string.gsub('hello world', '%w+', '%2')",
+    "string.gsub('abc', 'b', '%')",
+    "string.gsub('abc', 'b', '%x')",
+    "string.gsub('hello world', '%w+', {hello = 'HI', world = false})",
+    "string.gsub('hello world', '%w+', function(w) return w:upper() end)",
+    "string.gsub('hello world', '%w+', function(w) if w == 'world' then return nil end "
+    "return 1 end)",
+    "string.gsub('hello', 'l', {l = {}})",
+    "string.gsub('hello world', 'o', '0', 1)",
+    "string.gsub('abc', '^a', 'x')",
+    "string.gsub('aaa', '^a', 'x')",
+    "string.gsub('abc', 'x*', '-')",
+    "string.gsub('hello', '.', {h = 1})",
+    "string.gsub(123, '2', 'x')",
+    "string.gsub('abc', 'b', 5)",
+    "string.gsub('hello', '(l)(l)', '%2%1')",
+    "string.gsub('abc', '()', '%1')",
+    "string.gsub('abc', 'b', true)",
+    "string.gsub('abc', '(b)', function(a, b) return "
+    "tostring(b) end)",
+    "string.gsub('a b c', '%s', '', 0)",
+    "string.gsub('a b c', '%s', '', -1)",
+    "string.gsub('abc', '', '', 2)",
+    "('hello'):gsub('l', 'L')",
+};
+
+static const char pattern_prelude[] =
+    "local function show(...) local t = table.pack(...) for i = 1, t.n do t[i] = tostring(t[i]) "
+    "end return table.concat(t, '|', 1, t.n) end "
+    "local function gm(s, p, i) local r = {} for a, b in string.gmatch(s, p, i) do "
+    "r[#r + 1] = tostring(a) .. ',' .. tostring(b) end return table.concat(r, ';') end "
+    "return show(pcall(function() return ";
+
+static void patterns_match_the_stock_library(void **state)
+{
+    (void)state;
+    void *h = open_default();
+    lua_State *ref = luaL_newstate();
+    luaL_openlibs(ref);
+    for (size_t i = 0; i < sizeof pattern_cases / sizeof *pattern_cases; i++) {
+        char code[1200];
+        snprintf(code, sizeof code, "%s%s end))", pattern_prelude, pattern_cases[i]);
+        if (luaL_loadbuffer(ref, code, strlen(code), "=test") != LUA_OK ||
+            lua_pcall(ref, 0, 1, 0) != LUA_OK)
+            fail_msg("reference: %s: %s", pattern_cases[i], lua_tostring(ref, -1));
+        const char *want = lua_tostring(ref, -1);
+        const char *got = ev_in(h, code);
+        if (strcmp(want, got) != 0)
+            fail_msg("%s\n  stock Lua: %s\n  sluice:    %s", pattern_cases[i], want, got);
+        lua_pop(ref, 1);
+    }
+    lua_close(ref);
+    hl_api()->close(h);
+}
+
+/* Backtracking that Lua's own matcher would run for hours (or ever). */
+static void pathological_patterns_are_bounded(void **state)
+{
+    (void)state;
+    void *h = hl_api()->open(dir, 64, 10000000, 300, true, false);
+    bounded(h, "return string.find(string.rep('a', 30000), '.-.-.-.-x')", "budget exceeded");
+    bounded(h,
+            "local s = string.rep('a', 40) "
+            "return string.match(s, string.rep('a?', 40) .. s .. '$') ~= nil, "
+            "string.match(s, string.rep('a?', 40) .. s .. 'b')",
+            "budget exceeded");
+    bounded(h, "return string.gsub(string.rep('a', 20000), '.-.-.-b', '')", "budget exceeded");
+    bounded(h, "for x in string.gmatch(string.rep('a', 20000), '.-.-.-b') do end",
+            "budget exceeded");
+    bounded(h, "return string.find(string.rep('(', 200000), '%b()')", "budget exceeded");
+    bounded(h, "return string.find(string.rep('a', 4e6), string.rep('a', 2e6) .. 'b', 1, true)",
+            "nil");
+    /* pcall cannot catch its way past the budget */
+    bounded(h, "while true do pcall(string.find, string.rep('a', 3000), '.-.-.-x') end",
+            "budget exceeded");
+    assert_string_equal(ev_in(h, "return ('alive'):match('%a+')"), "alive");
+    hl_api()->close(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +462,8 @@ int main(void)
         cmocka_unit_test(memory_bombs_fail_and_the_state_recovers),
         cmocka_unit_test(errors_carry_location_and_traceback),
         cmocka_unit_test(code_outside_the_hooks_is_bounded),
+        cmocka_unit_test(patterns_match_the_stock_library),
+        cmocka_unit_test(pathological_patterns_are_bounded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
