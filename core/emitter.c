@@ -9,8 +9,6 @@
 
 #include "engine.h"
 
-enum { DEAD_LOG_FIRST = 100, DEAD_LOG_EVERY = 10000 };
-
 int sl__emitter_init(struct sl_emitter *e, struct sl__pipeline *pl, struct sl__link *next,
                      bool route)
 {
@@ -21,8 +19,12 @@ int sl__emitter_init(struct sl_emitter *e, struct sl__pipeline *pl, struct sl__l
     if (next) {
         n = next->nq;
     } else if (route) {
-        e->out_base = calloc(pl->n_outputs ? pl->n_outputs : 1, sizeof(*e->out_base));
-        if (!e->out_base)
+        /* routing scratch, sized once: no limit on outputs, no malloc per message */
+        size_t no = pl->n_outputs ? pl->n_outputs : 1;
+        e->out_base = calloc(no, sizeof(*e->out_base));
+        e->matched = calloc(no, sizeof(*e->matched));
+        e->copies = calloc(no, sizeof(*e->copies));
+        if (!e->out_base || !e->matched || !e->copies)
             return -1;
         for (size_t j = 0; j < pl->n_outputs; j++) {
             e->out_base[j] = n;
@@ -54,6 +56,10 @@ int sl__emitter_init(struct sl_emitter *e, struct sl__pipeline *pl, struct sl__l
 void sl__emitter_fini(struct sl_emitter *e)
 {
     free(e->out_base);
+    free(e->matched);
+    free(e->copies);
+    e->matched = NULL;
+    e->copies = NULL;
     free(e->slot_q);
     free(e->slot_link);
     free(e->pend);
@@ -124,8 +130,8 @@ void sl__emitter_put(struct sl_emitter *e, struct sl_msg *m)
     }
     struct sl__pipeline *pl = e->pl;
     const char *route = m->route ? m->route : "";
-    size_t matched[64], n = 0;
-    for (size_t j = 0; j < pl->n_outputs && n < 64; j++) {
+    size_t *matched = e->matched, n = 0;
+    for (size_t j = 0; j < pl->n_outputs; j++) {
         const struct sl_instance *o = pl->out_links[j]->inst;
         if (o->match_all || fnmatch(o->match, route, 0) == 0)
             matched[n++] = j;
@@ -136,7 +142,7 @@ void sl__emitter_put(struct sl_emitter *e, struct sl_msg *m)
         return;
     }
     /* Copies first: once m sits in a pushed batch another thread owns it. */
-    struct sl_msg *copies[64];
+    struct sl_msg **copies = e->copies;
     copies[0] = m;
     for (size_t k = 1; k < n; k++) {
         copies[k] = sl__msg_clone(m);
@@ -179,43 +185,14 @@ int64_t sl__emitter_flush(struct sl_emitter *e, bool force)
     return next;
 }
 
-void sl__dead_letter(struct sl_emitter *e, struct sl_msg *m, const char *stage, const char *error)
+void sl__emitter_put_dead(struct sl_emitter *e, struct sl_msg *m)
 {
-    struct sl__pipeline *pl = e->pl;
-    char attempts[16], when[40];
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    snprintf(attempts, sizeof(attempts), "%u", m->attempts);
-    if (!error)
-        error = "failed";
-    if (!pl->dlq_link) {
-        sl_log(NULL, SL_LOG_ERROR, "%s: message %s:%lld discarded (no dead_letter configured): %s",
-               stage, m->source.name ? m->source.name : "-", (long long)m->source.offset, error);
-        atomic_fetch_add_explicit(&pl->discarded, 1, memory_order_relaxed);
-        sl__msg_finish(m, true);
-        return;
-    }
-    if (sl_msg_set_header(m, "x-sluice-error", error, strlen(error)) < 0 ||
-        sl_msg_set_header(m, "x-sluice-stage", stage, strlen(stage)) < 0 ||
-        sl_msg_set_header(m, "x-sluice-attempts", attempts, strlen(attempts)) < 0 ||
-        sl_msg_set_header(m, "x-sluice-failed-at", when, strlen(when)) < 0)
-        sl_log(NULL, SL_LOG_WARN, "%s: out of memory adding dead-letter headers", stage);
-    m->attempts = 0; /* the dead-letter output counts its own attempts */
-    /* Say why, but do not let a flood of bad input flood the log too. */
-    uint64_t nth = atomic_fetch_add_explicit(&pl->dead_logged, 1, memory_order_relaxed);
-    if (nth < DEAD_LOG_FIRST || nth % DEAD_LOG_EVERY == 0 || sl_log_enabled(SL_LOG_DEBUG))
-        sl_log(NULL, SL_LOG_WARN, "%s: message %s:%lld dead-lettered: %s%s", stage,
-               m->source.name ? m->source.name : "-", (long long)m->source.offset, error,
-               nth == DEAD_LOG_FIRST - 1 ? " (further ones logged 1 in 10000)" : "");
     if (!e->dlq_pend)
         e->dlq_pend = sl__batch_alloc();
     e->dlq_pend->msgs[e->dlq_pend->n++] = m;
     if (e->dlq_pend->n == e->dlq_pend->cap) {
         struct sl_batch *b = e->dlq_pend;
         e->dlq_pend = NULL;
-        sl__queue_push(pl->dlq_link->q[0], b);
+        sl__queue_push(e->pl->dlq_link->q[0], b);
     }
 }

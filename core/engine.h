@@ -5,8 +5,30 @@
 #include <libconfig.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include "sluice/sluice.h"
+
+/* ---- the engine's side of a message ---- */
+/* The pool hands out every message as one of these; plugins see only pub,
+ * the rest is the engine's (sl__msg_private gets there from pub). */
+struct sl__ack;
+struct sl__msg {
+    struct sl_msg pub;
+    struct sl__msg *next; /* a worker's retry list */
+    struct sl__ack *ack;  /* NULL when the input does not track acks */
+    int64_t due_ns;       /* when a waiting retry is due */
+    /* Handler stages only, for the dropped count: 1 + the message's index in
+     * the batch being processed (0: not one of its inputs), and the index
+     * of the input a derived message descends from. */
+    uint32_t batch_slot;
+    uint32_t lineage_slot;
+};
+
+static inline struct sl__msg *sl__msg_private(const struct sl_msg *m)
+{
+    return (struct sl__msg *)((char *)m - offsetof(struct sl__msg, pub));
+}
 
 /* ---- batches and pools (pool.c) ---- */
 struct sl_batch {
@@ -65,16 +87,38 @@ void sl__notify_stopping(void);
 /* ---- log (log.c) ---- */
 void sl__log_set_level(int level);
 int sl__log_parse_level(const char *name);
+/* Thins out a flood of similar lines: the first SL__LOG_FIRST pass, then one
+ * in SL__LOG_EVERY. True when this one should be logged; *suppressed is set
+ * to the lines skipped since the last one that passed. Thread-safe. At
+ * debug level every line passes. */
+enum { SL__LOG_FIRST = 100, SL__LOG_EVERY = 1000 };
+struct sl__throttle {
+    _Atomic uint64_t seen;
+    _Atomic uint64_t suppressed;
+};
+bool sl__throttle_pass(struct sl__throttle *t, uint64_t *suppressed);
 
 /* ---- stats ---- */
 struct sl__stats {
     _Atomic uint64_t in;
     _Atomic uint64_t out;
-    _Atomic uint64_t dead;
+    _Atomic uint64_t dead;      /* sent to the dead-letter output */
+    _Atomic uint64_t discarded; /* failed with no dead_letter configured */
     _Atomic uint64_t dropped;
     _Atomic uint64_t retried;
     _Atomic uint64_t errors;
 };
+
+/* A snapshot of counters: one instance's (sl__stats_read) or the run's
+ * (sl__totals: in = read by the inputs, out = confirmed by the outputs, the
+ * rest summed over every instance). The one place --stats, the final
+ * summary and /metrics get their figures from (stats.c). */
+struct sl__counts {
+    uint64_t in, out, dead, discarded, dropped, retried;
+    uint64_t unrouted; /* totals only */
+};
+struct sl_instance;
+void sl__stats_read(const struct sl_instance *inst, struct sl__counts *c);
 
 /* ---- instances (instance.c, options.c) ---- */
 struct sl__pipeline;
@@ -169,8 +213,10 @@ struct sl_emitter {
     unsigned nslots;           /* queues we may push to */
     struct sl__queue **slot_q; /* per slot */
     struct sl__link **slot_link;
-    unsigned *out_base; /* routing: first slot of each output */
-    bool no_dlq;        /* the dead-letter workers themselves */
+    unsigned *out_base;     /* routing: first slot of each output */
+    size_t *matched;        /* routing scratch: outputs that match (n_outputs) */
+    struct sl_msg **copies; /* routing scratch: one copy per matched output */
+    bool no_dlq;            /* the dead-letter workers themselves */
     struct sl_batch **pend;
     int64_t *pend_since;
     unsigned rr;               /* round robin for unkeyed ordered dispatch */
@@ -196,11 +242,12 @@ struct sl__worker {
     void *wctx;       /* plugin worker context */
     void *codec_wctx; /* output: encoder; decode: decoder */
     struct sl_emitter em;
-    struct sl_msg *retry; /* sorted by _due_ns */
+    struct sl__msg *retry; /* sorted by due_ns */
     size_t n_retry;
     uint64_t outstanding; /* output: written, not yet confirmed */
     uint64_t confirmed;   /* output: confirmed, not yet added to stats */
     bool write_failed;    /* output: write() failed fatally; stop waiting for confirmations */
+    uint8_t *slot_state;  /* handler: per input of the current batch, SLOT_* flags */
     bool started;
 };
 
@@ -217,9 +264,19 @@ int64_t sl__emitter_flush(struct sl_emitter *e, bool force);
 /* Register as producer of every queue this emitter may push to. */
 void sl__emitter_add_producer(struct sl_emitter *e);
 void sl__emitter_producer_done(struct sl_emitter *e);
-/* Send to the dead-letter output (or log and count when there is none). */
-void sl__dead_letter(struct sl_emitter *e, struct sl_msg *m, const char *stage, const char *error);
+/* Queue a dead letter (headers set) for the dead-letter output. */
+void sl__emitter_put_dead(struct sl_emitter *e, struct sl_msg *m);
 
+/* ---- the one failure path (failure.c) ---- */
+/* m failed at `stage` (counted on inst): one more attempt; then retried by
+ * e's worker when transient and attempts < max_attempts, else dead-lettered
+ * through e (or discarded when there is no dead_letter). Takes m. */
+void sl__failure(struct sl_emitter *e, struct sl_instance *inst, const char *stage,
+                 struct sl_msg *m, const char *error, bool transient);
+
+/* A handler worker released m (sl_msg_release); counts it as dropped when
+ * it is an input of the batch and nothing derived from it went on. */
+void sl__worker_released(struct sl__worker *w, struct sl_msg *m);
 int sl__stage_start(struct sl__stage *s);
 void sl__stage_join(struct sl__stage *s);
 
@@ -239,7 +296,8 @@ struct sl_input_sink {
     pthread_t thread;
     bool started;
     int rc;
-    uint64_t uncounted; /* emitted, not yet added to stats.in */
+    uint64_t uncounted;       /* read, not yet added to stats.in */
+    uint64_t unpublished_out; /* passed on, not yet added to stats.out */
 };
 
 struct sl__pipeline {
@@ -271,8 +329,13 @@ struct sl__pipeline {
     _Atomic bool stopping;
     _Atomic int running_threads;
     _Atomic uint64_t unrouted;
-    _Atomic uint64_t discarded; /* failed with no dead_letter configured */
-    _Atomic uint64_t dead_logged;
+    /* failure lines: dead-lettered, discarded, dead-letter write retried */
+    struct sl__throttle log_dead, log_discarded, log_dlq_retry;
+    int64_t started_ns;
+    struct sl__stats_mark {
+        uint64_t in, out;
+        int64_t ns;
+    } stats_mark; /* the previous --stats line */
     char *metrics_listen;
     struct MHD_Daemon *metrics;
     _Atomic int fatal;
@@ -289,7 +352,10 @@ bool sl__pipeline_wait(struct sl__pipeline *pl, int timeout_ms);
 void sl__pipeline_reload(struct sl__pipeline *pl);
 void sl__pipeline_free(struct sl__pipeline *pl);
 void sl__pipeline_thread_done(struct sl__pipeline *pl);
-void sl__stats_line(struct sl__pipeline *pl, FILE *out, double interval_s);
+void sl__totals(struct sl__pipeline *pl, struct sl__counts *t);
+/* The --stats line: rates since the previous line, or over the whole run
+ * when final. Main thread only. */
+void sl__stats_line(struct sl__pipeline *pl, FILE *out, bool final);
 /* The loaded pipeline as Graphviz DOT (graph.c); never fails. */
 void sl__graph_print(const struct sl__pipeline *pl, FILE *out);
 /* Prometheus endpoint (metrics.c); start is a no-op without metrics.listen. */

@@ -62,3 +62,16 @@ void sl_log(const struct sl_instance *inst, int level, const char *fmt, ...)
     sl_vlog(inst, level, fmt, ap);
     va_end(ap);
 }
+
+bool sl__throttle_pass(struct sl__throttle *t, uint64_t *suppressed)
+{
+    uint64_t nth = atomic_fetch_add_explicit(&t->seen, 1, memory_order_relaxed);
+    *suppressed = 0;
+    if (nth < SL__LOG_FIRST || (nth - SL__LOG_FIRST) % SL__LOG_EVERY == SL__LOG_EVERY - 1 ||
+        sl_log_enabled(SL_LOG_DEBUG)) {
+        *suppressed = atomic_exchange_explicit(&t->suppressed, 0, memory_order_relaxed);
+        return true;
+    }
+    atomic_fetch_add_explicit(&t->suppressed, 1, memory_order_relaxed);
+    return false;
+}

@@ -28,7 +28,9 @@ static void usage(FILE *out)
         "      --version         print the version and the plugin ABI\n"
         "  -h, --help            this text\n"
         "\n"
-        "exit: 0 done (or drained after SIGINT/SIGTERM), 1 bad config or usage, 2 runtime error\n",
+        "exit: 0 every message delivered, dead-lettered, dropped or unrouted (also after\n"
+        "      SIGINT/SIGTERM and a drain); 1 bad config or usage; 2 fatal runtime error, or\n"
+        "      messages discarded (failed with no dead_letter configured)\n",
         out);
 }
 
@@ -47,6 +49,29 @@ static void cleanup(struct sl__pipeline *pl)
     sl__pipeline_free(pl);
     sl__ack_destroy();
     sl__pool_destroy();
+}
+
+/* The last log line says what happened to every message; the exit code is
+ * 0 only when each one was delivered, dead-lettered, dropped on purpose or
+ * unrouted (filtered by the config), and nothing failed fatally. */
+static int summary(struct sl__pipeline *pl, double secs)
+{
+    struct sl__counts t;
+    sl__totals(pl, &t);
+    sl_log(NULL, SL_LOG_INFO,
+           "done in %.3fs: %llu in, %llu out, %llu dead-lettered, %llu dropped, %llu unrouted, "
+           "%llu discarded; %llu pooled messages served them",
+           secs, (unsigned long long)t.in, (unsigned long long)t.out, (unsigned long long)t.dead,
+           (unsigned long long)t.dropped, (unsigned long long)t.unrouted,
+           (unsigned long long)t.discarded, (unsigned long long)sl__pool_msgs_created());
+    if (t.discarded) {
+        sl_log(NULL, SL_LOG_ERROR,
+               "not everything was delivered: %llu failed messages were discarded, as no "
+               "dead_letter is configured (exit 2)",
+               (unsigned long long)t.discarded);
+        return 2;
+    }
+    return atomic_load(&pl->fatal) ? 2 : 0;
 }
 
 /* A stop signal this soon after the first is the same request delivered
@@ -98,28 +123,13 @@ static int run(struct sl__pipeline *pl, double stats_every)
             sl__pipeline_stop(pl);
         }
         if (stats_every > 0 && sl__now_ns() >= next_stats) {
-            sl__stats_line(pl, stderr, stats_every);
+            sl__stats_line(pl, stderr, false);
             next_stats += (int64_t)(stats_every * 1e9);
         }
     }
-    double secs = (double)(sl__now_ns() - start) / 1e9;
     if (stats_every > 0)
-        sl__stats_line(pl, stderr, secs);
-    uint64_t in = 0, out = 0, dead = 0;
-    for (size_t i = 0; i < pl->n_inputs; i++)
-        in += atomic_load(&pl->inputs[i]->stats.in);
-    for (size_t i = 0; i < pl->n_outputs; i++)
-        out += atomic_load(&pl->outputs[i]->stats.out);
-    for (size_t i = 0; i < pl->n_all; i++)
-        dead += atomic_load(&pl->all[i]->stats.dead);
-    sl_log(NULL, SL_LOG_INFO,
-           "done in %.3fs: %llu in, %llu out, %llu dead-lettered, %llu unrouted, %llu discarded; "
-           "%llu pooled messages served them",
-           secs, (unsigned long long)in, (unsigned long long)out, (unsigned long long)dead,
-           (unsigned long long)atomic_load(&pl->unrouted),
-           (unsigned long long)atomic_load(&pl->discarded),
-           (unsigned long long)sl__pool_msgs_created());
-    return atomic_load(&pl->fatal) ? 2 : 0;
+        sl__stats_line(pl, stderr, true);
+    return summary(pl, (double)(sl__now_ns() - start) / 1e9);
 }
 
 int main(int argc, char **argv)

@@ -191,9 +191,11 @@ static int copy_meta(struct sl_msg *dst, const struct sl_msg *src)
     if (src->source.n_failure && copy_failure(dst, &src->source) < 0)
         return -1;
     dst->cookie = src->cookie;
-    dst->_ack = src->_ack;
-    if (dst->_ack)
-        sl__ack_ref(dst->_ack);
+    struct sl__msg *pd = sl__msg_private(dst), *ps = sl__msg_private(src);
+    pd->ack = ps->ack;
+    if (pd->ack)
+        sl__ack_ref(pd->ack);
+    pd->lineage_slot = ps->lineage_slot; /* a replacement or part of src */
     return 0;
 }
 
@@ -228,8 +230,9 @@ out_fail:
 
 void sl__msg_finish(struct sl_msg *m, bool failed)
 {
-    if (m->_ack)
-        sl__ack_unref(m->_ack, failed);
+    struct sl__ack *ack = sl__msg_private(m)->ack;
+    if (ack)
+        sl__ack_unref(ack, failed);
     sl__msg_recycle(m);
 }
 
@@ -237,6 +240,6 @@ void sl_msg_release(struct sl_msg *m)
 {
     struct sl__worker *w = sl__current_worker;
     if (w)
-        atomic_fetch_add_explicit(&w->stage->inst->stats.dropped, 1, memory_order_relaxed);
+        sl__worker_released(w, m);
     sl__msg_finish(m, false);
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "engine.h"
 
@@ -23,66 +24,107 @@ static void add(struct sl_buf *b, const char *fmt, ...)
         sl_buf_append(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
+/* A label value as the exposition format wants it: backslash, double quote
+ * and newline escaped (stage names and script counter names are free text). */
+static void add_escaped(struct sl_buf *b, const char *v)
+{
+    for (; *v; v++) {
+        const char *e = *v == '\\' ? "\\\\" : *v == '"' ? "\\\"" : *v == '\n' ? "\\n" : NULL;
+        if (e)
+            sl_buf_append(b, e, 2);
+        else
+            sl_buf_append(b, v, 1);
+    }
+}
+
+/* `name{pipeline="..",k1="v1",...} ` with every value escaped; then the
+ * caller adds the value. labels: key/value pairs, NULL-terminated. */
+static void sample_start(struct sl_buf *b, struct sl__pipeline *pl, const char *name,
+                         const char *const *labels)
+{
+    add(b, "sluice_%s{pipeline=\"", name);
+    add_escaped(b, pl->name);
+    for (size_t i = 0; labels[i]; i += 2) {
+        add(b, "\",%s=\"", labels[i]);
+        add_escaped(b, labels[i + 1]);
+    }
+    add(b, "\"} ");
+}
+
+static void header(struct sl_buf *b, const char *name, const char *type, const char *help)
+{
+    add(b, "# HELP sluice_%s %s\n# TYPE sluice_%s %s\n", name, help, name, type);
+}
+
 static const char *const stage_kinds[] = {"decode", "handler", "output", "dead_letter"};
 
-/* One family at a time, as the exposition format wants. */
+/* One counter family over every stage (inputs first), as the exposition
+ * format wants: all samples of a family together. */
 static void family(struct sl_buf *b, struct sl__pipeline *pl, const char *name, const char *help,
                    size_t field)
 {
-    add(b, "# HELP sluice_%s %s\n# TYPE sluice_%s counter\n", name, help, name);
-    for (size_t i = 0; i < pl->n_inputs; i++) {
-        struct sl_instance *in = pl->inputs[i];
-        add(b, "sluice_%s{pipeline=\"%s\",stage=\"%s\",kind=\"input\",plugin=\"%s\"} %llu\n", name,
-            pl->name, in->name, in->plugin->name,
-            (unsigned long long)atomic_load((_Atomic uint64_t *)((char *)&in->stats + field)));
-    }
-    for (size_t j = 0; j < pl->n_stages; j++) {
-        struct sl__stage *s = pl->stages[j];
-        add(b, "sluice_%s{pipeline=\"%s\",stage=\"%s\",kind=\"%s\",plugin=\"%s\"} %llu\n", name,
-            pl->name, s->label, stage_kinds[s->kind], s->inst->plugin->name,
-            (unsigned long long)atomic_load((_Atomic uint64_t *)((char *)&s->inst->stats + field)));
+    header(b, name, "counter", help);
+    struct sl__counts c;
+    size_t rows = pl->n_inputs + pl->n_stages;
+    for (size_t r = 0; r < rows; r++) {
+        struct sl__stage *s = r < pl->n_inputs ? NULL : pl->stages[r - pl->n_inputs];
+        struct sl_instance *inst = s ? s->inst : pl->inputs[r];
+        const char *labels[] = {
+            "stage",  s ? s->label : inst->name, "kind", s ? stage_kinds[s->kind] : "input",
+            "plugin", inst->plugin->name,        NULL};
+        sl__stats_read(inst, &c);
+        sample_start(b, pl, name, labels);
+        add(b, "%llu\n", (unsigned long long)*(uint64_t *)((char *)&c + field));
     }
 }
 
 static void render(struct sl__pipeline *pl, struct sl_buf *b)
 {
-    family(b, pl, "messages_in_total", "Messages that entered the stage.",
-           offsetof(struct sl__stats, in));
-    family(b, pl, "messages_out_total", "Messages the stage passed on or confirmed.",
-           offsetof(struct sl__stats, out));
-    family(b, pl, "dead_lettered_total", "Messages the stage sent to dead_letter.",
-           offsetof(struct sl__stats, dead));
+    family(b, pl, "messages_in_total", "Messages that entered the stage (inputs: read).",
+           offsetof(struct sl__counts, in));
+    family(b, pl, "messages_out_total",
+           "Messages the stage passed on (outputs: confirmed by the destination).",
+           offsetof(struct sl__counts, out));
+    family(b, pl, "dead_lettered_total", "Messages that failed at the stage, sent to dead_letter.",
+           offsetof(struct sl__counts, dead));
+    family(b, pl, "discarded_total",
+           "Messages that failed at the stage with no dead_letter configured.",
+           offsetof(struct sl__counts, discarded));
     family(b, pl, "dropped_total", "Messages a handler dropped on purpose.",
-           offsetof(struct sl__stats, dropped));
+           offsetof(struct sl__counts, dropped));
     family(b, pl, "retried_total", "Retries scheduled by the stage.",
-           offsetof(struct sl__stats, retried));
-    add(b, "# HELP sluice_queue_fill_ratio Fill of the queue in front of the stage.\n"
-           "# TYPE sluice_queue_fill_ratio gauge\n");
+           offsetof(struct sl__counts, retried));
+    header(b, "queue_fill_ratio", "gauge", "Fill of the queue in front of the stage.");
     for (size_t j = 0; j < pl->n_stages; j++) {
         struct sl__stage *s = pl->stages[j];
-        for (unsigned q = 0; q < s->in.nq; q++)
-            add(b, "sluice_queue_fill_ratio{pipeline=\"%s\",queue=\"%s\"} %.2f\n", pl->name,
-                sl__queue_name(s->in.q[q]), sl__queue_fill_pct(s->in.q[q]) / 100.0);
+        for (unsigned q = 0; q < s->in.nq; q++) {
+            sample_start(b, pl, "queue_fill_ratio",
+                         (const char *[]){"queue", sl__queue_name(s->in.q[q]), NULL});
+            add(b, "%.2f\n", sl__queue_fill_pct(s->in.q[q]) / 100.0);
+        }
     }
-    add(b, "# HELP sluice_in_flight Messages read by an input and not yet delivered.\n"
-           "# TYPE sluice_in_flight gauge\n");
-    for (size_t i = 0; i < pl->n_inputs; i++)
-        add(b, "sluice_in_flight{pipeline=\"%s\",stage=\"%s\"} %llu\n", pl->name,
-            pl->inputs[i]->name, (unsigned long long)atomic_load(&pl->inputs[i]->in_flight));
-    add(b, "# TYPE sluice_unrouted_total counter\nsluice_unrouted_total{pipeline=\"%s\"} %llu\n",
-        pl->name, (unsigned long long)atomic_load(&pl->unrouted));
-    add(b, "# TYPE sluice_discarded_total counter\nsluice_discarded_total{pipeline=\"%s\"} %llu\n",
-        pl->name, (unsigned long long)atomic_load(&pl->discarded));
-    add(b, "# TYPE sluice_pooled_messages gauge\nsluice_pooled_messages{pipeline=\"%s\"} %llu\n",
-        pl->name, (unsigned long long)sl__pool_msgs_created());
-    add(b, "# HELP sluice_script_counter_total Counters kept by handlers (sluice.counter).\n"
-           "# TYPE sluice_script_counter_total counter\n");
+    header(b, "in_flight", "gauge", "Messages read by an input and not yet delivered.");
+    for (size_t i = 0; i < pl->n_inputs; i++) {
+        sample_start(b, pl, "in_flight", (const char *[]){"stage", pl->inputs[i]->name, NULL});
+        add(b, "%llu\n", (unsigned long long)atomic_load(&pl->inputs[i]->in_flight));
+    }
+    struct sl__counts t;
+    sl__totals(pl, &t);
+    header(b, "unrouted_total", "counter", "Messages no output's match selected (acknowledged).");
+    sample_start(b, pl, "unrouted_total", (const char *[]){NULL});
+    add(b, "%llu\n", (unsigned long long)t.unrouted);
+    header(b, "pooled_messages", "gauge", "Message structs the pools ever allocated.");
+    sample_start(b, pl, "pooled_messages", (const char *[]){NULL});
+    add(b, "%llu\n", (unsigned long long)sl__pool_msgs_created());
+    header(b, "script_counter_total", "counter", "Counters kept by handlers (sluice.counter).");
     for (size_t i = 0; i < pl->n_all; i++) {
         struct sl_instance *inst = pl->all[i];
         pthread_mutex_lock(&inst->counters_mu);
-        for (struct sl_counter *c = inst->counters; c; c = sl__counter_next(c))
-            add(b, "sluice_script_counter_total{pipeline=\"%s\",stage=\"%s\",name=\"%s\"} %lld\n",
-                pl->name, inst->name, sl__counter_name(c), (long long)sl__counter_value(c));
+        for (struct sl_counter *c = inst->counters; c; c = sl__counter_next(c)) {
+            sample_start(b, pl, "script_counter_total",
+                         (const char *[]){"stage", inst->name, "name", sl__counter_name(c), NULL});
+            add(b, "%lld\n", (long long)sl__counter_value(c));
+        }
         pthread_mutex_unlock(&inst->counters_mu);
     }
 }
@@ -123,6 +165,32 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     return ret;
 }
 
+/* epoll (or poll): no FD_SETSIZE ceiling, so a crowd of clients cannot push
+ * the server past select()'s 1024 descriptors. */
+static unsigned server_mode(void)
+{
+    if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+        return MHD_USE_EPOLL_INTERNAL_THREAD;
+    return MHD_USE_POLL_INTERNAL_THREAD;
+}
+
+/* At most half the process's descriptors (and MAX_CONNECTIONS) go to
+ * metrics clients, so idle ones cannot starve the inputs and outputs of
+ * descriptors; an idle connection is closed after IDLE_TIMEOUT_S. */
+enum { MAX_CONNECTIONS = 4096, MIN_CONNECTIONS = 8 };
+static const unsigned IDLE_TIMEOUT_S = 10;
+
+static unsigned connection_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return MAX_CONNECTIONS;
+    rlim_t half = rl.rlim_cur / 2;
+    return half > MAX_CONNECTIONS   ? MAX_CONNECTIONS
+           : half < MIN_CONNECTIONS ? MIN_CONNECTIONS
+                                    : (unsigned)half;
+}
+
 int sl__metrics_start(struct sl__pipeline *pl)
 {
     if (!pl->metrics_listen)
@@ -143,9 +211,10 @@ int sl__metrics_start(struct sl__pipeline *pl)
         return -1;
     }
     addr.sin_port = htons((uint16_t)port);
-    pl->metrics = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-                                   NULL, answer, pl, MHD_OPTION_SOCK_ADDR, &addr,
-                                   MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+    pl->metrics = MHD_start_daemon(server_mode() | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer, pl,
+                                   MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_CONNECTION_LIMIT,
+                                   connection_limit(), MHD_OPTION_CONNECTION_TIMEOUT,
+                                   IDLE_TIMEOUT_S, MHD_OPTION_END);
     if (!pl->metrics) {
         sl_log(NULL, SL_LOG_ERROR, "metrics: cannot listen on %s", pl->metrics_listen);
         return -1;

@@ -86,6 +86,9 @@ static int workers_init(struct sl__pipeline *pl, struct sl__stage *s, struct sl_
         }
         if (sl__emitter_init(&w->em, pl, next, route) < 0)
             return -1;
+        if (s->kind == SL__STAGE_HANDLER &&
+            !(w->slot_state = calloc(sl__pool_batch_cap(), sizeof(*w->slot_state))))
+            return -1;
         w->em.w = w;
         w->em.no_dlq = s->kind == SL__STAGE_DLQ;
     }
@@ -231,6 +234,8 @@ int sl__pipeline_start(struct sl__pipeline *pl)
     for (size_t i = 0; i < pl->n_sinks; i++)
         sl__emitter_add_producer(&pl->sinks[i]->em);
     pl->running_threads = threads + (int)pl->n_sinks;
+    pl->started_ns = sl__now_ns();
+    pl->stats_mark = (struct sl__stats_mark){.ns = pl->started_ns};
     for (size_t j = 0; j < pl->n_stages; j++)
         if (sl__stage_start(pl->stages[j]) < 0)
             abort(); /* half-started pipelines cannot be unwound safely */
@@ -301,6 +306,7 @@ void sl__pipeline_free(struct sl__pipeline *pl)
                 w->codec_wctx != s->inst->codec->ctx)
                 codec->worker_destroy(w->codec_wctx);
             sl__emitter_fini(&w->em);
+            free(w->slot_state);
         }
         link_fini(&s->in);
         free(s->workers);
@@ -351,13 +357,22 @@ static void start_trace(struct sl_msg *m)
     memcpy(m->span_id, &span, 8);
 }
 
+/* Add what this sink read and passed on to the input's shared counters
+ * (once per 64 messages, not per message). */
+static void publish_counts(struct sl_input_sink *s)
+{
+    atomic_fetch_add_explicit(&s->inst->stats.in, s->uncounted, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->inst->stats.out, s->unpublished_out, memory_order_relaxed);
+    s->uncounted = s->unpublished_out = 0;
+}
+
 /* What every message an input hands over gets: its ack token, its default
  * route, its trace context, and a place in the input's count. */
 static void admit(struct sl_input_sink *s, struct sl_msg *m)
 {
     struct sl_instance *in = s->inst;
     if (in->plugin->delivered)
-        m->_ack = sl__ack_new(in, m);
+        sl__msg_private(m)->ack = sl__ack_new(in, m);
     if (!m->route)
         m->route = in->name;
     start_trace(m);
@@ -368,9 +383,9 @@ int sl_sink_emit(struct sl_input_sink *s, struct sl_msg *m)
 {
     admit(s, m);
     sl__emitter_put(&s->em, m);
+    s->unpublished_out++;
     if ((s->em.emitted & 63) == 0) {
-        atomic_fetch_add_explicit(&s->inst->stats.in, s->uncounted, memory_order_relaxed);
-        s->uncounted = 0;
+        publish_counts(s);
         sl__emitter_flush(&s->em, false);
     }
     return atomic_load_explicit(&s->pl->stopping, memory_order_relaxed) ? SL_STOPPED : SL_OK;
@@ -379,14 +394,12 @@ int sl_sink_emit(struct sl_input_sink *s, struct sl_msg *m)
 void sl_sink_reject(struct sl_input_sink *s, struct sl_msg *m, const char *error)
 {
     admit(s, m);
-    atomic_fetch_add_explicit(&s->inst->stats.dead, 1, memory_order_relaxed);
-    sl__dead_letter(&s->em, m, s->inst->name, error);
+    sl__failure(&s->em, s->inst, s->inst->name, m, error ? error : "rejected by the input", false);
 }
 
 void sl_sink_flush(struct sl_input_sink *s)
 {
-    atomic_fetch_add_explicit(&s->inst->stats.in, s->uncounted, memory_order_relaxed);
-    s->uncounted = 0;
+    publish_counts(s);
     sl__emitter_flush(&s->em, true);
     sl__ack_flush();
 }

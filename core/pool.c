@@ -57,11 +57,12 @@ uint64_t sl__pool_msgs_created(void)
 
 static struct sl_msg *msg_create(void)
 {
-    struct sl_msg *m = calloc(1, sizeof(*m));
-    if (!m) {
+    struct sl__msg *pm = calloc(1, sizeof(*pm));
+    if (!pm) {
         fputs("sluice: out of memory allocating a message\n", stderr);
         abort();
     }
+    struct sl_msg *m = &pm->pub;
     m->source.partition = -1;
     m->source.offset = -1;
     pthread_mutex_lock(&pool.mu);
@@ -154,8 +155,10 @@ void sl__msg_recycle(struct sl_msg *m)
     m->source.n_failure = 0;
     m->cookie = 0;
     m->out_raw = false;
-    m->_ack = NULL;
-    m->_due_ns = 0;
+    struct sl__msg *pm = sl__msg_private(m);
+    pm->ack = NULL;
+    pm->due_ns = 0;
+    pm->batch_slot = pm->lineage_slot = 0;
     struct magazine *g = cache.loaded;
     if (!g || g->n == MAGAZINE) {
         if (cache.spare && cache.spare->n < MAGAZINE) {
@@ -242,7 +245,7 @@ void sl__pool_destroy(void)
         sl_buf_free(&m->key);
         sl_buf_free(&m->out);
         sl_arena_free(&m->arena);
-        free(m);
+        free(sl__msg_private(m));
     }
     free(pool.all);
     pool.all = NULL;

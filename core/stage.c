@@ -19,54 +19,33 @@ static void count(_Atomic uint64_t *c, uint64_t n)
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
-/* Exponential backoff with jitter: a random point in [d/2, d], where d
- * doubles per attempt up to max_backoff_ms. */
-static int64_t backoff_ns(const struct sl_instance *inst, unsigned attempts)
-{
-    int64_t d = (int64_t)inst->backoff_ms * 1000000;
-    for (unsigned i = 1; i < attempts && d < (int64_t)inst->max_backoff_ms * 1000000; i++)
-        d *= 2;
-    if (d > (int64_t)inst->max_backoff_ms * 1000000)
-        d = (int64_t)inst->max_backoff_ms * 1000000;
-    if (d <= 0)
-        return 0;
-    return d / 2 + (int64_t)(sl__rand64() % (uint64_t)(d / 2 + 1));
-}
-
-static void retry_later(struct sl__worker *w, struct sl_msg *m)
-{
-    m->_due_ns = sl__now_ns() + backoff_ns(w->stage->inst, m->attempts);
-    struct sl_msg **p = &w->retry;
-    while (*p && (*p)->_due_ns <= m->_due_ns)
-        p = &(*p)->_next;
-    m->_next = *p;
-    *p = m;
-    w->n_retry++;
-}
+/* What happened to each input of the handler batch being processed: a
+ * message is dropped only when the handler released it and nothing derived
+ * from it went on (a replaced or split message is not dropped). */
+enum { SLOT_RELEASED = 1, SLOT_EMITTED = 2 };
 
 void sl_emit(struct sl_emitter *e, struct sl_msg *m)
 {
+    struct sl__msg *pm = sl__msg_private(m);
+    if (pm->lineage_slot && e->w && e->w->slot_state)
+        e->w->slot_state[pm->lineage_slot - 1] |= SLOT_EMITTED;
+    pm->batch_slot = pm->lineage_slot = 0;
     sl__emitter_put(e, m);
+}
+
+/* A handler released m (sl_msg_release): note it when it is one of the
+ * batch's inputs. */
+void sl__worker_released(struct sl__worker *w, struct sl_msg *m)
+{
+    struct sl__msg *pm = sl__msg_private(m);
+    if (pm->batch_slot && w->slot_state)
+        w->slot_state[pm->batch_slot - 1] |= SLOT_RELEASED;
 }
 
 void sl_fail(struct sl_emitter *e, struct sl_msg *m, const char *error)
 {
-    struct sl__worker *w = e->w;
-    struct sl_instance *inst = w->stage->inst;
-    m->attempts++;
-    if (w->stage->kind == SL__STAGE_DLQ) {
-        /* The dead-letter output never drops: retry forever, stop acking. */
-        sl_log(inst, SL_LOG_ERROR, "dead-letter write failed (attempt %u), retrying: %s",
-               m->attempts, error ? error : "error");
-        count(&inst->stats.retried, 1);
-        retry_later(w, m);
-    } else if (m->attempts < inst->max_attempts) {
-        count(&inst->stats.retried, 1);
-        retry_later(w, m);
-    } else {
-        count(&inst->stats.dead, 1);
-        sl__dead_letter(e, m, w->stage->label, error);
-    }
+    struct sl__stage *s = e->w->stage;
+    sl__failure(e, s->inst, s->label, m, error, true);
 }
 
 void sl_out_done(struct sl_msg *m, int status, const char *error)
@@ -76,32 +55,31 @@ void sl_out_done(struct sl_msg *m, int status, const char *error)
     if (status == SL_OK) {
         w->confirmed++; /* added to the shared stats once per batch */
         sl__msg_finish(m, w->stage->kind == SL__STAGE_DLQ);
-    } else if (status == SL_RETRY || w->stage->kind == SL__STAGE_DLQ) {
-        sl_fail(&w->em, m, error);
-    } else {
-        m->attempts++; /* this write was a failed attempt, as in sl_fail */
-        count(&w->stage->inst->stats.dead, 1);
-        sl__dead_letter(&w->em, m, w->stage->label, error ? error : "output refused the message");
+        return;
     }
+    if (!error)
+        error = status == SL_RETRY ? "output failed" : "output refused the message";
+    sl__failure(&w->em, w->stage->inst, w->stage->label, m, error, status == SL_RETRY);
 }
 
 static void run_decode(struct sl__worker *w, struct sl_msg **msgs, size_t n)
 {
     const struct sl_plugin *codec = w->stage->inst->plugin;
     char err[512];
+    uint64_t decoded = 0;
     for (size_t i = 0; i < n; i++) {
         struct sl_msg *m = msgs[i];
         err[0] = '\0';
         if (codec->decode(w->wctx, m, err, sizeof(err)) != SL_OK) {
             m->record = NULL;
-            m->attempts++;
-            count(&w->stage->inst->stats.dead, 1);
-            sl__dead_letter(&w->em, m, w->stage->label, err[0] ? err : "cannot decode");
+            sl__failure(&w->em, w->stage->inst, w->stage->label, m, err[0] ? err : "cannot decode",
+                        false);
             continue;
         }
         sl__emitter_put(&w->em, m);
+        decoded++;
     }
-    count(&w->stage->inst->stats.out, n);
+    count(&w->stage->inst->stats.out, decoded);
 }
 
 static void run_output(struct sl__worker *w, struct sl_msg **msgs, size_t n)
@@ -121,9 +99,8 @@ static void run_output(struct sl__worker *w, struct sl_msg **msgs, size_t n)
                 if (w->stage->kind == SL__STAGE_DLQ) {
                     m->out_raw = true; /* a dead letter keeps its original bytes */
                 } else {
-                    m->attempts++;
-                    count(&inst->stats.dead, 1);
-                    sl__dead_letter(&w->em, m, w->stage->label, err[0] ? err : "cannot encode");
+                    sl__failure(&w->em, inst, w->stage->label, m, err[0] ? err : "cannot encode",
+                                false);
                     continue;
                 }
             }
@@ -151,22 +128,34 @@ static void publish_confirmed(struct sl__worker *w)
     }
 }
 
-static void run_batch(struct sl__worker *w, struct sl_msg **msgs, size_t n)
+/* retry: the messages come from the retry list; they entered the stage
+ * once already and count as retried, not again as in. */
+static void run_batch(struct sl__worker *w, struct sl_msg **msgs, size_t n, bool retry)
 {
     struct sl__stage *s = w->stage;
-    count(&s->inst->stats.in, n);
+    if (!retry)
+        count(&s->inst->stats.in, n);
     switch (s->kind) {
     case SL__STAGE_DECODE:
         run_decode(w, msgs, n);
         break;
     case SL__STAGE_HANDLER: {
-        uint64_t before = w->em.emitted;
+        uint64_t before = w->em.emitted, dropped = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct sl__msg *pm = sl__msg_private(msgs[i]);
+            pm->batch_slot = pm->lineage_slot = (uint32_t)i + 1;
+            w->slot_state[i] = 0;
+        }
         if (s->inst->plugin->process(w->wctx, msgs, n, &w->em) < 0) {
             sl_log(s->inst, SL_LOG_ERROR, "handler failed fatally; stopping the pipeline");
             atomic_store(&s->inst->pl->fatal, 1);
             sl__pipeline_stop(s->inst->pl);
         }
+        for (size_t i = 0; i < n; i++)
+            dropped += w->slot_state[i] == SLOT_RELEASED;
         count(&s->inst->stats.out, w->em.emitted - before);
+        if (dropped)
+            count(&s->inst->stats.dropped, dropped);
         break;
     }
     default:
@@ -180,17 +169,17 @@ static void run_batch(struct sl__worker *w, struct sl_msg **msgs, size_t n)
 static bool run_due_retries(struct sl__worker *w)
 {
     int64_t now = sl__now_ns();
-    if (!w->retry || w->retry->_due_ns > now)
+    if (!w->retry || w->retry->due_ns > now)
         return false;
     struct sl_batch *b = sl__batch_alloc();
-    while (w->retry && w->retry->_due_ns <= now && b->n < b->cap) {
-        struct sl_msg *m = w->retry;
-        w->retry = m->_next;
-        m->_next = NULL;
+    while (w->retry && w->retry->due_ns <= now && b->n < b->cap) {
+        struct sl__msg *pm = w->retry;
+        w->retry = pm->next;
+        pm->next = NULL;
         w->n_retry--;
-        b->msgs[b->n++] = m;
+        b->msgs[b->n++] = &pm->pub;
     }
-    run_batch(w, b->msgs, b->n);
+    run_batch(w, b->msgs, b->n, true);
     sl__batch_free(b);
     return true;
 }
@@ -222,7 +211,7 @@ static void *worker_main(void *arg)
             int64_t deadline = sl__emitter_flush(&w->em, false);
             sl__ack_flush();
             if (w->retry)
-                deadline = min64(deadline, w->retry->_due_ns);
+                deadline = min64(deadline, w->retry->due_ns);
             if (is_output && (p->poll || w->outstanding))
                 deadline = min64(deadline, now + IDLE_POLL_NS);
             b = sl__queue_pop(q, deadline == INT64_MAX ? -1 : (deadline > now ? deadline - now : 1),
@@ -233,7 +222,7 @@ static void *worker_main(void *arg)
             }
         }
         if (b) {
-            run_batch(w, b->msgs, b->n);
+            run_batch(w, b->msgs, b->n, false);
             sl__batch_free(b);
             flushed = false;
             continue;
@@ -252,7 +241,7 @@ static void *worker_main(void *arg)
         }
         if (w->write_failed || (!w->retry && !w->outstanding))
             break;
-        int64_t wait = w->retry ? w->retry->_due_ns - sl__now_ns() : IDLE_POLL_NS;
+        int64_t wait = w->retry ? w->retry->due_ns - sl__now_ns() : IDLE_POLL_NS;
         if (wait > 0)
             nanosleep(&(struct timespec){wait / 1000000000, wait % 1000000000}, NULL);
     }

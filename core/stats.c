@@ -72,6 +72,39 @@ static uint64_t get(_Atomic uint64_t *v)
     return atomic_load_explicit(v, memory_order_relaxed);
 }
 
+void sl__stats_read(const struct sl_instance *inst, struct sl__counts *c)
+{
+    struct sl__stats *st = (struct sl__stats *)&inst->stats;
+    *c = (struct sl__counts){.in = get(&st->in),
+                             .out = get(&st->out),
+                             .dead = get(&st->dead),
+                             .discarded = get(&st->discarded),
+                             .dropped = get(&st->dropped),
+                             .retried = get(&st->retried)};
+}
+
+void sl__totals(struct sl__pipeline *pl, struct sl__counts *t)
+{
+    struct sl__counts c;
+    *t = (struct sl__counts){0};
+    for (size_t i = 0; i < pl->n_inputs; i++) {
+        sl__stats_read(pl->inputs[i], &c);
+        t->in += c.in;
+    }
+    for (size_t i = 0; i < pl->n_outputs; i++) {
+        sl__stats_read(pl->outputs[i], &c);
+        t->out += c.out;
+    }
+    for (size_t i = 0; i < pl->n_all; i++) {
+        sl__stats_read(pl->all[i], &c);
+        t->dead += c.dead;
+        t->discarded += c.discarded;
+        t->dropped += c.dropped;
+        t->retried += c.retried;
+    }
+    t->unrouted = get(&pl->unrouted);
+}
+
 static void human(char *buf, size_t n, double v)
 {
     if (v >= 1e6)
@@ -82,33 +115,34 @@ static void human(char *buf, size_t n, double v)
         snprintf(buf, n, "%.0f", v);
 }
 
-/* in, out, dead-lettered, dropped, retried, rates since the last line,
- * queue fill per stage and the plugins' own counters. */
-void sl__stats_line(struct sl__pipeline *pl, FILE *out, double interval_s)
+static void rate(char *buf, size_t n, uint64_t count, int64_t ns)
 {
-    static uint64_t last_in, last_out;
-    uint64_t in = 0, outn = 0, dead = 0, dropped = 0, retried = 0;
-    for (size_t i = 0; i < pl->n_inputs; i++)
-        in += get(&pl->inputs[i]->stats.in);
-    for (size_t i = 0; i < pl->n_outputs; i++)
-        outn += get(&pl->outputs[i]->stats.out);
-    for (size_t i = 0; i < pl->n_all; i++) {
-        dead += get(&pl->all[i]->stats.dead);
-        dropped += get(&pl->all[i]->stats.dropped);
-        retried += get(&pl->all[i]->stats.retried);
-    }
+    human(buf, n, ns > 0 ? (double)count * 1e9 / (double)ns : 0);
+}
+
+/* in, out, dead-lettered, discarded, dropped, retried, unrouted, with rates
+ * since the previous line (the final one: over the whole run), queue fill
+ * per stage and the plugins' own counters. */
+void sl__stats_line(struct sl__pipeline *pl, FILE *out, bool final)
+{
+    struct sl__counts t;
+    sl__totals(pl, &t);
+    int64_t now = sl__now_ns();
+    struct sl__stats_mark *last = &pl->stats_mark;
+    if (final)
+        *last = (struct sl__stats_mark){.ns = pl->started_ns};
     char rin[32], rout[32], line[2048];
-    human(rin, sizeof(rin), interval_s > 0 ? (double)(in - last_in) / interval_s : 0);
-    human(rout, sizeof(rout), interval_s > 0 ? (double)(outn - last_out) / interval_s : 0);
-    last_in = in;
-    last_out = outn;
+    rate(rin, sizeof(rin), t.in - last->in, now - last->ns);
+    rate(rout, sizeof(rout), t.out - last->out, now - last->ns);
+    *last = (struct sl__stats_mark){t.in, t.out, now};
     size_t len = (size_t)snprintf(
         line, sizeof(line),
-        "stats: in=%llu (%s/s) out=%llu (%s/s) dead_lettered=%llu dropped=%llu retried=%llu "
-        "unrouted=%llu queues:",
-        (unsigned long long)in, rin, (unsigned long long)outn, rout, (unsigned long long)dead,
-        (unsigned long long)dropped, (unsigned long long)retried,
-        (unsigned long long)get(&pl->unrouted));
+        "stats:%s in=%llu (%s/s%s) out=%llu (%s/s%s) dead_lettered=%llu discarded=%llu "
+        "dropped=%llu retried=%llu unrouted=%llu queues:",
+        final ? " final" : "", (unsigned long long)t.in, rin, final ? " average" : "",
+        (unsigned long long)t.out, rout, final ? " average" : "", (unsigned long long)t.dead,
+        (unsigned long long)t.discarded, (unsigned long long)t.dropped,
+        (unsigned long long)t.retried, (unsigned long long)t.unrouted);
     for (size_t j = 0; j < pl->n_stages && len < sizeof(line) - 64; j++) {
         struct sl__stage *s = pl->stages[j];
         uint32_t pct = 0;

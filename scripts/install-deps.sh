@@ -9,7 +9,7 @@ packages=(
   libmicrohttpd-dev libsimdjson-dev libjansson-dev libjson-c-dev
   libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev protobuf-compiler
   python3-protobuf libmsgpack-dev python3-msgpack
-  kcat valgrind procps psmisc curl bc python3 time
+  kcat valgrind procps psmisc curl bc python3 python3-prometheus-client time
   libsystemd-dev systemd scdoc dpkg-dev file man-db groff-base graphviz
 )
 missing=()

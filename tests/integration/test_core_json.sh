@@ -59,12 +59,14 @@ CONF
 grep -q "over max_line" "$T/log" || fail "no error naming the oversize line"
 pass "oversize line dead-lettered, neighbours delivered"
 
-# No dead_letter configured: failures are logged and counted, never silent.
+# No dead_letter configured: failures are logged and counted, never silent,
+# and the run exits 2 (not everything was delivered).
 cat > "$T/nodlq.conf" <<CONF
 inputs = ( { type = "file"; path = "$T/mixed.jsonl"; codec = "json"; } );
 outputs = ( { type = "null"; } );
 CONF
-"$SLUICE" -c "$T/nodlq.conf" 2> "$T/log" || fail "run without dead_letter failed"
+rc=0; "$SLUICE" -c "$T/nodlq.conf" 2> "$T/log" || rc=$?
+[ $rc = 2 ] || fail "run without dead_letter that discarded messages: exit $rc (want 2)"
 n=$(wc -l < "$T/want_bad.txt")
 [ "$(grep -c 'discarded (no dead_letter configured)' "$T/log")" = "$n" ] || fail "not every failure was logged"
 grep -q "$n discarded" "$T/log" || fail "discarded count missing from the summary"

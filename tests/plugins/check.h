@@ -37,6 +37,7 @@ struct check_out {
     int64_t retry_every;             /* option: SL_RETRY offset % n == 3, first try only */
     int64_t refuse_every;            /* option: SL_ERROR offset % n == 4 */
     bool retry_first;                /* option: every message's first try gets SL_RETRY */
+    bool retry_always;               /* option: every try gets SL_RETRY */
     int64_t fatal_at;                /* option: write() fails fatally at this offset (-1: never),
                                         leaving it and the rest of the batch unconfirmed */
     _Atomic uint64_t records;        /* messages with a decoded record */

@@ -1,13 +1,16 @@
 /* handler_failsome - engine test handler, by source offset: fails multiples
  * of `fail_every`, drops those with offset % drop_every == 1, splits those
- * with offset % split_every == 2 into itself plus a derived "child", and
- * fails those with offset % flaky_every == 4 on their first attempt only. */
+ * with offset % split_every == 2 into itself plus a derived "child", fails
+ * those with offset % flaky_every == 4 on their first attempt only, replaces
+ * those with offset % replace_every == 3 by one derived message (released
+ * before the replacement is emitted) and splits those with offset %
+ * split3_every == 6 into three derived parts (released after). */
 #include <stdlib.h>
 
 #include <sluice/sluice.h>
 
 struct failsome {
-    int64_t fail_every, drop_every, split_every, flaky_every;
+    int64_t fail_every, drop_every, split_every, flaky_every, replace_every, split3_every;
 };
 
 static int fs_init(struct sl_instance *inst, void **ctx)
@@ -19,6 +22,8 @@ static int fs_init(struct sl_instance *inst, void **ctx)
     f->drop_every = sl_opt_int(inst, "drop_every");
     f->split_every = sl_opt_int(inst, "split_every");
     f->flaky_every = sl_opt_int(inst, "flaky_every");
+    f->replace_every = sl_opt_int(inst, "replace_every");
+    f->split3_every = sl_opt_int(inst, "split3_every");
     *ctx = f;
     return SL_OK;
 }
@@ -40,6 +45,22 @@ static int fs_process(void *ctx, struct sl_msg **msgs, size_t n, struct sl_emitt
             sl_fail(out, m, "failsome: flaky"); /* passes on its retry */
         } else if (f->drop_every && off % f->drop_every == 1) {
             sl_msg_release(m);
+        } else if (f->replace_every && off % f->replace_every == 3) {
+            struct sl_msg *c = sl_msg_derive(m);
+            if (!c)
+                return SL_ERROR;
+            sl_buf_set(&c->payload, "child", 5);
+            sl_msg_release(m); /* replaced, not dropped */
+            sl_emit(out, c);
+        } else if (f->split3_every && off % f->split3_every == 6) {
+            for (int k = 0; k < 3; k++) {
+                struct sl_msg *c = sl_msg_derive(m);
+                if (!c)
+                    return SL_ERROR;
+                sl_buf_set(&c->payload, "child", 5);
+                sl_emit(out, c);
+            }
+            sl_msg_release(m); /* split, not dropped */
         } else if (f->split_every && off % f->split_every == 2) {
             struct sl_msg *c = sl_msg_derive(m);
             if (!c)
@@ -59,6 +80,8 @@ static const struct sl_option fs_options[] = {
     {"drop_every", SL_OPT_INT, "0", false, "drop offsets with offset % n == 1 (0: none)"},
     {"split_every", SL_OPT_INT, "0", false, "split offsets with offset % n == 2 (0: none)"},
     {"flaky_every", SL_OPT_INT, "0", false, "fail offsets with offset % n == 4 once (0: none)"},
+    {"replace_every", SL_OPT_INT, "0", false, "replace offsets with offset % n == 3 (0: none)"},
+    {"split3_every", SL_OPT_INT, "0", false, "split offsets with offset % n == 6 in 3 (0: none)"},
     {NULL, 0, NULL, false, NULL},
 };
 

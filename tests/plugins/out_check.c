@@ -20,6 +20,7 @@ static int check_init(struct sl_instance *inst, void **ctx)
     c->retry_every = sl_opt_int(inst, "retry_every");
     c->refuse_every = sl_opt_int(inst, "refuse_every");
     c->retry_first = sl_opt_bool(inst, "retry_first");
+    c->retry_always = sl_opt_bool(inst, "retry_always");
     c->fatal_at = sl_opt_int(inst, "fatal_at");
     c->expect_error = sl_opt_str(inst, "expect_error");
     c->expect_stage = sl_opt_str(inst, "expect_stage");
@@ -52,6 +53,10 @@ static int check_write(void *ctx, struct sl_msg **msgs, size_t n)
         int64_t off = m->source.offset;
         if (off == c->fatal_at)
             return SL_ERROR;
+        if (c->retry_always) {
+            sl_out_done(m, SL_RETRY, "check: always retry");
+            continue;
+        }
         if (c->retry_first && m->attempts == 0) {
             sl_out_done(m, SL_RETRY, "check: first try");
             continue;
@@ -103,6 +108,7 @@ static const struct sl_option check_options[] = {
     {"retry_every", SL_OPT_INT, "0", false, "SL_RETRY offsets with offset % n == 3, first try"},
     {"refuse_every", SL_OPT_INT, "0", false, "SL_ERROR offsets with offset % n == 4"},
     {"retry_first", SL_OPT_BOOL, "false", false, "SL_RETRY every message's first try"},
+    {"retry_always", SL_OPT_BOOL, "false", false, "SL_RETRY every try of every message"},
     {"fatal_at", SL_OPT_INT, "-1", false, "write() returns SL_ERROR at this offset"},
     {NULL, 0, NULL, false, NULL},
 };

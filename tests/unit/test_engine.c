@@ -112,6 +112,14 @@ static uint64_t out_of(struct sl_instance *inst)
     return atomic_load(&inst->stats.out);
 }
 
+/* The run's counters as --stats, the summary and /metrics see them. */
+static struct sl__counts totals(struct sl__pipeline *pl)
+{
+    struct sl__counts t;
+    sl__totals(pl, &t);
+    return t;
+}
+
 #define TINY_QUEUE "queue = { capacity = 2; batch_size = 1; };\n"
 
 static void test_generator_to_null(void **state)
@@ -123,10 +131,11 @@ static void test_generator_to_null(void **state)
                                          "outputs = ( { type = \"null\"; } );\n");
     run(pl);
     assert_int_equal(atomic_load(&pl->inputs[0]->stats.in), 200000);
+    assert_int_equal(out_of(pl->inputs[0]), 200000); /* the input passed on every one */
     assert_int_equal(out_of(pl->outputs[0]), 200000);
     assert_int_equal(atomic_load(&pl->outputs[0]->stats.dead), 0);
     assert_int_equal(atomic_load(&pl->unrouted), 0);
-    assert_int_equal(atomic_load(&pl->discarded), 0);
+    assert_int_equal(totals(pl).discarded, 0);
     uint64_t made = sl__pool_msgs_created() - created;
     if (made >= 10000)
         fail_msg("200000 messages created %llu pooled messages", (unsigned long long)made);
@@ -152,6 +161,155 @@ static void test_fan_out_with_dead_letter(void **state)
     if (made >= 10000)
         fail_msg("200000 messages x 2 outputs created %llu pooled messages",
                  (unsigned long long)made);
+    finish(pl);
+}
+
+/* More outputs than any fixed array in the router: every output gets every
+ * message (a 64-slot array once dropped outputs 65..70 silently). */
+static void test_seventy_outputs(void **state)
+{
+    (void)state;
+    enum { OUTPUTS = 70, N = 2000 };
+    static char conf[8192];
+    size_t len = (size_t)snprintf(conf, sizeof(conf),
+                                  "queue = { capacity = 64; batch_size = 16; };\n"
+                                  "inputs = ( { type = \"generator\"; count = %d; } );\n"
+                                  "outputs = (",
+                                  N);
+    for (int j = 0; j < OUTPUTS; j++)
+        len += (size_t)snprintf(conf + len, sizeof(conf) - len,
+                                "%s { type = \"null\"; name = \"o%d\"; }", j ? "," : "", j);
+    snprintf(conf + len, sizeof(conf) - len, " );\n");
+    struct sl__pipeline *pl = load("seventy.conf", conf);
+    run(pl);
+    assert_int_equal(pl->n_outputs, OUTPUTS);
+    for (int j = 0; j < OUTPUTS; j++)
+        if (out_of(pl->outputs[j]) != N)
+            fail_msg("output o%d confirmed %llu of %d messages", j,
+                     (unsigned long long)out_of(pl->outputs[j]), N);
+    assert_int_equal(totals(pl).out, (uint64_t)OUTPUTS * N);
+    finish(pl);
+}
+
+/* Every source of failure goes through one path: the same x-sluice-*
+ * headers (x-sluice-attempts = failed tries at the failing stage, so 1 for
+ * a failure that cannot succeed on a retry), the same counters, and, with
+ * no dead_letter, the same "discarded" count and SL_ERROR ack. */
+static void test_every_failure_source(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *what, *body, *stage, *error, *attempts;
+        uint64_t failed;
+    } cases[] = {
+        {"input reject",
+         "inputs = ( { type = \"seq\"; name = \"in\"; count = 100; reject_every = 10; } );\n"
+         "outputs = ( { type = \"check\"; name = \"out\"; } );\n",
+         "in", "seq: rejected", "1", 10},
+        {"decode",
+         "inputs = ( { type = \"seq\"; name = \"in\"; count = 100; codec = \"evenodd\"; } );\n"
+         "outputs = ( { type = \"check\"; name = \"out\"; } );\n",
+         "in.decode", "evenodd: odd offset *", "1", 50},
+        {"handler",
+         "retry = { max_attempts = 3; backoff_ms = 0; };\n"
+         "inputs = ( { type = \"seq\"; name = \"in\"; count = 100; } );\n"
+         "handlers = ( { type = \"failsome\"; name = \"h\"; fail_every = 10; } );\n"
+         "outputs = ( { type = \"check\"; name = \"out\"; } );\n",
+         "h", "failsome: divisible", "3", 10},
+        {"encode",
+         "inputs = ( { type = \"seq\"; name = \"in\"; count = 100; } );\n"
+         "outputs = ( { type = \"check\"; name = \"out\"; codec = \"evenodd\"; } );\n",
+         "out", "evenodd: no seq in the record", "1", 100},
+        {"output refuses",
+         "inputs = ( { type = \"seq\"; name = \"in\"; count = 100; } );\n"
+         "outputs = ( { type = \"check\"; name = \"out\"; refuse_every = 10; } );\n",
+         "out", "check: refused", "1", 10},
+        {"output retries",
+         "inputs = ( { type = \"seq\"; name = \"in\"; count = 100; } );\n"
+         "outputs = ( { type = \"check\"; name = \"out\"; retry_always = true;\n"
+         "              retry = { max_attempts = 3; backoff_ms = 0; }; } );\n",
+         "out", "check: always retry", "3", 100},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (int with_dlq = 1; with_dlq >= 0; with_dlq--) {
+            char conf[2048];
+            int n = snprintf(conf, sizeof(conf), TINY_QUEUE "%s", cases[i].body);
+            if (with_dlq)
+                snprintf(conf + n, sizeof(conf) - (size_t)n,
+                         "dead_letter = { type = \"check\"; expect_error = \"%s\";\n"
+                         "                expect_stage = \"%s\"; expect_attempts = \"%s\"; };\n",
+                         cases[i].error, cases[i].stage, cases[i].attempts);
+            struct sl__pipeline *pl = load("sources.conf", conf);
+            run_quiet(pl); /* discarded messages are logged as errors */
+            assert_int_equal(atomic_load(&pl->fatal), 0);
+            struct seq_in *in = pl->inputs[0]->ctx;
+            struct sl__counts t = totals(pl);
+            uint64_t want = cases[i].failed;
+            if (with_dlq) {
+                struct check_out *dlq = pl->dlq->ctx;
+                if (atomic_load(&dlq->dead_ok) != want || atomic_load(&dlq->dead_bad) != 0)
+                    fail_msg("%s: %llu of %llu dead letters had x-sluice-stage %s, "
+                             "x-sluice-attempts %s (%llu others)",
+                             cases[i].what, (unsigned long long)atomic_load(&dlq->dead_ok),
+                             (unsigned long long)want, cases[i].stage, cases[i].attempts,
+                             (unsigned long long)atomic_load(&dlq->dead_bad));
+            }
+            if (t.dead != (with_dlq ? want : 0) || t.discarded != (with_dlq ? 0 : want))
+                fail_msg("%s%s: dead_lettered %llu, discarded %llu, want %llu", cases[i].what,
+                         with_dlq ? "" : " (no dead_letter)", (unsigned long long)t.dead,
+                         (unsigned long long)t.discarded, (unsigned long long)want);
+            assert_int_equal(t.in, 100);
+            assert_int_equal(atomic_load(&in->delivered_err), want);
+            assert_int_equal(atomic_load(&in->delivered_ok), 100 - want);
+            finish(pl);
+        }
+    }
+}
+
+/* dropped counts only what a handler dropped: a message it replaced by a
+ * derived one, or split into three, went on. Every stage's in/out/dropped
+ * equals what happened, the input's out included. */
+static void test_dropped_is_only_dropped(void **state)
+{
+    (void)state;
+    enum { N = 1155, DROP = 5, REPLACE = 7, SPLIT3 = 11 };
+    uint64_t dropped = 0, replaced = 0, split = 0, out = 0;
+    for (uint64_t off = 0; off < N; off++) {
+        if (off % DROP == 1)
+            dropped++;
+        else if (off % REPLACE == 3)
+            replaced++, out++;
+        else if (off % SPLIT3 == 6)
+            split++, out += 3;
+        else
+            out++;
+    }
+    char conf[1024];
+    snprintf(conf, sizeof(conf),
+             TINY_QUEUE "inputs = ( { type = \"seq\"; count = %d; } );\n"
+                        "handlers = ( { type = \"failsome\"; drop_every = %d; replace_every = %d;\n"
+                        "               split3_every = %d; } );\n"
+                        "outputs = ( { type = \"check\"; } );\n",
+             N, DROP, REPLACE, SPLIT3);
+    struct sl__pipeline *pl = load("dropped.conf", conf);
+    run(pl);
+    struct seq_in *in = pl->inputs[0]->ctx;
+    struct check_out *o = pl->outputs[0]->ctx;
+    struct sl_instance *h = pl->handlers[0];
+    assert_int_equal(atomic_load(&pl->inputs[0]->stats.in), N);
+    assert_int_equal(out_of(pl->inputs[0]), N);
+    assert_int_equal(atomic_load(&h->stats.in), N);
+    assert_int_equal(out_of(h), out);
+    assert_int_equal(atomic_load(&h->stats.dropped), dropped);
+    assert_int_equal(atomic_load(&o->n), out);
+    assert_int_equal(atomic_load(&o->children), replaced + 3 * split);
+    struct sl__counts t = totals(pl);
+    assert_int_equal(t.in, N);
+    assert_int_equal(t.out, out);
+    assert_int_equal(t.dropped, dropped);
+    assert_int_equal(t.dead + t.discarded + t.retried + t.unrouted, 0);
+    assert_int_equal(atomic_load(&in->delivered_ok), N); /* parts share their parent's ack */
+    assert_int_equal(atomic_load(&in->duplicates), 0);
     finish(pl);
 }
 
@@ -237,7 +395,7 @@ static void test_acks_retries_dead_letters(void **state)
     assert_int_equal(atomic_load(&h->stats.retried), failed);
     assert_int_equal(atomic_load(&h->stats.dead), failed);
     assert_int_equal(atomic_load(&h->stats.dropped), dropped);
-    assert_int_equal(atomic_load(&pl->discarded), 0);
+    assert_int_equal(totals(pl).discarded, 0);
     finish(pl);
 }
 
@@ -313,7 +471,7 @@ static void test_failures_without_dead_letter(void **state)
     struct seq_in *in = pl->inputs[0]->ctx;
     struct check_out *out = pl->outputs[0]->ctx;
     assert_int_equal(atomic_load(&out->n), 990);
-    assert_int_equal(atomic_load(&pl->discarded), 10);
+    assert_int_equal(totals(pl).discarded, 10);
     assert_int_equal(atomic_load(&in->delivered_ok), 990);
     assert_int_equal(atomic_load(&in->delivered_err), 10);
     finish(pl);
@@ -645,6 +803,9 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generator_to_null),
         cmocka_unit_test(test_fan_out_with_dead_letter),
+        cmocka_unit_test(test_seventy_outputs),
+        cmocka_unit_test(test_every_failure_source),
+        cmocka_unit_test(test_dropped_is_only_dropped),
         cmocka_unit_test(test_routing),
         cmocka_unit_test(test_acks_retries_dead_letters),
         cmocka_unit_test(test_acks_fan_out),

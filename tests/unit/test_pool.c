@@ -182,7 +182,10 @@ static void dirty(struct sl_msg *m)
     m->cookie = 77;
     sl_buf_set(&m->out, "out", 3);
     m->out_raw = true;
-    m->_due_ns = 5;
+    struct sl__msg *pm = sl__msg_private(m);
+    pm->due_ns = 5;
+    pm->batch_slot = 2;
+    pm->lineage_slot = 3;
 }
 
 static void assert_clean(const struct sl_msg *m)
@@ -202,9 +205,12 @@ static void assert_clean(const struct sl_msg *m)
     assert_int_equal(m->cookie, 0);
     assert_int_equal(m->out.len, 0);
     assert_false(m->out_raw);
-    assert_null(m->_ack);
-    assert_int_equal(m->_due_ns, 0);
-    assert_null(m->_next);
+    const struct sl__msg *pm = sl__msg_private(m);
+    assert_null(pm->ack);
+    assert_int_equal(pm->due_ns, 0);
+    assert_null(pm->next);
+    assert_int_equal(pm->batch_slot, 0);
+    assert_int_equal(pm->lineage_slot, 0);
 }
 
 static void test_recycled_message_is_clean(void **state)

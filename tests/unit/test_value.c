@@ -413,7 +413,7 @@ static struct sl_msg *parent_msg(struct sl_instance *in)
     *p->record =
         v_map(a, 2, (const char *const[]){"id", "tags"},
               (struct sl_value[]){v_int(9), v_array(a, 1, (struct sl_value[]){v_str(a, "t")})});
-    p->_ack = sl__ack_new(in, p);
+    sl__msg_private(p)->ack = sl__ack_new(in, p);
     return p;
 }
 
@@ -435,7 +435,7 @@ static void assert_meta_inherited(const struct sl_msg *c, const struct sl_msg *p
     assert_int_equal(c->source.partition, 3);
     assert_int_equal(c->source.offset, 1234);
     assert_int_equal(c->cookie, 555);
-    assert_ptr_equal(c->_ack, p->_ack);
+    assert_ptr_equal(sl__msg_private(c)->ack, sl__msg_private(p)->ack);
 }
 
 static void test_derive(void **state)
@@ -510,7 +510,7 @@ static void test_clone(void **state)
     sl_buf_set(&plain->payload, "p", 1);
     struct sl_msg *pc = sl__msg_clone(plain);
     assert_null(pc->record);
-    assert_null(pc->_ack);
+    assert_null(sl__msg_private(pc)->ack);
     assert_false(pc->has_key);
     assert_null(pc->route);
     assert_memory_equal(pc->payload.data, "p", 2);

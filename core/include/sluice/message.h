@@ -43,8 +43,9 @@ struct sl_source {
     uint32_t n_failure;
 };
 
-struct sl__msg_core; /* engine-private state (ack token, retry timing) */
-
+/* Only the engine makes messages (sl_sink_msg, sl_msg_derive): it keeps
+ * its own state beside each one, so a plugin never declares, copies or
+ * frees a struct sl_msg itself. */
 struct sl_msg {
     struct sl_buf payload; /* original bytes as the input read them */
     struct sl_buf key;
@@ -62,10 +63,6 @@ struct sl_msg {
     struct sl_buf out; /* encoded bytes an output writes (see sl_msg_out) */
     bool out_raw;      /* out not used: the payload is written as is */
     struct sl_arena arena;
-    /* engine-private from here; plugins must not touch */
-    struct sl_msg *_next;
-    void *_ack;
-    int64_t _due_ns;
 };
 
 /* Set (replace) a header; the value is copied. Returns 0, or -1 out of memory. */
