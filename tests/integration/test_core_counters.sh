@@ -34,7 +34,7 @@ CONF
 "$SLUICE" -c "$T/c.conf" --stats 0.2 2> "$T/log" &
 pid=$!; PIDS+=($pid)
 # wait until every message is through (follow = true keeps the run open)
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   curl -sf "127.0.0.1:$port/metrics" > "$T/m" 2>/dev/null &&
     grep -q '^sluice_messages_out_total{.*stage="dlq".*} 100$' "$T/m" &&
     grep -q '^sluice_messages_out_total{.*stage="sink".*} 1000$' "$T/m" && break
@@ -103,14 +103,15 @@ grep -q "done in .*: 1000 in, 1000 out, 100 dead-lettered, 100 dropped, 0 unrout
 pass "exact counts in /metrics (every family), the final --stats line and the summary"
 
 # The final --stats line gives the rate over the whole run: 3000 messages at
-# 2000/s is about 2k/s (not the last interval's count over the whole run).
+# 2000/s is about 2k/s (the last interval's count over the whole run, as it
+# once was, is under 0.7k/s). The lower bound leaves room for a busy machine.
 cat > "$T/r.conf" <<CONF
 inputs = ( { type = "generator"; count = 3000; rate = 2000; } );
 outputs = ( { type = "null"; } );
 CONF
 "$SLUICE" -c "$T/r.conf" --stats 0.4 2> "$T/log" || fail "rate run failed"
 line=$(grep "^stats: final" "$T/log") || fail "no final stats line"
-rate=$(sed -n 's/^stats: final in=3000 (\([0-9.]*\)k\/s average).*/\1/p' <<< "$line")
-[ -n "$rate" ] && python3 -c "import sys; sys.exit(not 1.5 <= $rate <= 2.6)" ||
-  fail "final rate: $line"
-pass "final --stats rate ${rate}k/s for 2000/s"
+rate=$(sed -n 's/^stats: final in=3000 (\([0-9.]*k*\)\/s average).*/\1/p' <<< "$line")
+python3 -c "import sys; r = '$rate'; v = float(r.rstrip('k')) * (1000 if r.endswith('k') else 1)
+sys.exit(not 1000 <= v <= 2600)" || fail "final rate: $line"
+pass "final --stats rate $rate/s for 2000/s"
