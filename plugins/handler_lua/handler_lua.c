@@ -27,6 +27,10 @@ static const struct sl_option options[] = {
      "Lua instructions one call may run, per message (0: no limit)"},
     {"max_cpu_ms", SL_OPT_INT, "2000", false,
      "CPU time one call may use, per message, ms (0: no limit)"},
+    {"max_outputs", SL_OPT_INT, "10000", false,
+     "messages one call may return, per message handled (0: no limit)"},
+    {"max_output_mb", SL_OPT_INT, "64", false,
+     "MB one call's returned messages may take after conversion (0: no limit)"},
     {"sandbox", SL_OPT_BOOL, "true", false,
      "restrict the standard library (no os.execute, io.popen, binary chunks, ...)"},
     {"allow_io", SL_OPT_BOOL, "false", false, "sandbox: allow writing files and stdio"},
@@ -74,11 +78,17 @@ static int lua_init(struct sl_instance *inst, void **ctx)
     int64_t mb = sl_opt_int(inst, "memory_mb");
     int64_t cpu_ms = sl_opt_int(inst, "max_cpu_ms");
     conf->max_instructions = sl_opt_int(inst, "max_instructions");
-    if (mb < 0 || cpu_ms < 0 || conf->max_instructions < 0) {
-        sl_log(inst, SL_LOG_ERROR, "%s: memory_mb, max_instructions and max_cpu_ms must be >= 0",
+    conf->max_outputs = sl_opt_int(inst, "max_outputs");
+    int64_t out_mb = sl_opt_int(inst, "max_output_mb");
+    if (mb < 0 || cpu_ms < 0 || conf->max_instructions < 0 || conf->max_outputs < 0 || out_mb < 0 ||
+        out_mb > (1 << 20)) {
+        sl_log(inst, SL_LOG_ERROR,
+               "%s: memory_mb, max_instructions, max_cpu_ms, max_outputs and max_output_mb must "
+               "be >= 0 (max_output_mb at most 1048576)",
                sl_instance_where(inst));
         goto out_free;
     }
+    conf->max_output_bytes = (size_t)out_mb << 20;
     conf->mem_limit = (size_t)mb << 20;
     conf->max_cpu_ns = cpu_ms * 1000000;
     conf->sandbox = sl_opt_bool(inst, "sandbox");

@@ -24,6 +24,8 @@ struct hl_conf {
     size_t mem_limit;               /* bytes per lua_State, 0 = none */
     int64_t max_instructions;       /* per call, 0 = none */
     int64_t max_cpu_ns;             /* per call, thread CPU time, 0 = none */
+    int64_t max_outputs;            /* messages a call may return, per message given, 0 = none */
+    size_t max_output_bytes;        /* converted bytes a call may return, 0 = none */
     bool sandbox, allow_io, allow_env;
     bool lazy_record;       /* msg.record as a lazy table (hl_record.c) */
     atomic_uint generation; /* bumped by reload() */
@@ -42,6 +44,7 @@ struct hl_state {
     int64_t cpu_start_ns;
     bool exhausted;
     const char *exhausted_why;
+    size_t out_left; /* converted output bytes the call may still make */
     /* registry refs */
     int ref_process, ref_batch, ref_traceback, ref_array_mt, ref_map_mt, ref_msg_mt;
     int ref_counters;              /* name -> light userdata (struct sl_counter *) */
@@ -99,6 +102,9 @@ void hl_budget_check(lua_State *L);
 /* Charges n units of work done in C (pattern matching steps) to the
  * instruction budget, then checks as hl_budget_check. */
 void hl_budget_charge(lua_State *L, int64_t n);
+/* Counts n bytes converted for the call's outputs; raises the
+ * max_output_mb error when the call's allowance is used up. */
+void hl_output_charge(lua_State *L, size_t n);
 /* Arms the per-call instruction and CPU budget, scaled by n messages. */
 void hl_budget_start(struct hl_state *hs, size_t n);
 /* After a failed call: collect garbage; false when the state should be

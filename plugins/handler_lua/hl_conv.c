@@ -157,6 +157,7 @@ static void conv_error(struct conv *c, const char *what)
 
 static void *conv_alloc(struct conv *c, size_t n)
 {
+    hl_output_charge(c->L, n);
     void *p = sl_arena_alloc(c->a, n ? n : 1);
     if (!p)
         luaL_error(c->L, "out of memory converting a record");
@@ -165,6 +166,7 @@ static void *conv_alloc(struct conv *c, size_t n)
 
 static const char *conv_strdup(struct conv *c, const char *s, size_t n)
 {
+    hl_output_charge(c->L, n + 1);
     char *p = sl_arena_strndup(c->a, s, n);
     if (!p)
         luaL_error(c->L, "out of memory converting a record");

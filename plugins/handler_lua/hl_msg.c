@@ -346,8 +346,18 @@ static void *grow(lua_State *L, void *arr, size_t *cap, size_t need, size_t elem
     return p;
 }
 
+/* Raises unless the call may return n messages (max_outputs per message given). */
+static void check_count(lua_State *L, const struct hl_plan *p, size_t n)
+{
+    int64_t max = hl_state_of(L)->conf->max_outputs;
+    if (max && n > (size_t)max * (p->n_origs ? p->n_origs : 1))
+        luaL_error(L, "returned %I messages, more than max_outputs = %I per message handled",
+                   (lua_Integer)n, (lua_Integer)max);
+}
+
 static void add_out(lua_State *L, struct hl_plan *p, struct sl_msg *m)
 {
+    check_count(L, p, p->n_out + 1);
     p->out = grow(L, p->out, &p->cap_out, p->n_out + 1, sizeof *p->out);
     p->out[p->n_out++] = m;
 }
@@ -379,6 +389,7 @@ static void stage_headers(lua_State *L, int idx, struct sl_msg *m, struct sl_hea
         const char *name = lua_tolstring(L, -2, &nl);
         lua_pushvalue(L, -1); /* tolstring on a copy: numbers would confuse lua_next */
         const char *val = lua_tolstring(L, -1, &vl);
+        hl_output_charge(L, nl + vl + 2 + sizeof *h);
         h[k].name = sl_arena_strndup(&m->arena, name, nl);
         h[k].value = (const uint8_t *)sl_arena_strndup(&m->arena, val, vl);
         if (!h[k].name || !h[k].value || vl > UINT32_MAX)
@@ -445,6 +456,7 @@ static struct sl_msg *derive(lua_State *L, struct hl_plan *p, int anchor, struct
     }
     size_t len;
     const char *s = lua_tolstring(L, -1, &len);
+    hl_output_charge(L, len);
     if (sl_buf_set(&c->payload, s, len) != 0)
         luaL_error(L, "out of memory");
     lua_pop(L, 1);
@@ -458,9 +470,11 @@ static struct sl_msg *derive(lua_State *L, struct hl_plan *p, int anchor, struct
             c->record = lua_isnil(L, -1) ? NULL : convert_record(L, -1, c, parent->record);
             lua_pop(L, 1);
         } else if (parent->record) {
+            size_t before = c->arena.total;
             c->record = sl_arena_alloc(&c->arena, sizeof *c->record);
             if (!c->record || sl_value_copy(&c->arena, c->record, parent->record) != 0)
                 luaL_error(L, "out of memory");
+            hl_output_charge(L, c->arena.total - before);
         }
     } else {
         if (have == LUA_TBOOLEAN && !lua_toboolean(L, -1))
@@ -479,6 +493,7 @@ static struct sl_msg *derive(lua_State *L, struct hl_plan *p, int anchor, struct
     }
     if (have == LUA_TSTRING) {
         s = lua_tolstring(L, -1, &len);
+        hl_output_charge(L, len);
         if (sl_buf_set(&c->key, s, len) != 0)
             luaL_error(L, "out of memory");
         c->has_key = true;
@@ -626,6 +641,7 @@ static void stage(lua_State *L, struct hl_lmsg *u, struct hl_staged *st, int obj
     if (u->payload_set) {
         lua_getiuservalue(L, obj, UV_PAYLOAD);
         st->payload = lua_tolstring(L, -1, &st->payload_len);
+        hl_output_charge(L, st->payload_len);
         lua_pop(L, 1);
     }
     if (u->key_set) {
@@ -667,7 +683,8 @@ void hl_plan_outputs(lua_State *L, int idx, struct hl_plan *p)
         add_item(L, p, anchor, idx, 1);
     } else if (t == LUA_TTABLE) {
         size_t n = lua_rawlen(L, idx);
-        if (n == 0) { /* {} drops everything; a table with message fields is one message */
+        check_count(L, p, n); /* before making any of them */
+        if (n == 0) {         /* {} drops everything; a table with message fields is one message */
             lua_pushnil(L);
             if (lua_next(L, idx)) {
                 lua_pop(L, 2);

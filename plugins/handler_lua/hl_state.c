@@ -181,10 +181,24 @@ void hl_budget_charge(lua_State *L, int64_t n)
     hl_budget_check(L);
 }
 
+void hl_output_charge(lua_State *L, size_t n)
+{
+    struct hl_state *hs = hl_state_of(L);
+    if (!hs->conf->max_output_bytes)
+        return;
+    if (n > hs->out_left)
+        luaL_error(L,
+                   "the returned messages take more than max_output_mb = %d after conversion "
+                   "(records, payloads, keys and headers)",
+                   (int)(hs->conf->max_output_bytes >> 20));
+    hs->out_left -= n;
+}
+
 void hl_budget_start(struct hl_state *hs, size_t n)
 {
     const struct hl_conf *conf = hs->conf;
     hs->exhausted = false;
+    hs->out_left = conf->max_output_bytes;
     hs->cpu_start_ns = 0;
     if (n == 0)
         n = 1;
