@@ -236,29 +236,29 @@ static void code_outside_the_hooks_is_bounded(void **state)
     /* __close, error handlers and __tostring run under the hook */
     snprintf(code, sizeof code,
              "do local x <close> = setmetatable({}, {__close = %s}) end return 1", spin);
-    bounded(h, code, "budget exceeded");
+    bounded(h, code, "exceeded (max_");
     snprintf(code, sizeof code, "while true do xpcall(error, %s) end", spin);
     bounded(h, code, "ERROR:");
     snprintf(code, sizeof code, "print(setmetatable({}, {__tostring = %s}))", spin);
-    bounded(h, code, "budget exceeded");
+    bounded(h, code, "exceeded (max_");
     snprintf(code, sizeof code, "error(setmetatable({}, {__tostring = %s}))", spin);
     bounded(h, code, "ERROR:");
     /* a coroutine made in one call, resumed in the next */
     bounded(h, "co = coroutine.create(function() while true do end end) return 'made'", "made");
-    bounded(h, "coroutine.resume(co) while true do end", "budget exceeded");
+    bounded(h, "coroutine.resume(co) while true do end", "exceeded (max_");
     bounded(h, "return select(2, coroutine.resume(co))", "cannot resume dead coroutine");
     /* one that died holding a to-be-closed variable, closed in the next call */
     snprintf(code, sizeof code,
              "co = coroutine.create(function() local x <close> = setmetatable({}, "
              "{__close = %s}) while true do end end) return select(2, coroutine.resume(co))",
              spin);
-    bounded(h, code, "budget exceeded");
+    bounded(h, code, "exceeded (max_");
     bounded(h, "return select(2, coroutine.close(co))", "stopped by the instruction or CPU budget");
     snprintf(code, sizeof code,
              "coroutine.wrap(function() local x <close> = setmetatable({}, {__close = %s}) "
              "while true do end end)()",
              spin);
-    bounded(h, code, "budget exceeded");
+    bounded(h, code, "exceeded (max_");
     /* a coroutine that fails on its own still closes its variables */
     bounded(h,
             "local closed = false local ok = pcall(coroutine.wrap(function() local x <close> "
@@ -432,21 +432,21 @@ static void pathological_patterns_are_bounded(void **state)
 {
     (void)state;
     void *h = hl_api()->open(dir, 64, 10000000, 300, true, false);
-    bounded(h, "return string.find(string.rep('a', 30000), '.-.-.-.-x')", "budget exceeded");
+    bounded(h, "return string.find(string.rep('a', 30000), '.-.-.-.-x')", "exceeded (max_");
     bounded(h,
             "local s = string.rep('a', 40) "
             "return string.match(s, string.rep('a?', 40) .. s .. '$') ~= nil, "
             "string.match(s, string.rep('a?', 40) .. s .. 'b')",
-            "budget exceeded");
-    bounded(h, "return string.gsub(string.rep('a', 20000), '.-.-.-b', '')", "budget exceeded");
+            "exceeded (max_");
+    bounded(h, "return string.gsub(string.rep('a', 20000), '.-.-.-b', '')", "exceeded (max_");
     bounded(h, "for x in string.gmatch(string.rep('a', 20000), '.-.-.-b') do end",
-            "budget exceeded");
-    bounded(h, "return string.find(string.rep('(', 200000), '%b()')", "budget exceeded");
+            "exceeded (max_");
+    bounded(h, "return string.find(string.rep('(', 200000), '%b()')", "exceeded (max_");
     bounded(h, "return string.find(string.rep('a', 4e6), string.rep('a', 2e6) .. 'b', 1, true)",
             "nil");
     /* pcall cannot catch its way past the budget */
     bounded(h, "while true do pcall(string.find, string.rep('a', 3000), '.-.-.-x') end",
-            "budget exceeded");
+            "exceeded (max_");
     assert_string_equal(ev_in(h, "return ('alive'):match('%a+')"), "alive");
     hl_api()->close(h);
 }
