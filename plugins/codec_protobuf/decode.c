@@ -42,6 +42,26 @@ static int one_value(const ProtobufCFieldDescriptor *f, const struct pb_type *su
     return pb_scalar_to_value(f, p, a, out, err, errlen);
 }
 
+void pb_message_init(const ProtobufCMessageDescriptor *d, void *m)
+{
+    if (d->message_init) {
+        d->message_init(m);
+        return;
+    }
+    memset(m, 0, d->sizeof_message);
+    ((ProtobufCMessage *)m)->descriptor = d;
+}
+
+/* A message with no field set (what an absent map value reads as). */
+static const ProtobufCMessage *empty_message(const ProtobufCMessageDescriptor *d,
+                                             struct sl_arena *a)
+{
+    ProtobufCMessage *m = sl_arena_alloc(a, d->sizeof_message);
+    if (m)
+        pb_message_init(d, m);
+    return m;
+}
+
 /* A map key as record key text. */
 static int map_key(const struct sl_value *k, struct sl_arena *a, struct sl_member *m, char *err,
                    size_t errlen)
@@ -80,9 +100,15 @@ static int map_value(const struct pb_type *entry, ProtobufCMessage *const *items
         if (pb_scalar_to_value(kf, base + kf->offset, a, &k, err, errlen) < 0 ||
             map_key(&k, a, &tmp, err, errlen) < 0)
             return -1;
-        if (vf->type == PROTOBUF_C_TYPE_MESSAGE && !*(void *const *)(base + vf->offset))
-            v = (struct sl_value){.type = SL_MAP}; /* an absent message value is an empty one */
-        else if (one_value(vf, entry->sub[1], base + vf->offset, a, &v, err, errlen) < 0)
+        const void *vp = base + vf->offset;
+        const ProtobufCMessage *empty = NULL;
+        if (vf->type == PROTOBUF_C_TYPE_MESSAGE && !*(void *const *)vp) {
+            /* an absent message value is an empty message, as protobuf says */
+            if (!(empty = empty_message(entry->sub[1]->d, a)))
+                return oom(err, errlen);
+            vp = &empty;
+        }
+        if (one_value(vf, entry->sub[1], vp, a, &v, err, errlen) < 0)
             return -1;
         uint32_t j = 0;
         while (j < len && (m[j].key_len != tmp.key_len || memcmp(m[j].key, tmp.key, tmp.key_len)))
@@ -147,6 +173,11 @@ static int unknown_bytes(const ProtobufCMessage *msg, struct sl_arena *a, struct
         return oom(err, errlen);
     for (size_t i = 0; i < msg->n_unknown_fields; i++) {
         const ProtobufCMessageUnknownField *u = &msg->unknown_fields[i];
+        if (u->tag == 0 || u->tag > 536870911) { /* protobuf-c reads tags up to 2^32-1 */
+            snprintf(err, errlen, "protobuf: bad field number %u in %s", u->tag,
+                     msg->descriptor->name);
+            return -1;
+        }
         uint64_t key = (uint64_t)u->tag << 3 | u->wire_type;
         while (key >= 0x80) {
             *o++ = (uint8_t)(key | 0x80);

@@ -21,18 +21,6 @@ static int oom(struct enc *e)
 static int build_message(struct enc *e, const struct pb_type *t, const struct sl_value *v,
                          ProtobufCMessage **out, int depth);
 
-/* protobuf_c_message_init calls message_init, which run-time descriptors lack:
- * their fields start zeroed (they carry no defaults). */
-static void message_init(const ProtobufCMessageDescriptor *d, void *m)
-{
-    if (d->message_init) {
-        d->message_init(m);
-        return;
-    }
-    memset(m, 0, d->sizeof_message);
-    ((ProtobufCMessage *)m)->descriptor = d;
-}
-
 static int one_value(struct enc *e, const ProtobufCFieldDescriptor *f, const struct pb_type *sub,
                      const struct sl_value *v, void *p, int depth)
 {
@@ -41,9 +29,12 @@ static int one_value(struct enc *e, const ProtobufCFieldDescriptor *f, const str
     return pb_value_to_scalar(f, v, p, e->err, e->errlen);
 }
 
+static int set_single(struct enc *e, const ProtobufCFieldDescriptor *f, const struct pb_type *sub,
+                      const struct sl_value *v, char *base, int depth);
+
 /* A map key's text as the entry's key field. */
 static int map_key(struct enc *e, const ProtobufCFieldDescriptor *kf, const struct sl_member *m,
-                   void *p)
+                   char *entry)
 {
     struct sl_value k = {.type = SL_STRING, .len = m->key_len, .u.str = m->key};
     if (kf->type == PROTOBUF_C_TYPE_BOOL) {
@@ -54,7 +45,7 @@ static int map_key(struct enc *e, const ProtobufCFieldDescriptor *kf, const stru
         }
         k = (struct sl_value){.type = SL_BOOL, .u.b = t};
     }
-    return pb_value_to_scalar(kf, &k, p, e->err, e->errlen);
+    return set_single(e, kf, NULL, &k, entry, 0);
 }
 
 /* A record map as the repeated entries of a map field. */
@@ -70,9 +61,9 @@ static int map_entries(struct enc *e, const struct pb_type *entry, const struct 
         char *m = sl_arena_alloc(e->a, d->sizeof_message);
         if (!m)
             return oom(e);
-        message_init(d, m);
-        if (map_key(e, kf, &v->u.members[i], m + kf->offset) < 0 ||
-            one_value(e, vf, entry->sub[1], &v->u.members[i].value, m + vf->offset, depth) < 0)
+        pb_message_init(d, m);
+        if (map_key(e, kf, &v->u.members[i], m) < 0 ||
+            set_single(e, vf, entry->sub[1], &v->u.members[i].value, m, depth) < 0)
             return -1;
         list[i] = (ProtobufCMessage *)m;
     }
@@ -111,13 +102,11 @@ static int set_repeated(struct enc *e, const struct pb_type *t, unsigned i,
     return 0;
 }
 
-static int set_field(struct enc *e, const struct pb_type *t, unsigned i, const struct sl_value *v,
-                     char *base, int depth)
+/* A singular field: its value, and what says it is present (has_, oneof case). */
+static int set_single(struct enc *e, const ProtobufCFieldDescriptor *f, const struct pb_type *sub,
+                      const struct sl_value *v, char *base, int depth)
 {
-    const ProtobufCFieldDescriptor *f = &t->d->fields[i];
-    if (f->label == PROTOBUF_C_LABEL_REPEATED)
-        return set_repeated(e, t, i, v, base, depth);
-    if (one_value(e, f, t->sub[i], v, base + f->offset, depth) < 0)
+    if (one_value(e, f, sub, v, base + f->offset, depth) < 0)
         return -1;
     if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
         *(uint32_t *)(base + f->quantifier_offset) = f->id; /* the last member set wins */
@@ -125,6 +114,14 @@ static int set_field(struct enc *e, const struct pb_type *t, unsigned i, const s
              f->type != PROTOBUF_C_TYPE_MESSAGE)
         *(protobuf_c_boolean *)(base + f->quantifier_offset) = 1;
     return 0;
+}
+
+static int set_field(struct enc *e, const struct pb_type *t, unsigned i, const struct sl_value *v,
+                     char *base, int depth)
+{
+    if (t->d->fields[i].label == PROTOBUF_C_LABEL_REPEATED)
+        return set_repeated(e, t, i, v, base, depth);
+    return set_single(e, &t->d->fields[i], t->sub[i], v, base, depth);
 }
 
 /* "$unknown": wire bytes split back into protobuf-c's unknown fields. */
@@ -211,7 +208,7 @@ static int build_message(struct enc *e, const struct pb_type *t, const struct sl
     uint8_t *set = sl_arena_alloc(e->a, d->n_fields + 1);
     if (!base || !set)
         return oom(e);
-    message_init(d, base);
+    pb_message_init(d, base);
     memset(set, 0, d->n_fields + 1);
     int hint = 0;
     for (uint32_t k = 0; k < v->len; k++) {

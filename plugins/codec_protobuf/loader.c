@@ -216,6 +216,18 @@ static bool packable(ProtobufCType t)
            t != PROTOBUF_C_TYPE_MESSAGE;
 }
 
+/* Protobuf names are identifiers: letters, digits, '_', not starting with a
+ * digit (so no field can take the record key "$unknown"). */
+static bool identifier(const char *s)
+{
+    if (!*s || (*s >= '0' && *s <= '9'))
+        return false;
+    for (; *s; s++)
+        if (!(*s == '_' || (*s >= '0' && *s <= '9') || ((*s | 0x20) >= 'a' && (*s | 0x20) <= 'z')))
+            return false;
+    return true;
+}
+
 static int fill_field(struct loader *l, const struct named *owner, const FieldProto *fp,
                       bool proto3, ProtobufCFieldDescriptor *f)
 {
@@ -226,6 +238,8 @@ static int fill_field(struct loader *l, const struct named *owner, const FieldPr
         return fail(l, "protobuf: %s.%s: groups are not supported", where, fp->name);
     if (fp->type < 1 || (unsigned)fp->type >= sizeof(type_map) / sizeof(type_map[0]))
         return fail(l, "protobuf: %s.%s: unknown type %d", where, fp->name, fp->type);
+    if (!identifier(fp->name))
+        return fail(l, "protobuf: %s: field name \"%s\" is not an identifier", where, fp->name);
     if (fp->number < 1 || fp->number > 536870911)
         return fail(l, "protobuf: %s.%s: field number %d is out of range", where, fp->name,
                     fp->number);
@@ -246,6 +260,9 @@ static int fill_field(struct loader *l, const struct named *owner, const FieldPr
         f->descriptor = t->desc;
     }
     bool oneof = fp->has_oneof_index && !fp->proto3_optional;
+    if (fp->has_oneof_index &&
+        fp->label != GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_OPTIONAL)
+        return fail(l, "protobuf: %s.%s: a oneof member must be optional", where, fp->name);
     switch (fp->label) {
     case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REQUIRED:
         f->label = PROTOBUF_C_LABEL_REQUIRED;

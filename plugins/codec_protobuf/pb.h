@@ -73,6 +73,9 @@ const ProtobufCMessageDescriptor *pb_load_library(const char *path, const char *
 int pb_check(const struct pb_type *t, const uint8_t *data, size_t len, char *err, size_t errlen);
 
 /* ---- decode.c ---- */
+/* Zeroes a message struct (protobuf_c_message_init would call message_init,
+ * which run-time descriptors lack; they carry no defaults either). */
+void pb_message_init(const ProtobufCMessageDescriptor *d, void *m);
 /* An allocator over an sl_arena (free does nothing). */
 void pb_allocator_init(ProtobufCAllocator *al, struct sl_arena *a);
 /* Wire bytes to a record in a (everything, protobuf-c's unpacked message

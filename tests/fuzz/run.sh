@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # run.sh - build a libFuzzer target tests/fuzz/fuzz_<name>.c with clang (ASan + UBSan) and
-# run it for N seconds (default 30). Not part of ctest.
+# run it for N seconds (default 30).
 #   tests/fuzz/run.sh json [seconds] [extra libFuzzer args...]
+#   FUZZ_BUILD_ONLY=1 tests/fuzz/run.sh json     build, do not run
 # The target names what it needs in its header comment:
 #   fuzz-sources: <files, relative to the source dir>   (the core is always linked)
 #   fuzz-cflags:  <flags>                                fuzz-pkgs: <pkg-config names>
-# Crashes land in $FUZZ_DIR (default build-fuzz/<name>/), with the growing corpus; a
-# tests/fuzz/<name>.dict is used when present. Exit status is libFuzzer's (0: nothing found).
+#   fuzz-gen:     <a command run in the source dir before building>
+# In those lines $GEN is the target's directory for generated files. Objects are kept in
+# $FUZZ_ROOT/obj (default build-fuzz/obj), shared by the targets, and rebuilt when their
+# source or a header beside it, in core/ or in plugins/common/ is newer.
+# Crashes land in $FUZZ_DIR (default $FUZZ_ROOT/<name>/), with the growing corpus; a
+# tests/fuzz/<name>.dict is used when present, tests/fuzz/seeds_<name>/ as seed corpus.
+# Exit status is libFuzzer's (0: nothing found).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 name=${1:?usage: run.sh <target> [seconds] [libFuzzer args...]}
@@ -14,42 +20,70 @@ secs=${2:-30}
 shift $(( $# >= 2 ? 2 : 1 ))
 target="$src/tests/fuzz/fuzz_$name.c"
 [ -f "$target" ] || { echo "no such target: $target" >&2; exit 2; }
-dir=${FUZZ_DIR:-$src/build-fuzz/$name}
-mkdir -p "$dir/corpus"
+root=${FUZZ_ROOT:-$src/build-fuzz}
+dir=${FUZZ_DIR:-$root/$name}
+GEN="$dir/gen"
+mkdir -p "$dir/corpus" "$GEN" "$root/obj"
 
-field() { sed -n "s/^ \* $1: *//p" "$target" | sed 's|\*/||' | tr '\n' ' '; }
+field() { # name [gen dir]
+    sed -n "s/^ \* $1: *//p" "$target" | sed 's|\*/||; s|\$GEN|'"${2:-$GEN}"'|g'
+}
 cd "$src"
 # The whole core, as the unit tests link it, with the libraries the top CMakeLists finds.
 core=()
 for f in core/*.c; do [ "$f" = core/main.c ] || core+=("$f"); done
 core_pkgs=$(sed -n 's/^pkg_check_modules([A-Z_]* REQUIRED IMPORTED_TARGET \([^ )]*\).*/\1/p' CMakeLists.txt)
+# Generated files are made in a staging dir and copied over only when they changed, so
+# their objects are not rebuilt every time.
+rm -rf "$GEN.new" && mkdir -p "$GEN.new"
+while IFS= read -r cmd; do
+    [ -n "$cmd" ] && bash -c "$cmd"
+done < <(field fuzz-gen "$GEN.new")
+(cd "$GEN.new" && find . -type f) | while IFS= read -r f; do
+    cmp -s "$GEN.new/$f" "$GEN/$f" || { mkdir -p "$(dirname "$GEN/$f")"; cp "$GEN.new/$f" "$GEN/$f"; }
+done
+rm -rf "$GEN.new"
 set -f # the fields are split into words, never globbed
-sources=($(field fuzz-sources))
-cflags=($(field fuzz-cflags))
-pkgs=$(field fuzz-pkgs)
+sources=($(field fuzz-sources | tr '\n' ' '))
+cflags=($(field fuzz-cflags | tr '\n' ' '))
+pkgs=$(field fuzz-pkgs | tr '\n' ' ')
 pcflags=()
 libs=()
 if [ -n "${pkgs// /}" ]; then
     pcflags=($(pkg-config --cflags $pkgs $core_pkgs))
     libs=($(pkg-config --libs $pkgs))
 fi
+set +f
 
 flags=(-g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -Icore/include -Icore "${cflags[@]}" -DSLUICE_INSTALL_PLUGIN_DIR=\"/nonexistent\"
        -DSLUICE_BUILD_PLUGIN_DIR=\"/nonexistent\")
-mkdir -p "$dir/obj"
+# One object per source and set of flags.
+tag=$(printf '%s ' "${flags[@]}" ${pcflags[@]+"${pcflags[@]}"} | md5sum | cut -c1-8)
+stale() { # object source: true when the object must be (re)built
+    [ -f "$1" ] || return 0
+    [ "$2" -nt "$1" ] && return 0
+    local h
+    for h in "$(dirname "$2")"/*.h core/*.h core/include/sluice/*.h plugins/common/*.h; do
+        [ -e "$h" ] && [ "$h" -nt "$1" ] && return 0
+    done
+    return 1
+}
 objs=()
 for f in "$target" "${sources[@]}" "${core[@]}"; do
-    o="$dir/obj/$(echo "$f" | tr / _).o"
-    case "$f" in
-    *.cpp) clang++ -std=c++17 "${flags[@]}" -c "$f" -o "$o" ${pcflags[@]+"${pcflags[@]}"} ;;
-    *) clang -std=c11 "${flags[@]}" -c "$f" -o "$o" ${pcflags[@]+"${pcflags[@]}"} ;;
-    esac
+    o="$root/obj/$(echo "${f#$src/}" | tr / _).$tag.o"
+    if stale "$o" "$f"; then
+        case "$f" in
+        *.cpp) clang++ -std=c++17 "${flags[@]}" -c "$f" -o "$o" ${pcflags[@]+"${pcflags[@]}"} ;;
+        *) clang -std=c11 "${flags[@]}" -c "$f" -o "$o" ${pcflags[@]+"${pcflags[@]}"} ;;
+        esac
+    fi
     objs+=("$o")
 done
 # clang++ links: some targets have C++ sources (simdjson).
 clang++ -fsanitize=fuzzer,address,undefined -o "$dir/fuzz_$name" "${objs[@]}" \
     ${libs[@]+"${libs[@]}"} $(pkg-config --libs $core_pkgs) -lpthread -ldl -lm
+[ -n "${FUZZ_BUILD_ONLY:-}" ] && exit 0
 
 args=(-max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048
       -artifact_prefix="$dir/")
@@ -57,4 +91,4 @@ args=(-max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048
 seeds=()
 [ -d "$src/tests/fuzz/seeds_$name" ] && seeds+=("$src/tests/fuzz/seeds_$name")
 echo "fuzz_$name: ${secs}s, corpus $dir/corpus"
-exec "$dir/fuzz_$name" "${args[@]}" "$@" "$dir/corpus" "${seeds[@]}"
+exec "$dir/fuzz_$name" "${args[@]}" "$@" "$dir/corpus" ${seeds[@]+"${seeds[@]}"}
