@@ -6,7 +6,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build build-asan run test test-unit test-asan install deb docs-graph bench format clean
+.PHONY: all deps build build-asan run test test-unit test-asan install deb docs-graph bench fuzz format clean
 
 all: build
 
@@ -58,6 +58,13 @@ bench: build
 	@for b in bench/*.sh; do echo "== $$b"; \
 	  SLUICE=$(abspath $(BUILD))/bin/sluice SLUICE_PLUGIN_PATH=$(abspath $(BUILD))/plugins \
 	  SLUICE_BUILD_DIR=$(abspath $(BUILD)) bash $$b || exit 1; done
+
+# Every libFuzzer target for FUZZ_SECONDS (default 300) each; make test runs them briefly.
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	@for t in tests/fuzz/fuzz_*.c; do n=$$(basename $$t .c); n=$${n#fuzz_}; \
+	  echo "== fuzz_$$n ($(FUZZ_SECONDS) s)"; \
+	  bash tests/fuzz/run.sh $$n $(FUZZ_SECONDS) || exit 1; done
 
 format:
 	git ls-files '*.c' '*.h' '*.cpp' | xargs clang-format -i

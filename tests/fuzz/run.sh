@@ -55,11 +55,10 @@ if [ -n "${pkgs// /}" ]; then
 fi
 set +f
 
-flags=(-g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -Icore/include -Icore "${cflags[@]}" -DSLUICE_INSTALL_PLUGIN_DIR=\"/nonexistent\"
-       -DSLUICE_BUILD_PLUGIN_DIR=\"/nonexistent\")
-# One object per source and set of flags.
-tag=$(printf '%s ' "${flags[@]}" ${pcflags[@]+"${pcflags[@]}"} | md5sum | cut -c1-8)
+base=(-g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+      -Icore/include -Icore -DSLUICE_INSTALL_PLUGIN_DIR=\"/nonexistent\"
+      -DSLUICE_BUILD_PLUGIN_DIR=\"/nonexistent\")
+core_cflags=($(pkg-config --cflags $core_pkgs))
 stale() { # object source: true when the object must be (re)built
     [ -f "$1" ] || return 0
     [ "$2" -nt "$1" ] && return 0
@@ -70,15 +69,23 @@ stale() { # object source: true when the object must be (re)built
     return 1
 }
 objs=()
-for f in "$target" "${sources[@]}" "${core[@]}"; do
-    o="$root/obj/$(echo "${f#$src/}" | tr / _).$tag.o"
+compile() { # source flags...: one object per source and set of flags, shared by the targets
+    local f=$1; shift
+    local tag; tag=$(printf '%s ' "$@" | md5sum | cut -c1-8)
+    local o="$root/obj/$(echo "${f#$src/}" | tr / _).$tag.o"
     if stale "$o" "$f"; then
         case "$f" in
-        *.cpp) clang++ -std=c++17 "${flags[@]}" -c "$f" -o "$o" ${pcflags[@]+"${pcflags[@]}"} ;;
-        *) clang -std=c11 "${flags[@]}" -c "$f" -o "$o" ${pcflags[@]+"${pcflags[@]}"} ;;
+        *.cpp) clang++ -std=c++17 "$@" -c "$f" -o "$o" ;;
+        *) clang -std=c11 "$@" -c "$f" -o "$o" ;;
         esac
     fi
     objs+=("$o")
+}
+for f in "$target" "${sources[@]}"; do
+    compile "$f" "${base[@]}" "${cflags[@]}" ${pcflags[@]+"${pcflags[@]}"}
+done
+for f in "${core[@]}"; do # the core the same for every target
+    compile "$f" "${base[@]}" ${core_cflags[@]+"${core_cflags[@]}"}
 done
 # clang++ links: some targets have C++ sources (simdjson).
 clang++ -fsanitize=fuzzer,address,undefined -o "$dir/fuzz_$name" "${objs[@]}" \
