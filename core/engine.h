@@ -97,6 +97,16 @@ struct sl__throttle {
     _Atomic uint64_t suppressed;
 };
 bool sl__throttle_pass(struct sl__throttle *t, uint64_t *suppressed);
+enum sl__log_format { SL__LOG_TEXT, SL__LOG_JSON, SL__LOG_LOGFMT };
+void sl__log_set_format(int format);
+/* "text", "json" or "logfmt"; -1 for anything else. */
+int sl__log_parse_format(const char *name);
+/* Print the count of lines still held back by the rate limit (at exit). */
+void sl__log_flush_suppressed(void);
+/* sl_log without the per-call-site rate limit, for lines that are thinned
+ * out by their caller already (sl__throttle). */
+void sl__log_unlimited(const struct sl_instance *inst, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- stats ---- */
 struct sl__stats {

@@ -57,8 +57,9 @@ static void log_throttled(struct sl__throttle *t, int level, const char *stage,
     if (suppressed)
         snprintf(more, sizeof(more), " (%llu similar lines suppressed)",
                  (unsigned long long)suppressed);
-    sl_log(NULL, level, "%s: message %s:%lld %s: %s%s", stage,
-           m->source.name ? m->source.name : "-", (long long)m->source.offset, what, error, more);
+    sl__log_unlimited(NULL, level, "%s: message %s:%lld %s: %s%s", stage,
+                      m->source.name ? m->source.name : "-", (long long)m->source.offset, what,
+                      error, more);
 }
 
 /* Headers, count, log, and into the dead-letter stage's queue; or, with no

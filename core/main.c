@@ -13,7 +13,8 @@
 static void usage(FILE *out)
 {
     fputs(
-        "usage: sluice -c FILE [--check | --graph] [--stats SECS] [--log-level LEVEL]\n"
+        "usage: sluice -c FILE [--check | --graph] [--stats SECS] [--log-level L] [--log-format "
+        "F]\n"
         "       sluice --list-plugins [-c FILE]\n"
         "       sluice --version\n"
         "\n"
@@ -24,6 +25,7 @@ static void usage(FILE *out)
         "      --graph           print the pipeline as Graphviz DOT (dot -Tsvg); run nothing\n"
         "      --stats SECS      print a progress line to stderr every SECS seconds\n"
         "      --log-level L     debug, info, warn or error (default info)\n"
+        "      --log-format F    text (default), json or logfmt\n"
         "      --list-plugins    list every plugin found, with its options\n"
         "      --version         print the version and the plugin ABI\n"
         "  -h, --help            this text\n"
@@ -46,6 +48,7 @@ static int list_plugins(void)
 
 static void cleanup(struct sl__pipeline *pl)
 {
+    sl__log_flush_suppressed(); /* names instances: before they are freed */
     sl__pipeline_free(pl);
     sl__ack_destroy();
     sl__pool_destroy();
@@ -134,12 +137,17 @@ static int run(struct sl__pipeline *pl, double stats_every)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
-        {"graph", no_argument, NULL, 'g'},        {"verbose", no_argument, NULL, 'v'},
-        {"stats", required_argument, NULL, 's'},  {"log-level", required_argument, NULL, 'l'},
-        {"list-plugins", no_argument, NULL, 'p'}, {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"check", no_argument, NULL, 'k'},
+                                         {"graph", no_argument, NULL, 'g'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"stats", required_argument, NULL, 's'},
+                                         {"log-level", required_argument, NULL, 'l'},
+                                         {"log-format", required_argument, NULL, 'f'},
+                                         {"list-plugins", no_argument, NULL, 'p'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     if (sl__stdfds_reserve() < 0) {
         perror("sluice: /dev/null");
         return 2;
@@ -179,6 +187,15 @@ int main(int argc, char **argv)
                 return 1;
             }
             sl__log_set_level(level);
+            break;
+        }
+        case 'f': {
+            int format = sl__log_parse_format(optarg);
+            if (format < 0) {
+                fprintf(stderr, "sluice: unknown log format '%s' (text, json, logfmt)\n", optarg);
+                return 1;
+            }
+            sl__log_set_format(format);
             break;
         }
         case 'p':
