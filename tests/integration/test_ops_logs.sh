@@ -16,6 +16,7 @@ cat > "$T/p.conf" <<CONF
 inputs = ( { type = "generator"; name = "gen"; count = 100; payload = "{seq}"; } );
 handlers = ( { type = "lua"; name = "chatty"; script = "$T/chatty.lua"; } );
 outputs = ( { type = "null"; name = "sink"; } );
+dead_letter = { type = "null"; name = "dlq"; };
 CONF
 for fmt in text json logfmt; do
   "$SLUICE" -c "$T/p.conf" --log-format $fmt 2> "$T/$fmt.log" || fail "$fmt run failed"
@@ -43,8 +44,8 @@ for fmt, parse in (("text", text), ("json", json.loads), ("logfmt", logfmt)):
     assert len(warns) == 20, (fmt, len(warns))
     summary = [r for r in chatty if "more lines like this were suppressed" in r["msg"]]
     assert len(summary) == 1 and summary[0]["msg"].startswith("80 more lines"), (fmt, summary)
-    errors = [r for r in recs if r["level"] == "error"]
-    assert len(errors) == 1 and "boom" in errors[0]["msg"], (fmt, errors)
+    failed = [r for r in recs if "boom" in r["msg"]]
+    assert len(failed) == 1 and "dead-lettered" in failed[0]["msg"], (fmt, failed)
     if fmt != "text":
         assert any(r["msg"] == "not utf-8: \ufffd\ufffd ok" for r in chatty), fmt
         for r in chatty:
