@@ -1,5 +1,6 @@
 /* config.c - read the libconfig file into instances: check every key, load
  * every plugin, and report each problem as FILE:LINE: message. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,11 @@ static int read_retry(struct sl__pipeline *pl, const config_setting_t *parent, u
         get_uint(pl, g, "backoff_ms", 0, 3600000, backoff) < 0 ||
         get_uint(pl, g, "max_backoff_ms", 0, 86400000, max_backoff) < 0)
         return -1;
+    if (*backoff > *max_backoff) {
+        CONF_ERR(pl, g, "retry: 'backoff_ms' (%u) must not exceed 'max_backoff_ms' (%u)", *backoff,
+                 *max_backoff);
+        return -1;
+    }
     *attempts = a;
     return 0;
 }
@@ -173,8 +179,10 @@ static int init_instance(struct sl__pipeline *pl, struct sl_instance *inst)
     if (!inst->plugin->init)
         return 0;
     if (inst->plugin->init(inst, &inst->ctx) != SL_OK) {
-        fprintf(stderr, "%s: %s '%s' (%s) failed to start (see the error above)\n", inst->where,
-                sl__kind_name(inst->kind), inst->name, inst->plugin->name);
+        /* The plugin said why with sl_instance_error, or we say it gave no reason. */
+        if (!inst->error_reported)
+            sl_instance_error(inst, "%s '%s' failed to start and gave no reason",
+                              sl__kind_name(inst->kind), inst->plugin->name);
         return -1;
     }
     (void)pl;
@@ -204,6 +212,15 @@ static int read_codec(struct sl__pipeline *pl, struct sl_instance *owner, const 
     struct sl_instance *c = new_instance(pl, SL_KIND_CODEC, cg ? cg : (s ? s : g), type);
     if (!c)
         return -1;
+    const struct sl_plugin *cp = c->plugin;
+    if (owner->kind == SL_KIND_INPUT && cp->encode && !cp->decode) {
+        CONF_ERR(pl, s, "codec '%s' only encodes: an input needs one that decodes", type);
+        return -1;
+    }
+    if (owner->kind == SL_KIND_OUTPUT && cp->decode && !cp->encode) {
+        CONF_ERR(pl, s, "codec '%s' only decodes: an output needs one that encodes", type);
+        return -1;
+    }
     c->setting = (config_setting_t *)cg;
     if (asprintf(&c->name, "%s.codec", owner->name) < 0)
         return -1;
@@ -266,6 +283,13 @@ static struct sl_instance *read_stage(struct sl__pipeline *pl, int kind, const c
         get_bool(pl, g, "ordered", &inst->ordered) < 0 ||
         read_retry(pl, g, &inst->max_attempts, &inst->backoff_ms, &inst->max_backoff_ms) < 0)
         return NULL;
+    unsigned max_workers = inst->plugin->max_workers;
+    if (max_workers && workers > max_workers) {
+        CONF_ERR(pl, config_setting_get_member(g, "workers"),
+                 "%s '%s' runs at most %u worker%s, not %u", sl__kind_name(kind), type, max_workers,
+                 max_workers == 1 ? "" : "s", workers);
+        return NULL;
+    }
     inst->workers = workers;
     if (kind == SL_KIND_INPUT) {
         if (get_uint(pl, g, "decode_workers", 1, 256, &dworkers) < 0)
@@ -282,6 +306,11 @@ static struct sl_instance *read_stage(struct sl__pipeline *pl, int kind, const c
                       get_uint(pl, batch, "size", 1, 65536, &inst->batch_size) < 0 ||
                       get_uint(pl, batch, "linger_ms", 0, 60000, &inst->linger_ms) < 0))
             return NULL;
+        if (!*match) {
+            CONF_ERR(pl, config_setting_get_member(g, "match"),
+                     "'match' must not be empty (\"*\" takes every route)");
+            return NULL;
+        }
         inst->match = strdup(match);
         inst->match_all = strcmp(match, "*") == 0;
     }
@@ -322,6 +351,26 @@ static int read_list(struct sl__pipeline *pl, const config_setting_t *root, cons
     return errors ? -1 : 0;
 }
 
+/* metrics.listen: an address this host can listen on, so that only a port
+ * in use can stop the metrics server at start. */
+static int check_listen(struct sl__pipeline *pl, const config_setting_t *s, const char *listen)
+{
+    struct sl__address a;
+    char why[300];
+    if (sl__address_parse(listen, &a, why, sizeof(why)) < 0) {
+        CONF_ERR(pl, s, "metrics.listen must be HOST:PORT or [IPV6]:PORT (%s)", why);
+        return -1;
+    }
+    unsigned char ip[16];
+    if (a.host[0] && strcmp(a.host, "localhost") != 0 &&
+        inet_pton(a.ipv6 ? AF_INET6 : AF_INET, a.host, ip) != 1) {
+        CONF_ERR(pl, s, "metrics.listen: '%s' is not an IP%s address of this host", a.host,
+                 a.ipv6 ? "v6" : "v4");
+        return -1;
+    }
+    return 0;
+}
+
 static int read_globals(struct sl__pipeline *pl, const config_setting_t *root)
 {
     static const char *const queue_keys[] = {"capacity", "batch_size", "linger_ms", NULL};
@@ -341,6 +390,8 @@ static int read_globals(struct sl__pipeline *pl, const config_setting_t *root)
     const char *listen = NULL;
     if (metrics && (check_keys(pl, metrics, "metrics", metrics_keys) < 0 ||
                     get_string(pl, metrics, "listen", &listen) < 0))
+        return -1;
+    if (listen && check_listen(pl, config_setting_get_member(metrics, "listen"), listen) < 0)
         return -1;
     if (listen && !(pl->metrics_listen = strdup(listen)))
         return -1;

@@ -142,6 +142,7 @@ struct sl_instance {
     struct sl_value *config;
     void *ctx;
     bool checking;
+    bool error_reported; /* sl_instance_error printed the reason init failed */
     unsigned workers;
     bool ordered;
     unsigned max_attempts;
@@ -163,6 +164,26 @@ struct sl_instance {
 /* Check a group against the plugin's options table and build inst->config.
  * Errors are printed as FILE:LINE: message. Returns 0 or -1. */
 int sl__options_validate(struct sl_instance *inst, const char *const *common_keys);
+
+/* ---- option checks (optcheck.c) ---- */
+/* Whether a setting of the right type passes o's range, allowed values and
+ * kind. Returns 0, or -1 with why = "must be ..." (no option name). */
+int sl__option_check_value(const struct sl_option *o, const config_setting_t *s, char *why,
+                           size_t n);
+/* Whether a table entry is well-formed and its default passes its checks.
+ * Returns 0, or -1 with why = what is wrong (no option name). */
+int sl__option_table_check(const struct sl_option *o, char *why, size_t n);
+/* The checks in words, for --list-plugins ("1..256", "one of: a, b"); "" if none. */
+const char *sl__option_describe(const struct sl_option *o, char *buf, size_t n);
+
+/* ---- addresses (address.c) ---- */
+struct sl__address {
+    char host[256]; /* without brackets; "" when none was given */
+    uint16_t port;
+    bool ipv6; /* written in brackets */
+};
+/* Parse "host:port", "[v6]:port" or ":port". Returns 0, or -1 with why set. */
+int sl__address_parse(const char *s, struct sl__address *a, char *why, size_t whylen);
 void sl__instance_free(struct sl_instance *inst);
 
 /* ---- plugin loader (loader.c) ---- */

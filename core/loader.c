@@ -166,8 +166,9 @@ int sl__plugin_check(const struct sl_plugin *p, const char *file, int kind, cons
         return -1;
     }
     for (const struct sl_option *o = p->options; o && o->name; o++) {
-        if (o->type < SL_OPT_STRING || o->type > SL_OPT_ANY) {
-            snprintf(err, errlen, "%s: option '%s' has an unknown type %d", file, o->name, o->type);
+        char why[512];
+        if (sl__option_table_check(o, why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "%s: option '%s' %s", file, o->name, why);
             return -1;
         }
     }
@@ -288,12 +289,16 @@ int sl__loader_list(struct sl__loader *l, FILE *out)
                 continue;
             }
             fprintf(out, "%-8s %-12s %-8s %s\n", sl__kind_name(kind), p->name, p->version, p->doc);
+            if (p->max_workers)
+                fprintf(out, "%30s%-18s at most %u\n", "", "(workers)", p->max_workers);
             for (const struct sl_option *o = p->options; o && o->name; o++) {
-                char def[160] = "";
+                char def[160] = "", checks[400], rule[420] = "";
                 if (o->def)
                     snprintf(def, sizeof(def), " [default: %s]", o->def);
-                fprintf(out, "%30s%-18s %s%s%s\n", "", o->name, o->required ? "(required) " : "",
-                        o->doc ? o->doc : "", def);
+                if (*sl__option_describe(o, checks, sizeof(checks)))
+                    snprintf(rule, sizeof(rule), " [%s]", checks);
+                fprintf(out, "%30s%-18s %s%s%s%s\n", "", o->name, o->required ? "(required) " : "",
+                        o->doc ? o->doc : "", def, rule);
             }
             count++;
         }

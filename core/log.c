@@ -265,11 +265,6 @@ static void vlog(const struct sl_instance *inst, int level, bool limited, const 
     emit(inst, level, msg);
 }
 
-void sl_vlog(const struct sl_instance *inst, int level, const char *fmt, va_list ap)
-{
-    vlog(inst, level, true, fmt, ap);
-}
-
 void sl_log(const struct sl_instance *inst, int level, const char *fmt, ...)
 {
     va_list ap;
@@ -284,6 +279,29 @@ void sl__log_unlimited(const struct sl_instance *inst, int level, const char *fm
     va_start(ap, fmt);
     vlog(inst, level, false, fmt, ap);
     va_end(ap);
+}
+
+/* A config problem, like config.c's: "FILE:LINE: NAME: message", plain (not
+ * in --log-format: it is what --check prints), never throttled. */
+void sl_instance_error(const struct sl_instance *inst, const char *fmt, ...)
+{
+    char msg[2048], line[2400];
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (m < 0)
+        return;
+    int n = snprintf(line, sizeof(line) - 1, "%s: %s: %s", inst->where,
+                     inst->name ? inst->name : "?", msg);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof(line) - 1 ? (size_t)n : sizeof(line) - 2;
+    line[len++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w;
+    /* The instance is the core's; plugins see it const. */
+    ((struct sl_instance *)inst)->error_reported = true;
 }
 
 bool sl__throttle_pass(struct sl__throttle *t, uint64_t *suppressed)

@@ -1,7 +1,7 @@
 /* metrics.c - Prometheus text metrics on metrics.listen: /metrics and
  * /healthz, served by libmicrohttpd's own thread from the same atomic
  * counters the --stats line reads. */
-#include <arpa/inet.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <microhttpd.h>
@@ -195,26 +195,29 @@ int sl__metrics_start(struct sl__pipeline *pl)
 {
     if (!pl->metrics_listen)
         return 0;
-    char host[256];
-    const char *colon = strrchr(pl->metrics_listen, ':');
-    struct sockaddr_in addr = {.sin_family = AF_INET};
-    long port = colon ? strtol(colon + 1, NULL, 10) : 0;
-    size_t hl = colon ? (size_t)(colon - pl->metrics_listen) : 0;
-    if (!colon || hl >= sizeof(host) || port <= 0 || port > 65535) {
-        sl_log(NULL, SL_LOG_ERROR, "metrics.listen '%s': want HOST:PORT", pl->metrics_listen);
+    /* config.c checked the form; this resolves "localhost" and picks the family */
+    struct sl__address a;
+    char why[300], port[8];
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    if (sl__address_parse(pl->metrics_listen, &a, why, sizeof(why)) < 0) {
+        sl_log(NULL, SL_LOG_ERROR, "metrics.listen: %s", why);
         return -1;
     }
-    memcpy(host, pl->metrics_listen, hl);
-    host[hl] = '\0';
-    if (inet_pton(AF_INET, hl ? host : "0.0.0.0", &addr.sin_addr) != 1) {
-        sl_log(NULL, SL_LOG_ERROR, "metrics.listen '%s': not an IPv4 address", pl->metrics_listen);
+    snprintf(port, sizeof(port), "%u", a.port);
+    hints.ai_family = a.ipv6 ? AF_INET6 : a.host[0] ? AF_UNSPEC : AF_INET;
+    int gai = getaddrinfo(a.host[0] ? a.host : NULL, port, &hints, &ai);
+    if (gai != 0) {
+        sl_log(NULL, SL_LOG_ERROR, "metrics.listen '%s': %s", pl->metrics_listen,
+               gai_strerror(gai));
         return -1;
     }
-    addr.sin_port = htons((uint16_t)port);
-    pl->metrics = MHD_start_daemon(server_mode() | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer, pl,
-                                   MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_CONNECTION_LIMIT,
-                                   connection_limit(), MHD_OPTION_CONNECTION_TIMEOUT,
-                                   IDLE_TIMEOUT_S, MHD_OPTION_END);
+    unsigned flags =
+        server_mode() | MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    pl->metrics = MHD_start_daemon(flags, 0, NULL, NULL, answer, pl, MHD_OPTION_SOCK_ADDR,
+                                   ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
+                                   MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, MHD_OPTION_END);
+    freeaddrinfo(ai);
     if (!pl->metrics) {
         sl_log(NULL, SL_LOG_ERROR, "metrics: cannot listen on %s", pl->metrics_listen);
         return -1;

@@ -159,6 +159,13 @@ int sl__options_validate(struct sl_instance *inst, const char *const *common)
             fprintf(stderr, "%s:%d: option '%s' of %s '%s' must be %s\n", file_of(s),
                     config_setting_source_line(s), name, kind, p->name, opt_type_name(o->type));
             errors++;
+        } else {
+            char why[1024];
+            if (sl__option_check_value(o, s, why, sizeof(why)) < 0) {
+                fprintf(stderr, "%s:%d: option '%s' of %s '%s' %s\n", file_of(s),
+                        config_setting_source_line(s), name, kind, p->name, why);
+                errors++;
+            }
         }
     }
     for (const struct sl_option *o = p->options; o && o->name; o++) {
@@ -270,9 +277,4 @@ const char *sl_instance_where(const struct sl_instance *inst)
 bool sl_instance_checking(const struct sl_instance *inst)
 {
     return inst->checking;
-}
-
-unsigned sl_instance_max_attempts(const struct sl_instance *inst)
-{
-    return inst->max_attempts;
 }

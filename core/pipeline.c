@@ -424,8 +424,3 @@ bool sl_sink_stopping(const struct sl_input_sink *s)
 {
     return atomic_load_explicit(&s->pl->stopping, memory_order_relaxed);
 }
-
-uint64_t sl_sink_in_flight(const struct sl_input_sink *s)
-{
-    return atomic_load_explicit(&s->inst->in_flight, memory_order_relaxed);
-}

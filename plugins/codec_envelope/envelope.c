@@ -12,30 +12,28 @@
 #include "envelope.h"
 #include "utf8.h"
 
+static const char *const payload_forms[] = {"raw", "json", NULL};
+
 static const struct sl_option envelope_options[] = {
-    {"payload", SL_OPT_STRING, "raw", false,
-     "decode: \"json\" parses the restored payload into the record; \"raw\" leaves it bytes"},
-    {NULL, 0, NULL, false, NULL},
+    {.name = "payload",
+     .type = SL_OPT_STRING,
+     .def = "raw",
+     .allowed = payload_forms,
+     .doc = "decode: json parses the restored payload into the record; raw leaves it bytes"},
+    {0},
 };
 
 static int envelope_init(struct sl_instance *inst, void **ctx)
 {
     struct envelope_conf *c = calloc(1, sizeof(*c));
     if (!c || json_opts_init(&c->json) < 0) {
-        sl_log(inst, SL_LOG_ERROR, "out of memory");
+        sl_instance_error(inst, "out of memory");
         free(c);
         return SL_ERROR;
     }
     c->json.yajl_only = true; /* replays are rare: no simdjson in this plugin */
-    const char *payload = sl_opt_str(inst, "payload");
-    if (payload && strcmp(payload, "raw") != 0 && strcmp(payload, "json") != 0) {
-        sl_log(inst, SL_LOG_ERROR, "%s: payload must be \"raw\" or \"json\", not \"%s\"",
-               sl_instance_where(inst), payload);
-        json_opts_fini(&c->json);
-        free(c);
-        return SL_ERROR;
-    }
-    c->payload_json = payload && strcmp(payload, "json") == 0;
+    /* the options table allows "raw" and "json" only */
+    c->payload_json = strcmp(sl_opt_str(inst, "payload"), "json") == 0;
     *ctx = c;
     return SL_OK;
 }

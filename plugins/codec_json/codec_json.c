@@ -7,16 +7,31 @@
 
 #include "json.h"
 
+static const char *const bytes_forms[] = {"base64", "text", NULL};
+static const char *const parsers[] = {"auto", "yajl", NULL};
+
 static const struct sl_option options[] = {
-    {"max_depth", SL_OPT_INT, "512", false,
-     "deepest nesting of arrays/maps accepted when decoding and encoding (1..10000)"},
-    {"pretty", SL_OPT_BOOL, "false", false, "encode with newlines and two-space indents"},
-    {"bytes", SL_OPT_STRING, "base64", false,
-     "how binary (bytes) values are written: \"base64\" or \"text\" (UTF-8, other bytes as "
-     "\\u00XX)"},
-    {"parser", SL_OPT_STRING, "auto", false,
-     "\"auto\": simdjson when built in, yajl for what it refuses; \"yajl\": yajl only"},
-    {NULL},
+    {.name = "max_depth",
+     .type = SL_OPT_INT,
+     .def = "512",
+     SL_RANGE(1, JSON_LIMIT_MAX_DEPTH),
+     .doc = "deepest nesting of arrays/maps accepted when decoding and encoding"},
+    {.name = "pretty",
+     .type = SL_OPT_BOOL,
+     .def = "false",
+     .doc = "encode with newlines and two-space indents"},
+    {.name = "bytes",
+     .type = SL_OPT_STRING,
+     .def = "base64",
+     .allowed = bytes_forms,
+     .doc = "how binary (bytes) values are written: base64, or text (UTF-8, other bytes as "
+            "\\u00XX)"},
+    {.name = "parser",
+     .type = SL_OPT_STRING,
+     .def = "auto",
+     .allowed = parsers,
+     .doc = "auto: simdjson when built in, yajl for what it refuses; yajl: yajl only"},
+    {0},
 };
 
 /* The instance: options, and counters of which parser decoded each message
@@ -32,43 +47,19 @@ static int json_init(struct sl_instance *inst, void **ctx)
     struct json_codec *jc = malloc(sizeof(*jc));
     struct json_opts *o = jc ? &jc->o : NULL;
     if (!jc || json_opts_init(o) < 0) {
-        sl_log(inst, SL_LOG_ERROR, "out of memory");
+        sl_instance_error(inst, "out of memory");
         free(jc);
         return SL_ERROR;
     }
     jc->fast = sl_counter_get(inst, "json_fast_path");
     jc->yajl = sl_counter_get(inst, "json_yajl_path");
-    int64_t depth = sl_opt_int(inst, "max_depth");
-    if (depth < 1 || depth > JSON_LIMIT_MAX_DEPTH) {
-        sl_log(inst, SL_LOG_ERROR, "%s: max_depth must be 1..%d, not %lld", sl_instance_where(inst),
-               JSON_LIMIT_MAX_DEPTH, (long long)depth);
-        goto fail;
-    }
-    o->max_depth = (int)depth;
+    /* the options table bounds max_depth and lists the bytes and parser values */
+    o->max_depth = (int)sl_opt_int(inst, "max_depth");
     o->pretty = sl_opt_bool(inst, "pretty");
-    const char *bytes = sl_opt_str(inst, "bytes");
-    if (!bytes || !strcmp(bytes, "base64")) {
-        o->bytes = JSON_BYTES_BASE64;
-    } else if (!strcmp(bytes, "text")) {
-        o->bytes = JSON_BYTES_TEXT;
-    } else {
-        sl_log(inst, SL_LOG_ERROR, "%s: bytes must be \"base64\" or \"text\", not \"%s\"",
-               sl_instance_where(inst), bytes);
-        goto fail;
-    }
-    const char *parser = sl_opt_str(inst, "parser");
-    if (parser && strcmp(parser, "auto") != 0 && strcmp(parser, "yajl") != 0) {
-        sl_log(inst, SL_LOG_ERROR, "%s: parser must be \"auto\" or \"yajl\", not \"%s\"",
-               sl_instance_where(inst), parser);
-        goto fail;
-    }
-    o->yajl_only = parser && !strcmp(parser, "yajl");
+    o->bytes = strcmp(sl_opt_str(inst, "bytes"), "text") == 0 ? JSON_BYTES_TEXT : JSON_BYTES_BASE64;
+    o->yajl_only = strcmp(sl_opt_str(inst, "parser"), "yajl") == 0;
     *ctx = jc;
     return SL_OK;
-fail:
-    json_opts_fini(o);
-    free(jc);
-    return SL_ERROR;
 }
 
 static void json_destroy(void *ctx)

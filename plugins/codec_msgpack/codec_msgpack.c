@@ -9,42 +9,37 @@
 
 #include "mp.h"
 
+static const char *const ext_modes[] = {"wrap", "refuse", NULL};
+static const char *const formats[] = {"plain", "fluent", NULL};
+
 static const struct sl_option options[] = {
-    {"ext", SL_OPT_STRING, "wrap", false,
-     "ext values: \"wrap\" (a map {\"$ext\": type, \"$data\": bytes}, written back as the ext) "
-     "or \"refuse\" (the message goes to dead_letter)"},
-    {"format", SL_OPT_STRING, "plain", false,
-     "\"plain\": the object is the record; \"fluent\": a Fluentd/Fluent Bit event [time, record], "
-     "the time in header fluent_time"},
-    {NULL},
+    {.name = "ext",
+     .type = SL_OPT_STRING,
+     .def = "wrap",
+     .allowed = ext_modes,
+     .doc = "ext values: wrap (a map {\"$ext\": type, \"$data\": bytes}, written back as the ext) "
+            "or refuse (the message goes to dead_letter)"},
+    {.name = "format",
+     .type = SL_OPT_STRING,
+     .def = "plain",
+     .allowed = formats,
+     .doc = "plain: the object is the record; fluent: a Fluentd/Fluent Bit event [time, record], "
+            "the time in header fluent_time"},
+    {0},
 };
 
 static int mp_init(struct sl_instance *inst, void **ctx)
 {
     struct mp_opts *o = calloc(1, sizeof(*o));
     if (!o) {
-        sl_log(inst, SL_LOG_ERROR, "out of memory");
+        sl_instance_error(inst, "out of memory");
         return SL_ERROR;
     }
-    const char *ext = sl_opt_str(inst, "ext");
-    const char *format = sl_opt_str(inst, "format");
-    if (ext && strcmp(ext, "wrap") != 0 && strcmp(ext, "refuse") != 0) {
-        sl_log(inst, SL_LOG_ERROR, "%s: ext must be \"wrap\" or \"refuse\", not \"%s\"",
-               sl_instance_where(inst), ext);
-        goto fail;
-    }
-    if (format && strcmp(format, "plain") != 0 && strcmp(format, "fluent") != 0) {
-        sl_log(inst, SL_LOG_ERROR, "%s: format must be \"plain\" or \"fluent\", not \"%s\"",
-               sl_instance_where(inst), format);
-        goto fail;
-    }
-    o->ext = ext && !strcmp(ext, "refuse") ? MP_EXT_REFUSE : MP_EXT_WRAP;
-    o->fluent = format && !strcmp(format, "fluent");
+    /* the options table allows only these values */
+    o->ext = !strcmp(sl_opt_str(inst, "ext"), "refuse") ? MP_EXT_REFUSE : MP_EXT_WRAP;
+    o->fluent = !strcmp(sl_opt_str(inst, "format"), "fluent");
     *ctx = o;
     return SL_OK;
-fail:
-    free(o);
-    return SL_ERROR;
 }
 
 static void mp_destroy(void *ctx)

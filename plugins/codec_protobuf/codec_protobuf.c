@@ -9,20 +9,39 @@
 
 #include "pb.h"
 
+static const char *const field_namings[] = {"proto", "json", NULL};
+
 static const struct sl_option options[] = {
-    {"message", SL_OPT_STRING, NULL, true, "full name of the message type, e.g. shop.v1.Order"},
-    {"descriptor_set", SL_OPT_STRING, NULL, false,
-     "file written by protoc --include_imports --descriptor_set_out (this or library)"},
-    {"library", SL_OPT_STRING, NULL, false,
-     "a protoc-c generated shared library holding the message's descriptor (this or "
-     "descriptor_set)"},
-    {"field_names", SL_OPT_STRING, "proto", false,
-     "record keys: \"proto\" (as in the .proto) or \"json\" (lowerCamelCase)"},
-    {"confluent", SL_OPT_BOOL, "false", false,
-     "Confluent Schema Registry framing: magic byte, schema id, message indexes"},
-    {"schema_id", SL_OPT_INT, "-1", false,
-     "schema id written with confluent = true; -1: the confluent_schema_id header decoding set"},
-    {NULL},
+    {.name = "message",
+     .type = SL_OPT_STRING,
+     .required = true,
+     .check = SL_CHECK_NONEMPTY,
+     .doc = "full name of the message type, e.g. shop.v1.Order"},
+    {.name = "descriptor_set",
+     .type = SL_OPT_STRING,
+     .check = SL_CHECK_READABLE_FILE,
+     .doc = "file written by protoc --include_imports --descriptor_set_out (this or library)"},
+    {.name = "library",
+     .type = SL_OPT_STRING,
+     .check = SL_CHECK_NONEMPTY,
+     .doc = "a protoc-c generated shared library holding the message's descriptor (this or "
+            "descriptor_set)"},
+    {.name = "field_names",
+     .type = SL_OPT_STRING,
+     .def = "proto",
+     .allowed = field_namings,
+     .doc = "record keys: proto (as in the .proto) or json (lowerCamelCase)"},
+    {.name = "confluent",
+     .type = SL_OPT_BOOL,
+     .def = "false",
+     .doc = "Confluent Schema Registry framing: magic byte, schema id, message indexes"},
+    {.name = "schema_id",
+     .type = SL_OPT_INT,
+     .def = "-1",
+     SL_RANGE(-1, UINT32_MAX),
+     .doc = "schema id written with confluent = true; -1: the confluent_schema_id header decoding "
+            "set"},
+    {0},
 };
 
 struct pb_codec {
@@ -65,10 +84,6 @@ static int load(struct sl_instance *inst, struct pb_codec *c, char *err, size_t 
         snprintf(err, errlen, "set one of descriptor_set and library");
         return -1;
     }
-    if (names && strcmp(names, "proto") != 0 && strcmp(names, "json") != 0) {
-        snprintf(err, errlen, "field_names must be \"proto\" or \"json\", not \"%s\"", names);
-        return -1;
-    }
     if (set) {
         uint8_t *data;
         size_t len;
@@ -92,21 +107,17 @@ static int pbc_init(struct sl_instance *inst, void **ctx)
     char err[512];
     struct pb_codec *c = calloc(1, sizeof(*c));
     if (!c) {
-        sl_log(inst, SL_LOG_ERROR, "out of memory");
+        sl_instance_error(inst, "out of memory");
         return SL_ERROR;
     }
     c->confluent = sl_opt_bool(inst, "confluent");
-    c->schema_id = sl_opt_int(inst, "schema_id");
-    if (c->schema_id < -1 || c->schema_id > UINT32_MAX) {
-        snprintf(err, sizeof(err), "schema_id must be -1..%u", UINT32_MAX);
-        goto fail;
-    }
+    c->schema_id = sl_opt_int(inst, "schema_id"); /* the options table bounds it */
     if (load(inst, c, err, sizeof(err)) < 0)
         goto fail;
     *ctx = c;
     return SL_OK;
 fail:
-    sl_log(inst, SL_LOG_ERROR, "%s: %s", sl_instance_where(inst), err);
+    sl_instance_error(inst, "%s", err);
     pb_schema_free(&c->schema);
     free(c);
     return SL_ERROR;

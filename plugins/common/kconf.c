@@ -9,8 +9,7 @@ static int set_one(const struct sl_instance *inst, rd_kafka_conf_t *conf, const 
 {
     char errstr[512];
     if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-        sl_log(inst, SL_LOG_ERROR, "%s: kafka property %s: %s", sl_instance_where(inst), key,
-               errstr);
+        sl_instance_error(inst, "kafka property %s: %s", key, errstr);
         return -1;
     }
     return 0;
@@ -29,8 +28,7 @@ rd_kafka_conf_t *kconf_new(const struct sl_instance *inst, const char *const *de
         const char *kv = sl_opt_list_item(inst, "properties", i);
         const char *eq = strchr(kv, '=');
         if (!eq || eq == kv) {
-            sl_log(inst, SL_LOG_ERROR, "%s: properties: \"%s\" is not \"key=value\"",
-                   sl_instance_where(inst), kv);
+            sl_instance_error(inst, "properties: \"%s\" is not \"key=value\"", kv);
             goto out_destroy;
         }
         char key[256];

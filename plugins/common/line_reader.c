@@ -14,15 +14,6 @@
 
 enum { READ_CHUNK = 1 << 20, FOLLOW_POLL_MS = 200, FINISH_LINE_MS = 1000 };
 
-int line_reader_check(const struct sl_instance *inst)
-{
-    if (sl_opt_int(inst, "max_line") < 1) {
-        sl_log(inst, SL_LOG_ERROR, "%s: max_line must be at least 1", sl_instance_where(inst));
-        return SL_ERROR;
-    }
-    return SL_OK;
-}
-
 struct line_reader *line_reader_new(const struct sl_instance *inst, int fd, bool owns_fd,
                                     const char *label, bool follow)
 {

@@ -29,8 +29,6 @@ struct line_reader {
     const struct sl_instance *inst;
 };
 
-/* Checks the instance's max_line option; logs and returns SL_ERROR if bad. */
-int line_reader_check(const struct sl_instance *inst);
 /* A reader of fd (closed on destroy when owns_fd). With follow, label is the
  * path, watched for truncation and replacement. NULL, logged, on error. */
 struct line_reader *line_reader_new(const struct sl_instance *inst, int fd, bool owns_fd,

@@ -20,25 +20,55 @@ struct worker {
 };
 
 static const struct sl_option options[] = {
-    {"script", SL_OPT_STRING, NULL, true,
-     "Lua 5.4 script defining process(msg) or process_batch(msgs), optionally init(conf)"},
-    {"memory_mb", SL_OPT_INT, "64", false, "memory cap per worker's Lua state, MB (0: none)"},
-    {"max_instructions", SL_OPT_INT, "100000000", false,
-     "Lua instructions one call may run, per message (0: no limit)"},
-    {"max_cpu_ms", SL_OPT_INT, "2000", false,
-     "CPU time one call may use, per message, ms (0: no limit)"},
-    {"max_outputs", SL_OPT_INT, "10000", false,
-     "messages one call may return, per message handled (0: no limit)"},
-    {"max_output_mb", SL_OPT_INT, "64", false,
-     "MB one call's returned messages may take after conversion (0: no limit)"},
-    {"sandbox", SL_OPT_BOOL, "true", false,
-     "restrict the standard library (no os.execute, io.popen, binary chunks, ...)"},
-    {"allow_io", SL_OPT_BOOL, "false", false, "sandbox: allow writing files and stdio"},
-    {"allow_env", SL_OPT_BOOL, "false", false, "sandbox: allow os.getenv"},
-    {"lazy_record", SL_OPT_BOOL, "true", false,
-     "msg.record reads fields on demand (false: a plain table built at first touch)"},
-    {"params", SL_OPT_ANY, NULL, false, "free-form settings for the script (conf.params)"},
-    {NULL, 0, NULL, false, NULL},
+    {.name = "script",
+     .type = SL_OPT_STRING,
+     .required = true,
+     .check = SL_CHECK_NONEMPTY,
+     .doc = "Lua 5.4 script defining process(msg) or process_batch(msgs), optionally init(conf); "
+            "a relative path is tried from the working directory, then from the config's"},
+    {.name = "memory_mb",
+     .type = SL_OPT_INT,
+     .def = "64",
+     SL_RANGE(0, 1 << 20),
+     .doc = "memory cap per worker's Lua state, MB (0: none)"},
+    {.name = "max_instructions",
+     .type = SL_OPT_INT,
+     .def = "100000000",
+     SL_AT_LEAST(0),
+     .doc = "Lua instructions one call may run, per message (0: no limit)"},
+    {.name = "max_cpu_ms",
+     .type = SL_OPT_INT,
+     .def = "2000",
+     .check = SL_CHECK_DURATION_MS,
+     SL_RANGE(0, 86400000),
+     .doc = "CPU time one call may use, per message, ms (0: no limit)"},
+    {.name = "max_outputs",
+     .type = SL_OPT_INT,
+     .def = "10000",
+     SL_AT_LEAST(0),
+     .doc = "messages one call may return, per message handled (0: no limit)"},
+    {.name = "max_output_mb",
+     .type = SL_OPT_INT,
+     .def = "64",
+     SL_RANGE(0, 1 << 20),
+     .doc = "MB one call's returned messages may take after conversion (0: no limit)"},
+    {.name = "sandbox",
+     .type = SL_OPT_BOOL,
+     .def = "true",
+     .doc = "restrict the standard library (no os.execute, io.popen, binary chunks, ...)"},
+    {.name = "allow_io",
+     .type = SL_OPT_BOOL,
+     .def = "false",
+     .doc = "sandbox: allow writing files and stdio"},
+    {.name = "allow_env", .type = SL_OPT_BOOL, .def = "false", .doc = "sandbox: allow os.getenv"},
+    {.name = "lazy_record",
+     .type = SL_OPT_BOOL,
+     .def = "true",
+     .doc = "msg.record reads fields on demand (false: a plain table built at first touch)"},
+    {.name = "params",
+     .type = SL_OPT_ANY,
+     .doc = "free-form settings for the script (conf.params)"},
+    {0},
 };
 
 static void conf_free(struct hl_conf *conf)
@@ -78,17 +108,9 @@ static int lua_init(struct sl_instance *inst, void **ctx)
     int64_t mb = sl_opt_int(inst, "memory_mb");
     int64_t cpu_ms = sl_opt_int(inst, "max_cpu_ms");
     conf->max_instructions = sl_opt_int(inst, "max_instructions");
+    /* the options table bounds every limit (>= 0, the MB counts to 1 TiB) */
     conf->max_outputs = sl_opt_int(inst, "max_outputs");
-    int64_t out_mb = sl_opt_int(inst, "max_output_mb");
-    if (mb < 0 || cpu_ms < 0 || conf->max_instructions < 0 || conf->max_outputs < 0 || out_mb < 0 ||
-        out_mb > (1 << 20)) {
-        sl_log(inst, SL_LOG_ERROR,
-               "%s: memory_mb, max_instructions, max_cpu_ms, max_outputs and max_output_mb must "
-               "be >= 0 (max_output_mb at most 1048576)",
-               sl_instance_where(inst));
-        goto out_free;
-    }
-    conf->max_output_bytes = (size_t)out_mb << 20;
+    conf->max_output_bytes = (size_t)sl_opt_int(inst, "max_output_mb") << 20;
     conf->mem_limit = (size_t)mb << 20;
     conf->max_cpu_ns = cpu_ms * 1000000;
     conf->sandbox = sl_opt_bool(inst, "sandbox");
@@ -100,14 +122,14 @@ static int lua_init(struct sl_instance *inst, void **ctx)
     char tmp[PATH_MAX], real[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s", conf->script);
     if (!conf->script || !realpath(dirname(tmp), real)) {
-        sl_log(inst, SL_LOG_ERROR, "%s: script %s: %s", sl_instance_where(inst),
-               conf->script ? conf->script : "?", strerror(errno));
+        sl_instance_error(inst, "script %s: %s", conf->script ? conf->script : "?",
+                          strerror(errno));
         goto out_free;
     }
     conf->dir = strdup(real);
     char err[ERR_MAX];
     if (hl_compile_only(conf, err, sizeof err) != 0) {
-        sl_log(inst, SL_LOG_ERROR, "%s", err);
+        sl_instance_error(inst, "%s", err);
         goto out_free;
     }
     *ctx = conf;

@@ -11,23 +11,18 @@
 static int file_init(struct sl_instance *inst, void **ctx)
 {
     const char *path = sl_opt_str(inst, "path");
-    if (line_reader_check(inst) < 0)
-        return SL_ERROR;
-    if (sl_instance_workers(inst) > 1)
-        sl_log(inst, SL_LOG_WARN, "a file is read by one thread; workers = %u is ignored",
-               sl_instance_workers(inst));
     if (sl_instance_checking(inst))
         return SL_OK;
     /* O_NONBLOCK so opening a FIFO with no writer yet does not hang; reads
      * then wait in poll(), where stop() can interrupt them. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
-        sl_log(inst, SL_LOG_ERROR, "%s: cannot open: %s", path, strerror(errno));
+        sl_instance_error(inst, "%s: cannot open: %s", path, strerror(errno));
         return SL_ERROR;
     }
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        sl_log(inst, SL_LOG_ERROR, "%s: is a directory, not a file", path);
+        sl_instance_error(inst, "%s: is a directory, not a file", path);
         close(fd);
         return SL_ERROR;
     }
@@ -40,10 +35,21 @@ static int file_init(struct sl_instance *inst, void **ctx)
 }
 
 static const struct sl_option file_options[] = {
-    {"path", SL_OPT_STRING, NULL, true, "file or FIFO to read"},
-    {"follow", SL_OPT_BOOL, "false", false, "keep reading as the file grows (like tail -f)"},
-    {"max_line", SL_OPT_INT, "16777216", false, "longer lines go to dead_letter (bytes)"},
-    {NULL, 0, NULL, false, NULL},
+    {.name = "path",
+     .type = SL_OPT_STRING,
+     .required = true,
+     .check = SL_CHECK_READABLE_FILE,
+     .doc = "file or FIFO to read"},
+    {.name = "follow",
+     .type = SL_OPT_BOOL,
+     .def = "false",
+     .doc = "keep reading as the file grows (like tail -f)"},
+    {.name = "max_line",
+     .type = SL_OPT_INT,
+     .def = "16777216",
+     SL_RANGE(1, 1 << 30),
+     .doc = "longer lines go to dead_letter (bytes)"},
+    {0},
 };
 
 SL_PLUGIN_DEFINE = {
@@ -53,6 +59,7 @@ SL_PLUGIN_DEFINE = {
     .version = SLUICE_VERSION,
     .doc = "read a file one message per line; ends at EOF unless follow = true",
     .options = file_options,
+    .max_workers = 1, /* one reader per file */
     .init = file_init,
     .destroy = line_reader_destroy,
     .run = line_reader_run,

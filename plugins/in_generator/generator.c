@@ -32,11 +32,6 @@ static int gen_init(struct sl_instance *inst, void **ctx)
 {
     int64_t count = sl_opt_int(inst, "count");
     double rate = sl_opt_double(inst, "rate");
-    if (count < 0 || rate < 0) {
-        sl_log(inst, SL_LOG_ERROR, "%s: count and rate must not be negative",
-               sl_instance_where(inst));
-        return SL_ERROR;
-    }
     struct generator *g = calloc(1, sizeof(*g));
     if (!g || tpl_parse(&g->payload, sl_opt_str(inst, "payload")) < 0)
         goto out_fail;
@@ -47,12 +42,7 @@ static int gen_init(struct sl_instance *inst, void **ctx)
         g->has_key = true;
     }
     g->count = (uint64_t)count;
-    int64_t modulo = sl_opt_int(inst, "key_modulo");
-    if (modulo < 0) {
-        sl_log(inst, SL_LOG_ERROR, "%s: key_modulo must not be negative", sl_instance_where(inst));
-        goto out_fail;
-    }
-    g->key_modulo = (uint64_t)modulo;
+    g->key_modulo = (uint64_t)sl_opt_int(inst, "key_modulo");
     g->workers = sl_instance_workers(inst);
     g->rate = rate / g->workers;
     g->start = (uint64_t)sl_opt_int(inst, "start");
@@ -145,15 +135,32 @@ static void gen_stop(void *ctx)
 }
 
 static const struct sl_option gen_options[] = {
-    {"count", SL_OPT_INT, "1000", false, "messages to make in all; 0 = until stopped"},
-    {"rate", SL_OPT_DOUBLE, "0", false, "messages per second; 0 = as fast as possible"},
-    {"payload", SL_OPT_STRING, "{\"seq\":{seq},\"ts\":{ts},\"msg\":\"hello from sluice\"}", false,
-     "template; {seq}, {ts} (epoch ms) and {worker} are replaced"},
-    {"key", SL_OPT_STRING, NULL, false, "key template (same fields); no key when unset"},
-    {"start", SL_OPT_INT, "0", false, "first sequence number"},
-    {"key_modulo", SL_OPT_INT, "0", false,
-     "render the key from seq % key_modulo (N distinct keys)"},
-    {NULL, 0, NULL, false, NULL},
+    {.name = "count",
+     .type = SL_OPT_INT,
+     .def = "1000",
+     SL_AT_LEAST(0),
+     .doc = "messages to make in all; 0 = until stopped"},
+    {.name = "rate",
+     .type = SL_OPT_DOUBLE,
+     .def = "0",
+     SL_AT_LEAST(0),
+     .doc = "messages per second; 0 = as fast as possible"},
+    {.name = "payload",
+     .type = SL_OPT_STRING,
+     .def = "{\"seq\":{seq},\"ts\":{ts},\"msg\":\"hello from sluice\"}",
+     .doc = "template; {seq}, {ts} (epoch ms) and {worker} are replaced"},
+    {.name = "key", .type = SL_OPT_STRING, .doc = "key template (same fields); no key when unset"},
+    {.name = "start",
+     .type = SL_OPT_INT,
+     .def = "0",
+     SL_AT_LEAST(0),
+     .doc = "first sequence number"},
+    {.name = "key_modulo",
+     .type = SL_OPT_INT,
+     .def = "0",
+     SL_AT_LEAST(0),
+     .doc = "render the key from seq % key_modulo (N distinct keys)"},
+    {0},
 };
 
 SL_PLUGIN_DEFINE = {

@@ -73,37 +73,52 @@ struct kctx {
     struct kworker *workers[MAX_WORKERS];
 };
 
+static const char *const offset_resets[] = {"earliest", "latest", NULL};
+
 static const struct sl_option options[] = {
-    {"brokers", SL_OPT_STRING, NULL, true, "bootstrap servers, \"host:port,host:port\""},
-    {"topics", SL_OPT_LIST, NULL, true, "topic names; a name starting with ^ is a regex"},
-    {"group", SL_OPT_STRING, "sluice", false, "consumer group id"},
-    {"auto_offset_reset", SL_OPT_STRING, "earliest", false,
-     "where to start without a committed offset: earliest or latest"},
-    {"exit_on_eof", SL_OPT_BOOL, "false", false,
-     "stop once every assigned partition is at its end"},
-    {"properties", SL_OPT_LIST, NULL, false, "librdkafka settings, \"key=value\" each"},
-    {"commit_interval_ms", SL_OPT_INT, "1000", false, "how often delivered offsets are committed"},
-    {"drain_timeout_ms", SL_OPT_INT, "30000", false,
-     "on revoke and at stop, how long to wait for in-flight messages before committing"},
-    {NULL, 0, NULL, false, NULL},
+    {.name = "brokers",
+     .type = SL_OPT_STRING,
+     .required = true,
+     .check = SL_CHECK_NONEMPTY,
+     .doc = "bootstrap servers, \"host:port,host:port\""},
+    {.name = "topics",
+     .type = SL_OPT_LIST,
+     .required = true,
+     .check = SL_CHECK_NAME_OR_REGEX,
+     .doc = "topic names; a name starting with ^ is a regex"},
+    {.name = "group",
+     .type = SL_OPT_STRING,
+     .def = "sluice",
+     .check = SL_CHECK_NONEMPTY,
+     .doc = "consumer group id"},
+    {.name = "auto_offset_reset",
+     .type = SL_OPT_STRING,
+     .def = "earliest",
+     .allowed = offset_resets,
+     .doc = "where to start without a committed offset"},
+    {.name = "exit_on_eof",
+     .type = SL_OPT_BOOL,
+     .def = "false",
+     .doc = "stop once every assigned partition is at its end"},
+    {.name = "properties", .type = SL_OPT_LIST, .doc = "librdkafka settings, \"key=value\" each"},
+    {.name = "commit_interval_ms",
+     .type = SL_OPT_INT,
+     .def = "1000",
+     .check = SL_CHECK_DURATION_MS,
+     SL_RANGE(0, 3600000),
+     .doc = "how often delivered offsets are committed"},
+    {.name = "drain_timeout_ms",
+     .type = SL_OPT_INT,
+     .def = "30000",
+     .check = SL_CHECK_DURATION_MS,
+     SL_RANGE(0, 3600000),
+     .doc = "on revoke and at stop, how long to wait for in-flight messages before committing"},
+    {0},
 };
 
 static int kafka_init(struct sl_instance *inst, void **out)
 {
     const char *reset = sl_opt_str(inst, "auto_offset_reset");
-    if (strcmp(reset, "earliest") != 0 && strcmp(reset, "latest") != 0) {
-        sl_log(inst, SL_LOG_ERROR, "%s: auto_offset_reset must be earliest or latest, not \"%s\"",
-               sl_instance_where(inst), reset);
-        return SL_ERROR;
-    }
-    if (sl_opt_list_len(inst, "topics") == 0) {
-        sl_log(inst, SL_LOG_ERROR, "%s: topics is empty", sl_instance_where(inst));
-        return SL_ERROR;
-    }
-    if (sl_instance_workers(inst) > MAX_WORKERS) {
-        sl_log(inst, SL_LOG_ERROR, "%s: at most %d workers", sl_instance_where(inst), MAX_WORKERS);
-        return SL_ERROR;
-    }
     bool eof = sl_opt_bool(inst, "exit_on_eof");
     /* Our defaults first; properties may override them, except the commit mode
      * that at-least-once depends on, which is set again below. */
@@ -120,7 +135,7 @@ static int kafka_init(struct sl_instance *inst, void **out)
     char errstr[256];
     if (rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr)) ||
         rd_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, sizeof(errstr))) {
-        sl_log(inst, SL_LOG_ERROR, "kafka: %s", errstr);
+        sl_instance_error(inst, "kafka: %s", errstr);
         rd_kafka_conf_destroy(conf);
         return SL_ERROR;
     }
@@ -808,6 +823,7 @@ SL_PLUGIN_DEFINE = {
     .version = "0.1.0",
     .doc = "Kafka consumer (librdkafka): consumer groups, at-least-once offset commits",
     .options = options,
+    .max_workers = MAX_WORKERS, /* one consumer handle per worker, kept in ctx->workers */
     .init = kafka_init,
     .destroy = kafka_destroy,
     .worker_init = kafka_worker_init,

@@ -6,8 +6,6 @@
 
 static int stdin_init(struct sl_instance *inst, void **ctx)
 {
-    if (line_reader_check(inst) < 0)
-        return SL_ERROR;
     if (sl_instance_checking(inst))
         return SL_OK;
     /* the core holds a closed fd 0 with /dev/null write-only (core/stdfds.h) */
@@ -21,8 +19,12 @@ static int stdin_init(struct sl_instance *inst, void **ctx)
 }
 
 static const struct sl_option stdin_options[] = {
-    {"max_line", SL_OPT_INT, "16777216", false, "longer lines go to dead_letter (bytes)"},
-    {NULL, 0, NULL, false, NULL},
+    {.name = "max_line",
+     .type = SL_OPT_INT,
+     .def = "16777216",
+     SL_RANGE(1, 1 << 30),
+     .doc = "longer lines go to dead_letter (bytes)"},
+    {0},
 };
 
 SL_PLUGIN_DEFINE = {
@@ -32,6 +34,7 @@ SL_PLUGIN_DEFINE = {
     .version = SLUICE_VERSION,
     .doc = "read standard input one message per line",
     .options = stdin_options,
+    .max_workers = 1, /* one reader of fd 0 */
     .init = stdin_init,
     .destroy = line_reader_destroy,
     .run = line_reader_run,

@@ -49,7 +49,7 @@ static int file_init(struct sl_instance *inst, void **ctx)
     bool append = sl_opt_bool(inst, "append");
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
     if (fd < 0) {
-        sl_log(inst, SL_LOG_ERROR, "%s: cannot open for writing: %s", path, strerror(errno));
+        sl_instance_error(inst, "%s: cannot open for writing: %s", path, strerror(errno));
         return SL_ERROR;
     }
     if (append && end_torn_tail(inst, fd, path) < 0) {
@@ -65,10 +65,17 @@ static int file_init(struct sl_instance *inst, void **ctx)
 }
 
 static const struct sl_option file_options[] = {
-    {"path", SL_OPT_STRING, NULL, true, "file to write"},
-    {"append", SL_OPT_BOOL, "true", false, "append (true) or truncate at start (false)"},
-    {"fsync", SL_OPT_BOOL, "true", false, "fsync when draining"},
-    {NULL, 0, NULL, false, NULL},
+    {.name = "path",
+     .type = SL_OPT_STRING,
+     .required = true,
+     .check = SL_CHECK_WRITABLE_PATH,
+     .doc = "file to write"},
+    {.name = "append",
+     .type = SL_OPT_BOOL,
+     .def = "true",
+     .doc = "append (true) or truncate at start (false)"},
+    {.name = "fsync", .type = SL_OPT_BOOL, .def = "true", .doc = "fsync when draining"},
+    {0},
 };
 
 SL_PLUGIN_DEFINE = {

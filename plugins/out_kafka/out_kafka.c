@@ -43,21 +43,45 @@ struct oworker {
     struct sl_counter *c_ok, *c_retry, *c_error;
 };
 
+static const char *const compressions[] = {"none", "gzip", "snappy", "lz4", "zstd", NULL};
+
 static const struct sl_option options[] = {
-    {"brokers", SL_OPT_STRING, NULL, true, "bootstrap servers, \"host:port,host:port\""},
-    {"topic", SL_OPT_STRING, NULL, true,
-     "topic name; \"record.PATH\" takes it from a record field, \"header:NAME\" from a header"},
-    {"default_topic", SL_OPT_STRING, NULL, false,
-     "topic when the record field or header is missing (else the message is dead-lettered)"},
-    {"key", SL_OPT_STRING, "", false,
-     "message key: empty keeps the input's key, \"record.PATH\" takes a field, \"none\" sends "
-     "none"},
-    {"keep_headers", SL_OPT_BOOL, "true", false, "carry the message headers over"},
-    {"trace_header", SL_OPT_BOOL, "true", false,
-     "write the W3C traceparent header (the message's trace id, a new span)"},
-    {"compression", SL_OPT_STRING, "none", false, "none, gzip, snappy, lz4 or zstd"},
-    {"properties", SL_OPT_LIST, NULL, false, "librdkafka settings, \"key=value\" each"},
-    {NULL, 0, NULL, false, NULL},
+    {.name = "brokers",
+     .type = SL_OPT_STRING,
+     .required = true,
+     .check = SL_CHECK_NONEMPTY,
+     .doc = "bootstrap servers, \"host:port,host:port\""},
+    {.name = "topic",
+     .type = SL_OPT_STRING,
+     .required = true,
+     .check = SL_CHECK_NONEMPTY,
+     .doc = "topic name; \"record.PATH\" takes it from a record field, \"header:NAME\" from a "
+            "header"},
+    {.name = "default_topic",
+     .type = SL_OPT_STRING,
+     .check = SL_CHECK_NONEMPTY,
+     .doc = "topic when the record field or header is missing (else the message is "
+            "dead-lettered)"},
+    {.name = "key",
+     .type = SL_OPT_STRING,
+     .def = "",
+     .doc = "message key: empty keeps the input's key, \"record.PATH\" takes a field, \"none\" "
+            "sends none"},
+    {.name = "keep_headers",
+     .type = SL_OPT_BOOL,
+     .def = "true",
+     .doc = "carry the message headers over"},
+    {.name = "trace_header",
+     .type = SL_OPT_BOOL,
+     .def = "true",
+     .doc = "write the W3C traceparent header (the message's trace id, a new span)"},
+    {.name = "compression",
+     .type = SL_OPT_STRING,
+     .def = "none",
+     .allowed = compressions,
+     .doc = "compression of produced batches"},
+    {.name = "properties", .type = SL_OPT_LIST, .doc = "librdkafka settings, \"key=value\" each"},
+    {0},
 };
 
 static int parse_src(const char *v, const char **rest)
@@ -81,10 +105,6 @@ static int out_init(struct sl_instance *inst, void **out)
         return SL_ERROR;
     ctx->inst = inst;
     ctx->topic_src = parse_src(sl_opt_str(inst, "topic"), &ctx->topic);
-    if (!ctx->topic[0]) {
-        sl_log(inst, SL_LOG_ERROR, "%s: topic is empty", sl_instance_where(inst));
-        goto out_free;
-    }
     ctx->default_topic = sl_opt_str(inst, "default_topic");
     const char *key = sl_opt_str(inst, "key");
     if (!key || !key[0])
@@ -92,8 +112,7 @@ static int out_init(struct sl_instance *inst, void **out)
     else if (strcmp(key, "none") == 0)
         ctx->key_src = SRC_NONE;
     else if (parse_src(key, &ctx->key_path) != SRC_RECORD) {
-        sl_log(inst, SL_LOG_ERROR, "%s: key must be empty, \"none\" or \"record.PATH\", not \"%s\"",
-               sl_instance_where(inst), key);
+        sl_instance_error(inst, "key must be empty, \"none\" or \"record.PATH\", not \"%s\"", key);
         goto out_free;
     } else
         ctx->key_src = SRC_RECORD;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prometheus metrics on metrics.listen: counters move while a pipeline runs,
-# /healthz answers, and a bad listen address is a clear start-up error.
+# /healthz answers, and a bad listen address is a config error (FILE:LINE).
 source "$(dirname "$0")/lib.sh"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -29,6 +29,6 @@ pass "metrics: in $a -> $b, out $o; /healthz ok"
 
 sed -i "s/127.0.0.1:$port/127.0.0.1:notaport/" "$T/m.conf"
 rc=0; "$SLUICE" -c "$T/m.conf" 2> "$T/log" || rc=$?
-[ $rc = 2 ] || fail "bad metrics.listen exit $rc (want 2)"
-grep -q "metrics.listen '127.0.0.1:notaport': want HOST:PORT" "$T/log" || fail "no clear error"
-pass "bad metrics.listen: clear error"
+[ $rc = 1 ] || fail "bad metrics.listen exit $rc (want 1: a config error)"
+grep -q "^$T/m.conf:1: metrics.listen must be HOST:PORT" "$T/log" || fail "no clear error"
+pass "bad metrics.listen: FILE:LINE error, exit 1"

@@ -12,7 +12,7 @@ awk -v n=$N 'BEGIN { for (i = 1; i <= n; i++) printf "{\"id\":%d,\"msg\":\"event
     >"$T/events.jsonl"
 
 # file -> kafka, keyed by record.id
-conf_from configs/file_to_kafka.conf "$T/f2k.conf" -e "s#\"events.jsonl\"#\"$T/events.jsonl\"#"
+conf_from configs/file_to_kafka.conf "$T/f2k.conf" -e "s#\"configs/data/events.jsonl\"#\"$T/events.jsonl\"#"
 "$SLUICE" -c "$T/f2k.conf" --check >/dev/null 2>&1 || fail "file_to_kafka.conf --check"
 timeout 60 "$SLUICE" -c "$T/f2k.conf" 2>"$T/f2k.log" || { tail "$T/f2k.log"; fail "file_to_kafka run"; }
 kcat -b "$BROKERS" -C -t events -e -q -f '%k\t%s\n' >"$T/events.kafka"

@@ -42,15 +42,15 @@ rc=0; "$SLUICE" -c "$T/etc/main.conf" --verbose 2> "$T/err" || rc=$?
 [ $rc = 1 ] && grep -q "goes with --check" "$T/err" || fail "--verbose without --check: exit $rc"
 pass "--check --verbose prints the effective config, which checks on its own"
 
-# $$ and a lone $ are literal; errors name FILE:LINE.
+# $$ and a lone $ are literal (in a check-free string option); errors name FILE:LINE.
 cat > "$T/lit.conf" <<'CONF'
-inputs = ( { type = "file"; path = "$${HOME} costs $5"; } );
+inputs = ( { type = "generator"; payload = "$${HOME} costs $5"; } );
 outputs = ( { type = "null"; } );
 CONF
-"$SLUICE" -c "$T/lit.conf" --check --verbose 2> /dev/null | grep -qF 'path = "${HOME} costs $5";' \
+"$SLUICE" -c "$T/lit.conf" --check --verbose 2> /dev/null | grep -qF 'payload = "${HOME} costs $5";' \
   || fail "\$\$ or a lone \$ was not kept literally"
-printf 'inputs = ( { type = "file"; path = "${TRICKY}"; } );\noutputs = ( { type = "null"; } );\n' > "$T/lit.conf"
-TRICKY='${HOME}' "$SLUICE" -c "$T/lit.conf" --check --verbose 2> /dev/null | grep -qF 'path = "${HOME}";' \
+printf 'inputs = ( { type = "generator"; payload = "${TRICKY}"; } );\noutputs = ( { type = "null"; } );\n' > "$T/lit.conf"
+TRICKY='${HOME}' "$SLUICE" -c "$T/lit.conf" --check --verbose 2> /dev/null | grep -qF 'payload = "${HOME}";' \
   || fail "a value from the environment was expanded again"
 check_err() { # check_err WANT-REGEX [CONF] : CONF ($T/bad.conf) fails --check with that line
   local rc=0 conf=${2:-$T/bad.conf}

@@ -5,6 +5,7 @@
 # included; a bad config is still FILE:LINE and exit 1.
 source "$(dirname "$0")/lib.sh"
 
+: > "$T/in.jsonl" # --check and --graph need a file input's file to exist
 cat > "$T/g.conf" <<CONF
 name = "fan\"out";
 queue = { capacity = 1000; batch_size = 300; };

@@ -14,9 +14,9 @@ static void stop(void *ctx)
 }
 
 static const struct sl_option options[] = {
-    {"fine", SL_OPT_INT, "1", false, "a good option"},
-    {"weird", 99, NULL, false, "an option of no known type"},
-    {NULL, 0, NULL, false, NULL},
+    {.name = "fine", .type = SL_OPT_INT, .def = "1", .doc = "a good option"},
+    {.name = "weird", .type = 99, .doc = "an option of no known type"},
+    {0},
 };
 
 SL_PLUGIN_DEFINE = {

@@ -92,12 +92,27 @@ static void seq_delivered(void *ctx, const struct sl_delivery *d, size_t n)
 }
 
 static const struct sl_option seq_options[] = {
-    {"count", SL_OPT_INT, "1000", false, "messages to emit"},
-    {"keys", SL_OPT_INT, "0", false, "key k<offset % keys>; 0: the offset"},
-    {"fail_at", SL_OPT_INT, "0", false, "run() fails before this offset (0: never)"},
-    {"reject_every", SL_OPT_INT, "0", false, "sl_sink_reject offsets % n == 5 (0: none)"},
-    {"lockstep", SL_OPT_BOOL, "false", false, "wait for each delivery before the next"},
-    {NULL, 0, NULL, false, NULL},
+    {.name = "count", .type = SL_OPT_INT, .def = "1000", SL_AT_LEAST(0), .doc = "messages to emit"},
+    {.name = "keys",
+     .type = SL_OPT_INT,
+     .def = "0",
+     SL_AT_LEAST(0),
+     .doc = "key k<offset % keys>; 0: the offset"},
+    {.name = "fail_at",
+     .type = SL_OPT_INT,
+     .def = "0",
+     SL_AT_LEAST(0),
+     .doc = "run() fails before this offset (0: never)"},
+    {.name = "reject_every",
+     .type = SL_OPT_INT,
+     .def = "0",
+     SL_AT_LEAST(0),
+     .doc = "sl_sink_reject offsets % n == 5 (0: none)"},
+    {.name = "lockstep",
+     .type = SL_OPT_BOOL,
+     .def = "false",
+     .doc = "wait for each delivery before the next"},
+    {0},
 };
 
 SL_PLUGIN_DEFINE = {

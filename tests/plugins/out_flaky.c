@@ -44,7 +44,7 @@ static int flaky_init(struct sl_instance *inst, void **ctx)
     const char *path = sl_opt_str(inst, "path");
     f->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (f->fd < 0) {
-        sl_log(inst, SL_LOG_ERROR, "%s: cannot open: %s", path, strerror(errno));
+        sl_instance_error(inst, "%s: cannot open: %s", path, strerror(errno));
         free(f);
         return SL_ERROR;
     }
@@ -114,14 +114,41 @@ static int flaky_write(void *ctx, struct sl_msg **msgs, size_t n)
 }
 
 static const struct sl_option flaky_options[] = {
-    {"path", SL_OPT_STRING, NULL, true, "file the confirmed messages are appended to"},
-    {"fail_every", SL_OPT_INT, "0", false, "ask for a retry of every Nth write (0: never)"},
-    {"refuse_every", SL_OPT_INT, "0", false, "refuse every Nth write for good (0: never)"},
-    {"stall_every", SL_OPT_INT, "0", false, "pause every Nth batch (0: never)"},
-    {"stall_ms", SL_OPT_INT, "0", false, "how long a pause lasts"},
-    {"fail_key_prefix", SL_OPT_STRING, "", false, "fail messages whose key starts with this"},
-    {"fail_first", SL_OPT_INT, "0", false, "... for their first N attempts"},
-    {NULL, 0, NULL, false, NULL},
+    {.name = "path",
+     .type = SL_OPT_STRING,
+     .required = true,
+     .check = SL_CHECK_WRITABLE_PATH,
+     .doc = "file the confirmed messages are appended to"},
+    {.name = "fail_every",
+     .type = SL_OPT_INT,
+     .def = "0",
+     SL_AT_LEAST(0),
+     .doc = "ask for a retry of every Nth write (0: never)"},
+    {.name = "refuse_every",
+     .type = SL_OPT_INT,
+     .def = "0",
+     SL_AT_LEAST(0),
+     .doc = "refuse every Nth write for good (0: never)"},
+    {.name = "stall_every",
+     .type = SL_OPT_INT,
+     .def = "0",
+     SL_AT_LEAST(0),
+     .doc = "pause every Nth batch (0: never)"},
+    {.name = "stall_ms",
+     .type = SL_OPT_INT,
+     .def = "0",
+     .check = SL_CHECK_DURATION_MS,
+     .doc = "how long a pause lasts"},
+    {.name = "fail_key_prefix",
+     .type = SL_OPT_STRING,
+     .def = "",
+     .doc = "fail messages whose key starts with this"},
+    {.name = "fail_first",
+     .type = SL_OPT_INT,
+     .def = "0",
+     SL_AT_LEAST(0),
+     .doc = "... for their first N attempts"},
+    {0},
 };
 
 SL_PLUGIN_DEFINE = {

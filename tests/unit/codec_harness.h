@@ -13,7 +13,7 @@
 /* One configured codec with one worker. */
 struct codec {
     struct sl_instance inst;
-    struct sl_arena cfg_arena;
+    config_t cfg;
     void *ctx;
     void *wctx;
 };
@@ -35,9 +35,17 @@ static const struct sl_plugin *harness_load(const char *file, const char *name)
     return p;
 }
 
+static void codec_free_config(struct codec *c)
+{
+    sl_arena_free(&c->inst.arena);
+    config_destroy(&c->cfg);
+}
+
 /* Options as "key", "value" pairs ending with NULL: "true"/"false" become
- * booleans, decimal numbers integers, the rest strings. Returns the init
- * status; on SL_OK the worker is ready. */
+ * booleans, decimal numbers integers, the rest strings. They go through the
+ * core's check of the options table, as a config file's would; then init.
+ * Returns SL_ERROR when the table refuses a value, else the init status; on
+ * SL_OK the worker is ready. */
 static int codec_open_opts(struct codec *c, const struct sl_plugin *p, const char *const *kv)
 {
     memset(c, 0, sizeof(*c));
@@ -45,30 +53,29 @@ static int codec_open_opts(struct codec *c, const struct sl_plugin *p, const cha
     c->inst.kind = SL_KIND_CODEC;
     c->inst.name = "codec-test";
     snprintf(c->inst.where, sizeof(c->inst.where), "test.conf:1");
-    size_t n = 0;
-    while (kv && kv[2 * n])
-        n++;
-    struct sl_value *cfg = sl_arena_alloc(&c->cfg_arena, sizeof(*cfg));
-    struct sl_member *m = sl_arena_alloc(&c->cfg_arena, (n + 1) * sizeof(*m));
-    *cfg = (struct sl_value){.type = SL_MAP, .len = (uint32_t)n, .u.members = m};
-    for (size_t i = 0; i < n; i++) {
-        const char *k = kv[2 * i], *v = kv[2 * i + 1];
+    config_init(&c->cfg);
+    config_setting_t *g =
+        config_setting_add(config_root_setting(&c->cfg), "codec", CONFIG_TYPE_GROUP);
+    for (size_t i = 0; kv && kv[i]; i += 2) {
+        const char *k = kv[i], *v = kv[i + 1];
         char *end;
         long long num = strtoll(v, &end, 10);
-        m[i].key = k;
-        m[i].key_len = (uint32_t)strlen(k);
         if (!strcmp(v, "true") || !strcmp(v, "false"))
-            m[i].value = (struct sl_value){.type = SL_BOOL, .u.b = v[0] == 't'};
+            config_setting_set_bool(config_setting_add(g, k, CONFIG_TYPE_BOOL), v[0] == 't');
         else if (*v && !*end)
-            m[i].value = (struct sl_value){.type = SL_INT, .u.i = num};
+            config_setting_set_int64(config_setting_add(g, k, CONFIG_TYPE_INT64), num);
         else
-            m[i].value =
-                (struct sl_value){.type = SL_STRING, .len = (uint32_t)strlen(v), .u.str = v};
+            config_setting_set_string(config_setting_add(g, k, CONFIG_TYPE_STRING), v);
     }
-    c->inst.config = cfg;
+    c->inst.setting = g;
+    static const char *const common[] = {"type", NULL};
+    if (sl__options_validate(&c->inst, common) < 0) {
+        codec_free_config(c);
+        return SL_ERROR;
+    }
     int rc = p->init(&c->inst, &c->ctx);
     if (rc != SL_OK) {
-        sl_arena_free(&c->cfg_arena);
+        codec_free_config(c);
         return rc;
     }
     if (p->worker_init && p->worker_init(c->ctx, 0, &c->wctx) != SL_OK)
@@ -82,7 +89,7 @@ static void codec_close(struct codec *c)
     if (p->worker_destroy)
         p->worker_destroy(c->wctx);
     p->destroy(c->ctx);
-    sl_arena_free(&c->cfg_arena);
+    codec_free_config(c);
     for (struct sl_counter *k = c->inst.counters, *next; k; k = next) {
         next = sl__counter_next(k);
         free(k);

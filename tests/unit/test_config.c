@@ -148,7 +148,7 @@ static void test_unknown_option_key(void **state)
                   w, 2);
     expect_error_line("option2.conf",
                       "inputs = ( { type = \"generator\"; } );\n"
-                      "outputs = ( { type = \"file\"; path = \"/nonexistent/x\";\n"
+                      "outputs = ( { type = \"file\"; path = \"/tmp/x\";\n"
                       "              colour = \"red\"; } );\n",
                       3, "unknown option 'colour' for output 'file' (it takes: path, ...");
 }
@@ -157,7 +157,7 @@ static void test_wrong_option_type(void **state)
 {
     (void)state;
     expect_error_line("optype.conf",
-                      "inputs = ( { type = \"file\"; path = \"/nonexistent/in.txt\";\n"
+                      "inputs = ( { type = \"file\"; path = \"/dev/null\";\n"
                       "             follow = \"yes\"; } );\n"
                       "outputs = ( { type = \"null\"; } );\n",
                       2, "option 'follow' of input 'file' must be a boolean");
@@ -474,6 +474,209 @@ static void test_option_types(void **state)
                       1, "option 'l' of input 'opts' must be a list of strings");
 }
 
+/* Every check an options table can declare, through in_opts: each value
+ * that would fail at run time is refused with its line. */
+static void test_option_checks(void **state)
+{
+    (void)state;
+    static const struct want w[] = {
+        {2, "option 'range' of input 'opts' must be between 1 and 10, not 0"},
+        {3, "option 'frac' of input 'opts' must be between 0.5 and 2.5, not 3"},
+        {4, "option 'least' of input 'opts' must be >= 0, not -1"},
+        {5, "option 'ms' of input 'opts' must be a duration in ms >= 0, not -5"},
+        {6, "option 'color' of input 'opts' must be one of \"red\", \"green\", not \"blue\""},
+        {7, "option 'nonempty' of input 'opts' must not be empty"},
+        {8, "option 'infile' of input 'opts' must be a readable file ('/nonexistent/in.txt': No "
+            "such file or directory)"},
+        {9, "option 'outfile' of input 'opts' must be a file to write (directory '/nonexistent' "
+            "does not exist)"},
+        {10, "option 'addr' of input 'opts' must be HOST:PORT ('localhost' has no port (want "
+             "HOST:PORT))"},
+        {11, "option 're' of input 'opts' must be a valid regular expression ('a(': ..."},
+        {12,
+         "option 'names' of input 'opts' item 2 must be a valid regular expression ('^b[': ..."},
+    };
+    expect_errors("checks.conf",
+                  "inputs = ( { type = \"opts\"; req = \"r\";\n"
+                  "  range = 0;\n"
+                  "  frac = 3.0;\n"
+                  "  least = -1;\n"
+                  "  ms = -5;\n"
+                  "  color = \"blue\";\n"
+                  "  nonempty = \"\";\n"
+                  "  infile = \"/nonexistent/in.txt\";\n"
+                  "  outfile = \"/nonexistent/out.txt\";\n"
+                  "  addr = \"localhost\";\n"
+                  "  re = \"a(\";\n"
+                  "  names = [ \"plain\", \"^b[\" ];\n"
+                  "} );\n"
+                  "outputs = ( { type = \"null\"; } );\n",
+                  w, sizeof(w) / sizeof(w[0]));
+    static const struct {
+        const char *setting, *msg;
+    } more[] = {
+        {"infile = \"/tmp\";", "option 'infile' of input 'opts' must be a readable file ('/tmp' is "
+                               "a directory)"},
+        {"outfile = \"/tmp\";", "option 'outfile' of input 'opts' must be a file to write ('/tmp' "
+                                "is a directory)"},
+        {"addr = \"::1:80\";", "option 'addr' of input 'opts' must be HOST:PORT ('::1:80': write "
+                               "an IPv6 address in brackets, [ADDRESS]:PORT)"},
+        {"addr = \"h:0\";", "option 'addr' of input 'opts' must be HOST:PORT ('h:0': the port "
+                            "must be a number 1..65535)"},
+        {"addr = \"h:80x\";", "option 'addr' of input 'opts' must be HOST:PORT ('h:80x': the "
+                              "port must be a number 1..65535)"},
+        {"addr = \"[::1]80\";", "option 'addr' of input 'opts' must be HOST:PORT ('[::1]80' is "
+                                "not [IPV6]:PORT)"},
+        {"addr = \"a b:80\";", "option 'addr' of input 'opts' must be HOST:PORT ('a b:80': 'a b' "
+                               "is not a host name or address)"},
+        {"names = [];", "option 'names' of input 'opts' must not be empty"},
+        {"names = [ \"a\", \"\" ];", "option 'names' of input 'opts' item 2 must not be empty"},
+        {"range = 11;", "option 'range' of input 'opts' must be between 1 and 10, not 11"},
+    };
+    for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
+        char conf[512];
+        snprintf(conf, sizeof(conf),
+                 "inputs = ( { type = \"opts\"; req = \"r\"; %s } );\n"
+                 "outputs = ( { type = \"null\"; } );\n",
+                 more[i].setting);
+        expect_error_line("check.conf", conf, 1, more[i].msg);
+    }
+    /* and the good forms pass */
+    char err[4096], conf[1024];
+    snprintf(conf, sizeof(conf),
+             "inputs = ( { type = \"opts\"; req = \"r\"; range = 10; frac = 0.5; least = 0;\n"
+             "  ms = 0; color = \"green\"; nonempty = \"x\"; infile = \"%s/checks.conf\";\n"
+             "  outfile = \"%s/new.txt\"; addr = \"[::1]:9464\"; re = \"^a(b|c)+$\";\n"
+             "  names = [ \"orders\", \"^orders-[0-9]+$\" ]; } );\n"
+             "outputs = ( { type = \"null\"; } );\n",
+             dir, dir);
+    const char *path = write_conf("checks-ok.conf", conf);
+    struct sl__pipeline *pl = load_capture(path, err, sizeof(err));
+    if (!pl)
+        fail_msg("good values refused:\n%s", err);
+    sl__pipeline_free(pl);
+    for (const char *const *a = (const char *const[]){"127.0.0.1:1", ":9464", "kafka-1.local:9092",
+                                                      "[fe80::1]:65535", NULL};
+         *a; a++) {
+        snprintf(conf, sizeof(conf),
+                 "inputs = ( { type = \"opts\"; req = \"r\"; addr = \"%s\"; } );\n"
+                 "outputs = ( { type = \"null\"; } );\n",
+                 *a);
+        path = write_conf("addr-ok.conf", conf);
+        if (!(pl = load_capture(path, err, sizeof(err))))
+            fail_msg("address %s refused:\n%s", *a, err);
+        sl__pipeline_free(pl);
+    }
+}
+
+/* Values that used to pass --check and then failed (or misbehaved) at run
+ * time: each is refused with FILE:LINE. */
+static void test_refused_at_check(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *conf;
+        int line;
+        const char *msg;
+    } cases[] = {
+        {"listen-noport.conf", "metrics = {\n  listen = \"localhost\"; };\n", 2,
+         "metrics.listen must be HOST:PORT or [IPV6]:PORT ('localhost' has no port (want "
+         "HOST:PORT))"},
+        {"listen-name.conf", "metrics = { listen = \"example.com:9464\"; };\n", 1,
+         "metrics.listen: 'example.com' is not an IPv4 address of this host"},
+        {"listen-v6.conf", "metrics = { listen = \"[::g]:9464\"; };\n", 1,
+         "metrics.listen: '::g' is not an IPv6 address of this host"},
+        {"listen-port.conf", "metrics = { listen = \"127.0.0.1:65536\"; };\n", 1,
+         "metrics.listen must be HOST:PORT or [IPV6]:PORT ('127.0.0.1:65536': the port must be a "
+         "number 1..65535)"},
+        {"kafka-regex.conf",
+         "inputs = ( { type = \"kafka\"; brokers = \"127.0.0.1:1\";\n"
+         "  topics = [ \"^orders-(\" ]; } );\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         2,
+         "option 'topics' of input 'kafka' item 1 must be a valid regular expression "
+         "('^orders-(': ..."},
+        {"kafka-timeout.conf",
+         "inputs = ( { type = \"kafka\"; brokers = \"127.0.0.1:1\"; topics = [ \"t\" ];\n"
+         "  drain_timeout_ms = -1; } );\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         2, "option 'drain_timeout_ms' of input 'kafka' must be between 0 and 3600000, not -1"},
+        {"kafka-commit.conf",
+         "inputs = ( { type = \"kafka\"; brokers = \"127.0.0.1:1\"; topics = [ \"t\" ];\n"
+         "  commit_interval_ms = -5; } );\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         2, "option 'commit_interval_ms' of input 'kafka' must be between 0 and 3600000, not -5"},
+        {"backoff.conf", "retry = { backoff_ms = 5000;\n  max_backoff_ms = 1000; };\n", 1,
+         "retry: 'backoff_ms' (5000) must not exceed 'max_backoff_ms' (1000)"},
+        {"backoff-stage.conf",
+         "retry = { max_backoff_ms = 1000; };\n"
+         "inputs = ( { type = \"generator\"; } );\n"
+         "outputs = ( { type = \"null\"; retry = { backoff_ms = 2000; }; } );\n",
+         3, "retry: 'backoff_ms' (2000) must not exceed 'max_backoff_ms' (1000)"},
+        {"match-empty.conf",
+         "inputs = ( { type = \"generator\"; } );\n"
+         "outputs = ( { type = \"null\";\n  match = \"\"; } );\n",
+         3, "'match' must not be empty (\"*\" takes every route)"},
+        {"path-empty.conf",
+         "inputs = ( { type = \"file\"; path = \"\"; } );\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         1, "option 'path' of input 'file' must not be empty"},
+        {"out-path-empty.conf",
+         "inputs = ( { type = \"generator\"; } );\n"
+         "outputs = ( { type = \"file\"; path = \"\"; } );\n",
+         2, "option 'path' of output 'file' must not be empty"},
+        {"out-dir.conf",
+         "inputs = ( { type = \"generator\"; } );\n"
+         "dead_letter = { type = \"file\"; path = \"/nonexistent/dlq.txt\"; };\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         2,
+         "option 'path' of output 'file' must be a file to write (directory '/nonexistent' does "
+         "not exist)"},
+        {"encode-only.conf",
+         "inputs = ( { type = \"generator\";\n  codec = \"encodeonly\"; } );\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         2, "codec 'encodeonly' only encodes: an input needs one that decodes"},
+        {"decode-only.conf",
+         "inputs = ( { type = \"generator\"; } );\n"
+         "outputs = ( { type = \"null\";\n  codec = { type = \"decodeonly\"; }; } );\n",
+         3, "codec 'decodeonly' only decodes: an output needs one that encodes"},
+        {"file-workers.conf",
+         "inputs = ( { type = \"file\"; path = \"/dev/null\";\n  workers = 2; } );\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         2, "input 'file' runs at most 1 worker, not 2"},
+        {"stdin-workers.conf",
+         "inputs = ( { type = \"stdin\"; workers = 4; } );\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         1, "input 'stdin' runs at most 1 worker, not 4"},
+        {"json-depth.conf",
+         "inputs = ( { type = \"generator\"; codec = { type = \"json\";\n  max_depth = 0; }; } );\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         2, "option 'max_depth' of codec 'json' must be between 1 and 10000, not 0"},
+        {"generator-rate.conf",
+         "inputs = ( { type = \"generator\"; rate = -1.5; } );\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         1, "option 'rate' of input 'generator' must be >= 0, not -1.5"},
+        {"max-line.conf",
+         "inputs = ( { type = \"stdin\"; max_line = 0; } );\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         1, "option 'max_line' of input 'stdin' must be between 1 and 1073741824, not 0"},
+        {"lua-memory.conf",
+         "inputs = ( { type = \"generator\"; } );\n"
+         "handlers = ( { type = \"lua\"; script = \"x.lua\"; memory_mb = -1; } );\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         2, "option 'memory_mb' of handler 'lua' must be between 0 and 1048576, not -1"},
+        {"kafka-reset.conf",
+         "inputs = ( { type = \"kafka\"; brokers = \"127.0.0.1:1\"; topics = [ \"t\" ];\n"
+         "  auto_offset_reset = \"newest\"; } );\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         2,
+         "option 'auto_offset_reset' of input 'kafka' must be one of \"earliest\", \"latest\", "
+         "not \"newest\""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_error_line(cases[i].name, cases[i].conf, cases[i].line, cases[i].msg);
+}
+
 /* sl_opt_* read what was set, else the table's default; the whole group is a map. */
 static void test_option_readers(void **state)
 {
@@ -520,7 +723,7 @@ static void test_option_readers(void **state)
     assert_string_equal(sl_instance_name(in), "opts");
     assert_int_equal(sl_instance_workers(in), 1);
     assert_true(sl_instance_checking(in));
-    assert_int_equal(sl_instance_max_attempts(in), 1);
+    assert_int_equal(in->max_attempts, 1);
     sl__pipeline_free(pl);
 }
 
@@ -530,14 +733,23 @@ static int setup(void **state)
     snprintf(dir, sizeof(dir), "/tmp/sluice-test-config-XXXXXX");
     if (!mkdtemp(dir))
         return -1;
-    /* the built plugins, and in_opts compiled from tests/plugins/ into dir */
-    char path[600], cmd[2048];
+    /* the built plugins, and test plugins compiled from tests/plugins/ into dir:
+     * in_opts, and codec_oneway as an encode-only and a decode-only codec */
+    char path[600], cmd[4096];
     snprintf(path, sizeof(path), "%s:%s", SLUICE_TEST_PLUGIN_DIR, dir);
     setenv("SLUICE_PLUGIN_PATH", path, 1);
-    snprintf(cmd, sizeof(cmd),
-             "cc -shared -fPIC -std=c11 -fvisibility=hidden -I'%s/core/include' -o '%s/in_opts.so' "
-             "'%s/tests/plugins/in_opts.c'",
-             SLUICE_SOURCE_DIR, dir, SLUICE_SOURCE_DIR);
+    static const char *const builds[][3] = {
+        {"in_opts", "in_opts", ""},
+        {"codec_encodeonly", "codec_oneway", "-DONLY_ENCODE"},
+        {"codec_decodeonly", "codec_oneway", ""},
+    };
+    size_t len = 0;
+    for (size_t i = 0; i < 3; i++)
+        len += (size_t)snprintf(cmd + len, sizeof(cmd) - len,
+                                "%scc -shared -fPIC -std=c11 -fvisibility=hidden %s "
+                                "-I'%s/core/include' -o '%s/%s.so' '%s/tests/plugins/%s.c'",
+                                i ? " && " : "", builds[i][2], SLUICE_SOURCE_DIR, dir, builds[i][0],
+                                SLUICE_SOURCE_DIR, builds[i][1]);
     return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -570,6 +782,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_unreadable_file),
         cmocka_unit_test(test_option_types),
         cmocka_unit_test(test_option_readers),
+        cmocka_unit_test(test_option_checks),
+        cmocka_unit_test(test_refused_at_check),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

@@ -21,7 +21,7 @@ static char dir[256];
 static const char *const plugins[] = {
     "in_good",   "in_badmajor",  "in_newminor",   "in_shortsize",      "in_badsig",
     "in_undef",  "in_nosym",     "in_norun",      "handler_noprocess", "in_wrongname",
-    "in_badopt", "out_initfail", "out_wrongkind",
+    "in_badopt", "out_initfail", "out_wrongkind", "in_baddefault",
 };
 
 /* cc every plugin, two at a time, then check each .so exists. */
@@ -171,6 +171,59 @@ static void test_bad_option_type(void **state)
     expect_refused(SL_KIND_INPUT, "badopt", "in_badopt", "option 'weird' has an unknown type 99");
 }
 
+/* A table whose default breaks its own check is the plugin's bug: refused
+ * at load, not left to surprise the first user who omits the option. */
+static void test_bad_default(void **state)
+{
+    (void)state;
+    expect_refused(SL_KIND_INPUT, "baddefault", "in_baddefault",
+                   "option 'size' must be between 1 and 100, not 0");
+}
+
+/* The other malformed entries, straight through the table check. */
+static void test_bad_table_entries(void **state)
+{
+    (void)state;
+    static const char *const none[] = {NULL};
+    static const char *const ab[] = {"a", "b", NULL};
+    static const struct {
+        struct sl_option o;
+        const char *why;
+    } cases[] = {
+        {{.name = "x", .type = SL_OPT_BOOL, .check = SL_CHECK_REGEX},
+         "declares a check that does not fit its type"},
+        {{.name = "x", .type = SL_OPT_STRING, .check = SL_CHECK_DURATION_MS},
+         "declares a check that does not fit its type"},
+        {{.name = "x", .type = SL_OPT_STRING, SL_RANGE(1, 2)},
+         "declares a check that does not fit its type"},
+        {{.name = "x", .type = SL_OPT_INT, .allowed = ab},
+         "declares a check that does not fit its type"},
+        {{.name = "x", .type = SL_OPT_INT, SL_RANGE(5, 1)}, "has an empty range"},
+        {{.name = "x", .type = SL_OPT_STRING, .allowed = none}, "allows no value at all"},
+        {{.name = "x", .type = SL_OPT_STRING, .check = 42}, "has an unknown check 42"},
+        {{.name = "x", .type = SL_OPT_STRING, .def = "c", .allowed = ab},
+         "must be one of \"a\", \"b\", not \"c\""},
+        {{.name = "x", .type = SL_OPT_INT, .def = "ten"}, "default 'ten' is not a number"},
+        {{.name = "x", .type = SL_OPT_INT, .def = "-1", .check = SL_CHECK_DURATION_MS},
+         "must be a duration in ms >= 0, not -1"},
+        {{.name = "x", .type = SL_OPT_STRING, .def = "a(", .check = SL_CHECK_REGEX},
+         "must be a valid regular expression ('a(': "},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char why[512] = "";
+        if (sl__option_table_check(&cases[i].o, why, sizeof(why)) == 0 ||
+            strncmp(why, cases[i].why, strlen(cases[i].why)) != 0)
+            fail_msg("case %zu: got \"%s\", wanted \"%s\"", i, why, cases[i].why);
+    }
+    /* a path default is not checked against the file system */
+    struct sl_option path = {.name = "p",
+                             .type = SL_OPT_STRING,
+                             .def = "/nonexistent/x",
+                             .check = SL_CHECK_READABLE_FILE};
+    char why[512];
+    assert_int_equal(sl__option_table_check(&path, why, sizeof(why)), 0);
+}
+
 static void test_bad_plugin_names(void **state)
 {
     (void)state;
@@ -223,25 +276,35 @@ static const char *write_conf(const char *name, const char *body)
     return path;
 }
 
-/* A plugin whose init fails stops the load, and the config line is named. */
+/* A plugin whose init fails stops the load with one line naming the config
+ * line and the instance: the plugin's reason (sl_instance_error), or, when it
+ * gave none, the core's. Never both. */
 static void test_init_fails(void **state)
 {
     (void)state;
-    const char *path = write_conf("initfail.conf", "inputs = ( { type = \"good\"; } );\n"
-                                                   "outputs = (\n"
-                                                   "  { type = \"initfail\"; name = \"x\"; }\n"
-                                                   ");\n");
-    struct sl__pipeline *pl;
-    const char *err = capture_stderr(check_load, path, &pl);
-    assert_null(pl);
-    char want[1024];
-    snprintf(want, sizeof(want),
-             "%s:4: output 'x' (initfail) failed to start (see the error above)\n", path);
-    /* the plugin's own log line comes first */
-    const char *log = strstr(err, " error x: initfail: refusing to start\n");
-    const char *line = strstr(err, want);
-    if (!log || !line || log > line || strcmp(line, want) != 0)
-        fail_msg("stderr was\n%s\nwanted the plugin's error, then\n%s", err, want);
+    static const struct {
+        const char *name, *options, *msg;
+    } cases[] = {
+        {"initfail.conf", "", "x: refusing to start"},
+        {"initsilent.conf", " silent = true;",
+         "x: output 'initfail' failed to start and gave no reason"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        char conf[512], want[1024];
+        snprintf(conf, sizeof(conf),
+                 "inputs = ( { type = \"good\"; } );\n"
+                 "outputs = (\n"
+                 "  { type = \"initfail\"; name = \"x\";%s }\n"
+                 ");\n",
+                 cases[i].options);
+        const char *path = write_conf(cases[i].name, conf);
+        struct sl__pipeline *pl;
+        const char *err = capture_stderr(check_load, path, &pl);
+        assert_null(pl);
+        snprintf(want, sizeof(want), "%s:4: %s\n", path, cases[i].msg); /* line 1: plugin_path */
+        if (strcmp(err, want) != 0)
+            fail_msg("stderr was\n%s\nwanted exactly\n%s", err, want);
+    }
 }
 
 /* Through a config: the error names the config line and the plugin file. */
@@ -283,6 +346,12 @@ static void test_list(void **state)
     if (!strstr(text, "input    good         1.2.3    a well-formed test input\n") ||
         !strstr(text, "greeting") || !strstr(text, "[default: hello]"))
         fail_msg("in_good not listed:\n%s", text);
+    /* with what the core checks: workers, ranges, allowed values, kinds */
+    if (!strstr(text, "(workers)          at most 1\n") ||
+        !strstr(text, "times              how often [default: 1] [1..9]\n") ||
+        !strstr(text, "mood               how [default: calm] [one of: calm, loud]\n") ||
+        !strstr(text, "pause_ms           between greetings [default: 0] [ms, >= 0]\n"))
+        fail_msg("in_good's checks not listed:\n%s", text);
     assert_non_null(strstr(text, "output   initfail"));
     /* refused files are listed as such, with the reason and the file */
     char want[600];
@@ -388,6 +457,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_missing_callbacks),
         cmocka_unit_test(test_name_mismatch),
         cmocka_unit_test(test_bad_option_type),
+        cmocka_unit_test(test_bad_default),
+        cmocka_unit_test(test_bad_table_entries),
         cmocka_unit_test(test_bad_plugin_names),
         cmocka_unit_test(test_init_fails),
         cmocka_unit_test(test_refusal_in_config),

@@ -2,6 +2,7 @@
 #ifndef SLUICE_PLUGIN_H
 #define SLUICE_PLUGIN_H
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,8 +16,9 @@ extern "C" {
 #endif
 
 /* A plugin built for another major version is refused at load. Minor versions
- * only append: a plugin with a minor <= the host's loads. */
-#define SL_ABI_MAJOR 1
+ * only append: a plugin with a minor <= the host's loads. Major 2: options
+ * carry checks (struct sl_option grew), plugins declare max_workers. */
+#define SL_ABI_MAJOR 2
 #define SL_ABI_MINOR 0
 /* Build signature: pointer and size_t widths. A mismatch is refused. */
 #define SL_ABI_SIGNATURE ((uint32_t)(sizeof(void *) << 8 | sizeof(size_t)))
@@ -52,17 +54,48 @@ enum sl_opt_type {
     SL_OPT_ANY,   /* any setting, read with sl_opt_value */
 };
 
+/* What a value must be, beyond its type. The core checks it at `--check`
+ * and at start, before init, and reports `FILE:LINE: message`; a plugin
+ * never re-checks what its table declares. On a list option every item is
+ * checked, and a string check or allowed values also refuse an empty list.
+ * The string checks also refuse "". */
+enum sl_opt_check {
+    SL_CHECK_NONE = 0,
+    SL_CHECK_NONEMPTY,      /* string: not "" */
+    SL_CHECK_READABLE_FILE, /* string: an existing file or FIFO this process can read */
+    SL_CHECK_WRITABLE_PATH, /* string: a file to write; its directory must exist */
+    SL_CHECK_ADDRESS,       /* string: "host:port", "[IPv6]:port"; port 1..65535 */
+    SL_CHECK_REGEX,         /* string: a POSIX extended regular expression that compiles */
+    SL_CHECK_NAME_OR_REGEX, /* string: a name, or a regex (as above) when it starts with ^ */
+    SL_CHECK_DURATION_MS,   /* int: milliseconds, >= 0 */
+};
+
+/* One entry of a plugin's options table; the table ends with {0}. Write
+ * entries with designated initializers: {.name = "path", .type =
+ * SL_OPT_STRING, .required = true, .check = SL_CHECK_READABLE_FILE, .doc =
+ * "..."}. The same table drives `--check`, `--list-plugins` and the docs. */
 struct sl_option {
     const char *name;
     int type;        /* enum sl_opt_type */
     const char *def; /* default as text ("100", "true"), NULL for none */
     bool required;
     const char *doc;
+    int check;                  /* enum sl_opt_check */
+    const char *const *allowed; /* strings: the accepted values, NULL-terminated; NULL: any */
+    bool has_range;             /* ints and doubles: min <= value <= max */
+    double min;
+    double max;
+    const void *spare[2]; /* zero; room to grow without breaking the ABI */
 };
 
-struct sl_instance;   /* one configured use of a plugin */
-struct sl_input_sink; /* where an input worker emits messages */
-struct sl_emitter;    /* where a handler worker passes messages on */
+/* Range of a numeric option: {.name = "workers", ..., SL_RANGE(1, 64)}. */
+#define SL_RANGE(lo, hi) .has_range = true, .min = (lo), .max = (hi)
+/* No upper bound: SL_AT_LEAST(0) refuses negative values. */
+#define SL_AT_LEAST(lo) SL_RANGE(lo, INFINITY)
+
+struct sl_instance;   /* one configured use of a plugin; owned by the core */
+struct sl_input_sink; /* where an input worker emits messages; one per input worker */
+struct sl_emitter;    /* where a handler worker passes messages on; one per worker */
 
 /* One delivered (or dead-lettered) message, handed back to its input. */
 struct sl_delivery {
@@ -72,6 +105,15 @@ struct sl_delivery {
     int status; /* SL_OK delivered; SL_ERROR dead-lettered (still final) */
 };
 
+/* The descriptor. The core reads it, never writes it; it must stay valid
+ * for as long as the .so is loaded (the core never unloads plugins).
+ *
+ * Threads: init, destroy and reload run on the main thread; worker_init,
+ * run, process, write, flush, poll and worker_destroy on the worker thread
+ * they belong to; decode/encode on the decode or output worker that owns
+ * the wctx; stop and delivered on any thread. A plugin without worker_init
+ * gets ctx as wctx and must make its callbacks safe to run on several
+ * workers at once. */
 struct sl_plugin {
     uint16_t abi_major;
     uint16_t abi_minor;
@@ -81,40 +123,55 @@ struct sl_plugin {
     const char *name;
     const char *version;
     const char *doc;                 /* one line */
-    const struct sl_option *options; /* ends with {NULL} */
+    const struct sl_option *options; /* ends with {0}; NULL: no options */
+    /* Most workers one instance can run (the file input reads one stream:
+     * 1). 0: no limit of the plugin's own. `workers` above it is refused
+     * at --check with FILE:LINE. */
+    unsigned max_workers;
 
-    /* Every kind. init reads options and builds the shared context; it must
-     * not touch the network when sl_instance_checking() is true. */
+    /* Every kind. init reads options and builds the shared context *ctx,
+     * which the plugin owns and frees in destroy (called once, also when
+     * init failed part way, with whatever *ctx holds, possibly NULL). It must
+     * not touch the network when sl_instance_checking() is true. On failure
+     * it reports why with sl_instance_error() and returns SL_ERROR. */
     int (*init)(struct sl_instance *inst, void **ctx);
     void (*destroy)(void *ctx);
-    /* Optional per-worker state; when set, kind callbacks get the wctx. */
+    /* Optional per-worker state; when set, kind callbacks get the wctx. The
+     * plugin owns *wctx and frees it in worker_destroy. */
     int (*worker_init)(void *ctx, unsigned worker, void **wctx);
     void (*worker_destroy)(void *wctx);
-    /* Optional: SIGHUP. Called on the main thread; must be quick. */
+    /* Optional: SIGHUP. Called on the main thread while workers run; must be
+     * quick and hand the change to the workers itself. */
     void (*reload)(void *ctx);
 
     /* Input. run() is called once per worker thread and returns when the
-     * source ends or stop() was called (0), or on fatal error (<0). */
+     * source ends or stop() was called (0), or on fatal error (<0). An input
+     * that sets delivered takes part in acknowledgement (at-least-once);
+     * without it the core tracks no acks for this input. */
     int (*run)(void *wctx, struct sl_input_sink *sink);
-    void (*stop)(void *ctx); /* any thread; makes run() return soon */
-    /* Optional: messages fully delivered, in batches, from any thread. When
-     * NULL, the engine does not track acks for this input. */
+    void (*stop)(void *ctx); /* any thread, even a signal-time one; makes run() return soon */
+    /* Optional: messages fully delivered, in batches, from any thread (often
+     * an output's); d is valid only during the call. */
     void (*delivered)(void *ctx, const struct sl_delivery *d, size_t n);
 
     /* Codec. decode sets m->record (allocated in m->arena); encode appends
      * to out. Both return 0, or SL_ERROR with a message in err. A codec with
-     * no decode leaves records alone; with no encode writes payloads raw. */
+     * neither passes payloads through and serves inputs and outputs alike; a
+     * codec with only encode is refused on an input, one with only decode on
+     * an output (at --check, with FILE:LINE). */
     int (*decode)(void *wctx, struct sl_msg *m, char *err, size_t errlen);
     int (*encode)(void *wctx, const struct sl_msg *m, struct sl_buf *out, char *err, size_t errlen);
 
     /* Handler. For each message: sl_emit() it (or derived ones), or
-     * sl_msg_release() it (drop), or sl_fail() it. Returns 0, <0 is fatal. */
+     * sl_msg_release() it (drop), or sl_fail() it; the array itself stays the
+     * core's. Returns 0, <0 is fatal. */
     int (*process)(void *wctx, struct sl_msg **msgs, size_t n, struct sl_emitter *out);
 
     /* Output. write() takes the messages; for each, the plugin calls
-     * sl_out_done() on the worker thread, in write(), poll() or flush().
-     * flush() confirms everything outstanding before it returns (drain).
-     * poll() serves asynchronous confirmations; called when idle. */
+     * sl_out_done() on the worker thread, in write(), poll() or flush(); until
+     * then the message is the plugin's to read (not to free). flush()
+     * confirms everything outstanding before it returns (drain). poll()
+     * serves asynchronous confirmations; called when idle. */
     int (*write)(void *wctx, struct sl_msg **msgs, size_t n);
     int (*flush)(void *wctx);
     int (*poll)(void *wctx);
@@ -127,7 +184,12 @@ struct sl_plugin {
     .abi_major = SL_ABI_MAJOR, .abi_minor = SL_ABI_MINOR, .struct_size = sizeof(struct sl_plugin), \
     .signature = SL_ABI_SIGNATURE
 
-/* ---- options (validated by the core against the options table) ---- */
+/* ---- options and the instance ----
+ * Every sl_opt_* / sl_instance_* call may be made from any thread once init
+ * has been called: the config is read-only from then on. Strings and values
+ * returned belong to the instance and live until destroy returns; do not
+ * free them. A value has passed its table's checks before init runs. */
+
 /* Value as set, or the default, or NULL. */
 const char *sl_opt_str(const struct sl_instance *inst, const char *name);
 int64_t sl_opt_int(const struct sl_instance *inst, const char *name);
@@ -146,26 +208,40 @@ unsigned sl_instance_workers(const struct sl_instance *inst);
 const char *sl_instance_where(const struct sl_instance *inst);
 /* True during `--check`: validate, compile, but start nothing. */
 bool sl_instance_checking(const struct sl_instance *inst);
-/* Retry policy for this stage (the instance's retry group, else the global). */
-unsigned sl_instance_max_attempts(const struct sl_instance *inst);
+/* Why init (or worker_init) cannot go on, for a problem the options table
+ * cannot express (a script that does not compile, two options that clash).
+ * Prints "FILE:LINE: NAME: message" on stderr, FILE:LINE being where the
+ * instance is configured; the core then adds nothing, so each problem is
+ * reported once. Main thread, during init or worker_init; return SL_ERROR
+ * after it. */
+void sl_instance_error(const struct sl_instance *inst, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* ---- logging ---- */
 enum sl_log_level { SL_LOG_DEBUG = 0, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR };
+/* One line on stderr ("time level NAME: message"), written whole even when
+ * threads log at once. Any thread. inst may be NULL (the line says "sluice"). */
 void sl_log(const struct sl_instance *inst, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void sl_vlog(const struct sl_instance *inst, int level, const char *fmt, va_list ap);
+/* Whether sl_log at this level prints anything: skip costly formatting. Any thread. */
 bool sl_log_enabled(int level);
 
-/* ---- counters (shown by --stats and metrics); thread-safe ---- */
+/* ---- counters (shown by --stats and metrics) ----
+ * sl_counter_get finds or creates the instance's counter by name. Any
+ * thread; it takes a lock, so look a name up once and keep the pointer. The
+ * counter lives as long as the instance. NULL when out of memory.
+ * sl_counter_add is lock-free, any thread; a NULL counter is ignored. */
 struct sl_counter;
 struct sl_counter *sl_counter_get(const struct sl_instance *inst, const char *name);
 void sl_counter_add(struct sl_counter *c, int64_t n);
 
-/* ---- input side ---- */
-/* A fresh message from the worker's pool; never NULL (aborts on OOM). */
+/* ---- input side: the input worker thread that owns the sink only ---- */
+/* A fresh message from the worker's pool; never NULL (aborts on OOM). The
+ * input owns it until sl_sink_emit or sl_sink_reject takes it. */
 struct sl_msg *sl_sink_msg(struct sl_input_sink *s);
-/* Hand a message to the pipeline. Blocks while the next queue is full.
- * Returns 0, or SL_STOPPED when stopping (the message is still taken). */
+/* Hand a message to the pipeline; the pipeline owns it from now on. Blocks
+ * while the next queue is full. Returns 0, or SL_STOPPED when stopping (the
+ * message is still taken). */
 int sl_sink_emit(struct sl_input_sink *s, struct sl_msg *m);
 /* Push the partial batch now. Call before blocking on the source. */
 void sl_sink_flush(struct sl_input_sink *s);
@@ -174,23 +250,26 @@ void sl_sink_flush(struct sl_input_sink *s);
 bool sl_sink_writable(struct sl_input_sink *s);
 /* Wait up to timeout_ms for room downstream. True if writable. */
 bool sl_sink_wait(struct sl_input_sink *s, int timeout_ms);
+/* True once the pipeline is stopping (a signal): finish up and return. */
 bool sl_sink_stopping(const struct sl_input_sink *s);
 /* The input cannot hand this message on (oversize, unreadable): send it
- * straight to dead_letter with `error`; it still counts as read. */
+ * straight to dead_letter with `error` (copied); it still counts as read.
+ * The pipeline owns the message from now on. */
 void sl_sink_reject(struct sl_input_sink *s, struct sl_msg *m, const char *error);
-/* Messages this input emitted that are not yet delivered. */
-uint64_t sl_sink_in_flight(const struct sl_input_sink *s);
 
-/* ---- handler side ---- */
-/* Pass a message on to the next stage. */
+/* ---- handler side: inside process(), on its worker thread ---- */
+/* Pass a message on to the next stage, which owns it from now on. */
 void sl_emit(struct sl_emitter *e, struct sl_msg *m);
 /* The message failed at this stage: retried per the stage's retry policy,
- * then sent to dead_letter with `error` in x-sluice-error. */
+ * then sent to dead_letter with `error` (copied) in x-sluice-error. The
+ * core owns the message from now on. */
 void sl_fail(struct sl_emitter *e, struct sl_msg *m, const char *error);
 
 /* ---- output side ---- */
 /* Confirm (SL_OK), retry later (SL_RETRY), or dead-letter (SL_ERROR) one
- * message that write() took. Worker thread only. error may be NULL. */
+ * message that write() took; the core owns it again once this returns.
+ * Worker thread only, in write(), poll() or flush(). error (copied) may be
+ * NULL. */
 void sl_out_done(struct sl_msg *m, int status, const char *error);
 
 #ifdef __cplusplus

@@ -41,9 +41,12 @@ static int upper_process(void *ctx, struct sl_msg **msgs, size_t n, struct sl_em
 }
 
 static const struct sl_option upper_options[] = {
-    {"only_route", SL_OPT_STRING, NULL, false, "upper-case only messages with this route"},
-    {"tag", SL_OPT_STRING, "yes", false, "value of the x-upper header"},
-    {NULL, 0, NULL, false, NULL},
+    {.name = "only_route",
+     .type = SL_OPT_STRING,
+     .check = SL_CHECK_NONEMPTY,
+     .doc = "upper-case only messages with this route"},
+    {.name = "tag", .type = SL_OPT_STRING, .def = "yes", .doc = "value of the x-upper header"},
+    {0},
 };
 
 SL_PLUGIN_DEFINE = {
