@@ -1,15 +1,19 @@
 /* ack.c - ack tokens: one per input message, shared by every copy and part
- * of it. The last share to finish tells the input, in per-thread batches. */
+ * of it. The last share to finish tells the input, in per-thread batches.
+ * A handler that passes a message with sl_emit_tracked() puts a token of its
+ * own in front: it hears first, then the input's share is released. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine.h"
 
 struct sl__ack {
     _Atomic uint32_t refs;
     _Atomic bool failed;
-    struct sl_instance *input;
+    struct sl_instance *input; /* who is told: an input, or a handler (sl_emit_tracked) */
     struct sl_delivery d;
+    struct sl__ack *parent; /* a handler's token: the share of the input's it holds */
     struct sl__ack *next;
 };
 
@@ -32,6 +36,7 @@ static _Thread_local struct {
     unsigned nfree;
     struct sl_instance *input;
     struct sl_delivery d[DELIVERY_BATCH];
+    struct sl__ack *parent[DELIVERY_BATCH]; /* a handler's token: released after it heard */
     unsigned n;
 } tls;
 
@@ -70,6 +75,7 @@ struct sl__ack *sl__ack_new(struct sl_instance *input, const struct sl_msg *m)
     a->d.partition = m->source.partition;
     a->d.offset = m->source.offset;
     a->d.status = SL_OK;
+    a->parent = NULL;
     atomic_fetch_add_explicit(&input->in_flight, 1, memory_order_relaxed);
     return a;
 }
@@ -81,12 +87,25 @@ void sl__ack_ref(struct sl__ack *a)
 
 void sl__ack_flush(void)
 {
-    if (!tls.n)
-        return;
-    struct sl_instance *in = tls.input;
-    in->plugin->delivered(in->ctx, tls.d, tls.n);
-    atomic_fetch_sub_explicit(&in->in_flight, tls.n, memory_order_relaxed);
-    tls.n = 0;
+    /* The batch is copied out first: a handler's delivered() may release the
+     * messages it held back, which finishes their acks on this thread and
+     * so comes back here. */
+    while (tls.n) {
+        struct sl_delivery d[DELIVERY_BATCH];
+        struct sl__ack *parent[DELIVERY_BATCH];
+        struct sl_instance *in = tls.input;
+        size_t n = tls.n;
+        memcpy(d, tls.d, n * sizeof(d[0]));
+        memcpy(parent, tls.parent, n * sizeof(parent[0]));
+        tls.n = 0;
+        in->plugin->delivered(in->ctx, d, n);
+        atomic_fetch_sub_explicit(&in->in_flight, n, memory_order_relaxed);
+        /* A handler has heard (and, dedup, made its keys durable): only now
+         * may the shares it held of the inputs' tokens go. */
+        for (size_t i = 0; i < n; i++)
+            if (parent[i])
+                sl__ack_unref(parent[i], d[i].status != SL_OK);
+    }
 }
 
 static void ack_free(struct sl__ack *a)
@@ -112,8 +131,22 @@ void sl__ack_unref(struct sl__ack *a, bool failed)
     tls.input = a->input;
     tls.d[tls.n] = a->d;
     tls.d[tls.n].status = atomic_load(&a->failed) ? SL_ERROR : SL_OK;
+    tls.parent[tls.n] = a->parent;
     tls.n++;
     ack_free(a);
+}
+
+void sl_emit_tracked(struct sl_emitter *e, struct sl_msg *m, uint64_t cookie)
+{
+    struct sl_instance *inst = e->w ? e->w->stage->inst : NULL;
+    if (inst && inst->plugin->delivered) {
+        struct sl__msg *pm = sl__msg_private(m);
+        struct sl__ack *a = sl__ack_new(inst, m);
+        a->d.cookie = cookie;
+        a->parent = pm->ack; /* takes over the message's share */
+        pm->ack = a;
+    }
+    sl_emit(e, m);
 }
 
 void sl__ack_thread_exit(void)

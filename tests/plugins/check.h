@@ -1,5 +1,5 @@
 /* check.h - contexts of the engine-test plugins (in_seq, handler_failsome,
- * out_check); test_engine.c reads them through sl_instance.ctx. */
+ * out_check, handler_track); the tests read them through sl_instance.ctx. */
 #ifndef SLUICE_TEST_CHECK_H
 #define SLUICE_TEST_CHECK_H
 
@@ -45,6 +45,17 @@ struct check_out {
     const char *expect_error;        /* option: x-sluice-error every message must carry */
     const char *expect_stage;
     const char *expect_attempts;
+};
+
+/* handler_track: what its delivered() heard, per offset (sl_emit_tracked). */
+struct track_handler {
+    uint64_t count;
+    _Atomic uint64_t passed;
+    _Atomic uint64_t ok;
+    _Atomic uint64_t err;
+    _Atomic uint64_t duplicates; /* an offset reported twice */
+    _Atomic uint64_t bad;        /* an offset past count */
+    _Atomic uint8_t *seen;       /* per offset: 0 open, 1 ok, 2 dead-lettered */
 };
 
 #endif

@@ -150,8 +150,18 @@ struct sl_plugin {
      * without it the core tracks no acks for this input. */
     int (*run)(void *wctx, struct sl_input_sink *sink);
     void (*stop)(void *ctx); /* any thread, even a signal-time one; makes run() return soon */
-    /* Optional: messages fully delivered, in batches, from any thread (often
-     * an output's); d is valid only during the call. */
+    /* Optional: messages fully delivered, in batches; d is valid only during
+     * the call. When NULL, the engine does not track acks for this input.
+     * Input: every message it emitted (d->cookie is m->cookie).
+     * Handler: every message it passed with sl_emit_tracked() (d->cookie is
+     * the cookie given there), once all that came of it is final: confirmed
+     * by every output it matched, or by the dead-letter output (status
+     * SL_ERROR), or dropped by a later handler (SL_OK). A message retried
+     * downstream is not final yet. The handler hears before the input does.
+     * Threads: any thread (often an output's, or a later handler's),
+     * concurrently with process() and with other delivered() calls, so lock.
+     * No engine lock is held; it may sl_msg_release() messages it held back,
+     * but must not block for long or emit. */
     void (*delivered)(void *ctx, const struct sl_delivery *d, size_t n);
 
     /* Codec. decode sets m->record (allocated in m->arena); encode appends
@@ -260,6 +270,10 @@ void sl_sink_reject(struct sl_input_sink *s, struct sl_msg *m, const char *error
 /* ---- handler side: inside process(), on its worker thread ---- */
 /* Pass a message on to the next stage, which owns it from now on. */
 void sl_emit(struct sl_emitter *e, struct sl_msg *m);
+/* Pass a message on, and have the handler's delivered() callback told, with
+ * this cookie, once the message (with every copy and part made of it later)
+ * is final. Same as sl_emit() for a handler without delivered(). */
+void sl_emit_tracked(struct sl_emitter *e, struct sl_msg *m, uint64_t cookie);
 /* The message failed at this stage: retried per the stage's retry policy,
  * then sent to dead_letter with `error` (copied) in x-sluice-error. The
  * core owns the message from now on. */

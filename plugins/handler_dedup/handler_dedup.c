@@ -1,0 +1,314 @@
+/* handler_dedup - drops redelivered duplicates without voiding at-least-once:
+ * a key is remembered (committed) only once the message that carried it is
+ * delivered, which the engine reports through delivered() (sl_emit_tracked).
+ *
+ *   new key            passes; the key is in flight until its message is final
+ *   key in flight      the duplicate waits; when the first is final it is
+ *                      dropped (acked): delivered, or dead-lettered
+ *   committed key      dropped (acked) at once
+ *   no key             passes untouched (counted: no_key)
+ *
+ * A first message retried downstream keeps its key in flight; one dropped by
+ * a later handler counts as delivered. One that ends in dead_letter is not
+ * committed, so replaying the dead letters later passes through. Committed
+ * keys are bounded by max_keys (oldest evicted) and ttl_s; with state_file
+ * they survive restarts (keylog.c). Every worker shares one table under one
+ * lock, taken once per batch, so any `workers` count is correct. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sluice/sluice.h>
+
+#include "dedup_key.h"
+#include "inflight.h"
+#include "keylog.h"
+#include "keytable.h"
+
+struct dedup {
+    const struct sl_instance *inst;
+    struct dedup_key key;
+    uint32_t ttl_s;     /* 0: keys do not expire */
+    pthread_mutex_t mu; /* guards everything below */
+    struct keytable committed;
+    struct inflight inflight;
+    struct keylog log;
+    bool persistent;
+    bool log_failing; /* a state-file write failed: said once until it works */
+    size_t held_reported;
+    uint64_t evictions_reported, expirations_reported;
+    struct sl_counter *c_dropped, *c_held, *c_in_flight, *c_waiting, *c_evicted, *c_expired,
+        *c_no_key;
+};
+
+/* Per worker: what to do with each message of the batch once unlocked. */
+enum action { PASS, TRACK, DROP, HOLD };
+struct dedup_worker {
+    struct dedup *d;
+    uint8_t *act;
+    uint64_t *hash;
+    size_t cap;
+};
+
+static const struct sl_option dedup_options[] = {
+    {"key", SL_OPT_STRING, NULL, true,
+     "what identifies a message: \"record.PATH\", \"header:NAME\", \"key\" (the message key) or "
+     "\"payload\" (a hash of its bytes)"},
+    {"max_keys", SL_OPT_INT, "1000000", false,
+     "committed keys remembered (1..1000000000); the oldest are evicted first"},
+    {"ttl_s", SL_OPT_INT, "0", false, "forget a committed key after this many seconds (0: never)"},
+    {"state_file", SL_OPT_STRING, "", false,
+     "keep committed keys across restarts in this file (+ FILE.log); empty: memory only"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+static uint32_t now_s(void)
+{
+    return (uint32_t)time(NULL);
+}
+
+static void log_warning(void *arg, const char *msg)
+{
+    sl_log(arg, SL_LOG_WARN, "%s", msg);
+}
+
+/* Bring the gauges and counters up to date; caller holds mu. */
+static void publish_counts(struct dedup *d)
+{
+    sl_counter_add(d->c_held, (int64_t)d->committed.count - (int64_t)d->held_reported);
+    d->held_reported = d->committed.count;
+    sl_counter_add(d->c_evicted, (int64_t)(d->committed.evictions - d->evictions_reported));
+    d->evictions_reported = d->committed.evictions;
+    sl_counter_add(d->c_expired, (int64_t)(d->committed.expirations - d->expirations_reported));
+    d->expirations_reported = d->committed.expirations;
+}
+
+static void dedup_destroy(void *ctx)
+{
+    struct dedup *d = ctx;
+    if (!d)
+        return;
+    if (d->persistent)
+        keylog_close(&d->log, &d->committed);
+    keytable_free(&d->committed);
+    inflight_free(&d->inflight);
+    pthread_mutex_destroy(&d->mu);
+    free(d);
+}
+
+static int dedup_init(struct sl_instance *inst, void **ctx)
+{
+    const char *where = sl_instance_where(inst);
+    char err[600];
+    struct dedup *d = calloc(1, sizeof(*d));
+    if (!d)
+        return SL_ERROR;
+    pthread_mutex_init(&d->mu, NULL);
+    d->inst = inst;
+    *ctx = d;
+    if (dedup_key_parse(&d->key, sl_opt_str(inst, "key"), err, sizeof(err)) < 0) {
+        sl_log(inst, SL_LOG_ERROR, "%s: %s", where, err);
+        goto out_fail;
+    }
+    int64_t max_keys = sl_opt_int(inst, "max_keys"), ttl = sl_opt_int(inst, "ttl_s");
+    if (max_keys < 1 || max_keys > 1000000000) {
+        sl_log(inst, SL_LOG_ERROR, "%s: max_keys must be 1..1000000000, not %lld", where,
+               (long long)max_keys);
+        goto out_fail;
+    }
+    if (ttl < 0 || ttl > UINT32_MAX / 2) {
+        sl_log(inst, SL_LOG_ERROR, "%s: ttl_s must be 0..%u, not %lld", where, UINT32_MAX / 2,
+               (long long)ttl);
+        goto out_fail;
+    }
+    d->ttl_s = (uint32_t)ttl;
+    if (sl_instance_checking(inst))
+        return SL_OK;
+    if (keytable_init(&d->committed, (size_t)max_keys) < 0 || inflight_init(&d->inflight) < 0) {
+        sl_log(inst, SL_LOG_ERROR, "%s: out of memory for max_keys = %lld", where,
+               (long long)max_keys);
+        goto out_fail;
+    }
+    const char *state = sl_opt_str(inst, "state_file");
+    if (state && state[0]) {
+        if (keylog_open(&d->log, state, &d->committed, log_warning, inst, err, sizeof(err)) < 0) {
+            sl_log(inst, SL_LOG_ERROR, "%s: state_file: %s", where, err);
+            goto out_fail;
+        }
+        d->persistent = true;
+        if (d->ttl_s)
+            keytable_expire(&d->committed, now_s(), d->ttl_s);
+        sl_log(inst, SL_LOG_INFO, "%s: %zu committed keys loaded", state, d->committed.count);
+    }
+    d->c_dropped = sl_counter_get(inst, "duplicates_dropped");
+    d->c_held = sl_counter_get(inst, "keys_held");
+    d->c_in_flight = sl_counter_get(inst, "keys_in_flight");
+    d->c_waiting = sl_counter_get(inst, "duplicates_waiting");
+    d->c_evicted = sl_counter_get(inst, "evictions");
+    d->c_expired = sl_counter_get(inst, "expired");
+    d->c_no_key = sl_counter_get(inst, "no_key");
+    d->evictions_reported = d->committed.evictions; /* loading is not evicting */
+    d->expirations_reported = d->committed.expirations;
+    publish_counts(d);
+    return SL_OK;
+out_fail:
+    dedup_destroy(d);
+    *ctx = NULL;
+    return SL_ERROR;
+}
+
+static int dedup_worker_init(void *ctx, unsigned idx, void **wctx)
+{
+    (void)idx;
+    struct dedup_worker *w = calloc(1, sizeof(*w));
+    if (!w)
+        return SL_ERROR;
+    w->d = ctx;
+    *wctx = w;
+    return SL_OK;
+}
+
+static void dedup_worker_destroy(void *wctx)
+{
+    struct dedup_worker *w = wctx;
+    free(w->act);
+    free(w->hash);
+    free(w);
+}
+
+static int reserve(struct dedup_worker *w, size_t n)
+{
+    if (n <= w->cap)
+        return 0;
+    uint8_t *act = realloc(w->act, n);
+    if (act)
+        w->act = act;
+    uint64_t *hash = realloc(w->hash, n * sizeof(*hash));
+    if (hash)
+        w->hash = hash;
+    if (!act || !hash)
+        return -1;
+    w->cap = n;
+    return 0;
+}
+
+/* Decide under the lock; emit and release after it, so a full queue
+ * downstream never blocks delivered() (which needs the lock to let the
+ * outputs go on). */
+static int dedup_process(void *wctx, struct sl_msg **msgs, size_t n, struct sl_emitter *out)
+{
+    struct dedup_worker *w = wctx;
+    struct dedup *d = w->d;
+    if (reserve(w, n) < 0)
+        return SL_ERROR;
+    int64_t no_key = 0, dropped = 0, held = 0, tracked = 0;
+    pthread_mutex_lock(&d->mu);
+    if (d->ttl_s)
+        keytable_expire(&d->committed, now_s(), d->ttl_s);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h;
+        if (dedup_key_hash(&d->key, msgs[i], &h) < 0) {
+            w->act[i] = PASS;
+            no_key++;
+            continue;
+        }
+        h = h ? h : 1; /* 0 marks an empty slot in the tables */
+        w->hash[i] = h;
+        struct inflight_entry *e;
+        if (keytable_contains(&d->committed, h)) {
+            w->act[i] = DROP;
+            dropped++;
+        } else if ((e = inflight_find(&d->inflight, h))) {
+            w->act[i] = inflight_hold(&d->inflight, e, msgs[i]) == 0 ? HOLD : PASS;
+            held += w->act[i] == HOLD;
+        } else {
+            w->act[i] = inflight_add(&d->inflight, h) ? TRACK : PASS;
+            tracked += w->act[i] == TRACK;
+        }
+    }
+    publish_counts(d);
+    pthread_mutex_unlock(&d->mu);
+    for (size_t i = 0; i < n; i++) {
+        switch (w->act[i]) {
+        case TRACK:
+            sl_emit_tracked(out, msgs[i], w->hash[i]);
+            break;
+        case PASS:
+            sl_emit(out, msgs[i]);
+            break;
+        case DROP:
+            sl_msg_release(msgs[i]);
+            break;
+        default: /* HOLD: delivered() releases it */
+            break;
+        }
+    }
+    sl_counter_add(d->c_no_key, no_key);
+    sl_counter_add(d->c_dropped, dropped);
+    sl_counter_add(d->c_waiting, held);
+    sl_counter_add(d->c_in_flight, tracked);
+    return SL_OK;
+}
+
+static void dedup_delivered(void *ctx, const struct sl_delivery *dv, size_t n)
+{
+    struct dedup *d = ctx;
+    struct sl_msg **release = NULL;
+    size_t n_release = 0, cap_release = 0;
+    int64_t finished = 0;
+    uint32_t now = now_s();
+    pthread_mutex_lock(&d->mu);
+    for (size_t i = 0; i < n; i++) {
+        struct inflight_entry *e = inflight_find(&d->inflight, dv[i].cookie);
+        if (!e)
+            continue;
+        /* A dead letter's key stays uncommitted: replaying it must pass. */
+        if (dv[i].status == SL_OK && keytable_insert(&d->committed, dv[i].cookie, now) &&
+            d->persistent && keylog_append(&d->log, dv[i].cookie, now) < 0)
+            sl_log(d->inst, SL_LOG_ERROR, "out of memory queueing a key for the state file");
+        if (inflight_remove(&d->inflight, e, &release, &n_release, &cap_release) < 0)
+            sl_log(d->inst, SL_LOG_ERROR, "out of memory: held duplicates stay unacknowledged");
+        finished++;
+    }
+    /* Durable before the input may acknowledge the source (it hears after
+     * this returns), so a restart never forgets a key whose message is acked. */
+    if (d->persistent) {
+        if (keylog_sync(&d->log, &d->committed) < 0) {
+            if (!d->log_failing)
+                sl_log(d->inst, SL_LOG_ERROR, "state_file: cannot write: %s (retrying)",
+                       strerror(errno));
+            d->log_failing = true;
+        } else if (d->log_failing) {
+            sl_log(d->inst, SL_LOG_INFO, "state_file: writing again");
+            d->log_failing = false;
+        }
+    }
+    if (d->ttl_s)
+        keytable_expire(&d->committed, now, d->ttl_s);
+    publish_counts(d);
+    pthread_mutex_unlock(&d->mu);
+    for (size_t i = 0; i < n_release; i++)
+        sl_msg_release(release[i]);
+    free(release);
+    sl_counter_add(d->c_in_flight, -finished);
+    sl_counter_add(d->c_waiting, -(int64_t)n_release);
+    sl_counter_add(d->c_dropped, (int64_t)n_release);
+}
+
+SL_PLUGIN_DEFINE = {
+    SL_PLUGIN_HEADER,
+    .kind = SL_KIND_HANDLER,
+    .name = "dedup",
+    .version = SLUICE_VERSION,
+    .doc = "drop duplicates; a key is remembered only once its message is delivered",
+    .options = dedup_options,
+    .init = dedup_init,
+    .destroy = dedup_destroy,
+    .worker_init = dedup_worker_init,
+    .worker_destroy = dedup_worker_destroy,
+    .process = dedup_process,
+    .delivered = dedup_delivered,
+};
