@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# dedup handler cost: N distinct keys (default 10 M) through the JSON pipeline
+# generator -> json decode -> [dedup key = record.id] -> json encode -> null,
+# with and without the dedup stage (best of 3 each, interleaved). Prints the
+# rate ratio (target >= 0.8) and the memory the held keys cost (peak RSS
+# difference / N, target < 100 bytes per key), then the same with a state_file.
+# Usage: bench/dedup.sh [BUILD_DIR] [N]
+set -euo pipefail
+B=${1:-${SLUICE_BUILD_DIR:-build}}
+N=${2:-10000000}
+S=${SLUICE:-$B/bin/sluice}
+export SLUICE_PLUGIN_PATH=${SLUICE_PLUGIN_PATH:-$B/plugins}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+echo "machine: $(nproc) cpu, load $(cut -d' ' -f1-3 /proc/loadavg)"
+payload='{\"id\":\"order-{seq}\",\"ts\":{ts},\"level\":\"info\",\"msg\":\"payment accepted for customer\",\"amount\":{seq}}'
+conf() { # name handlers-line
+    cat >"$T/$1.conf" <<CONF
+inputs = ( { type = "generator"; count = $N; payload = "$payload"; codec = "json"; } );
+$2
+outputs = ( { type = "null"; codec = "json"; } );
+CONF
+}
+conf plain ""
+conf dedup "handlers = ( { type = \"dedup\"; key = \"record.id\"; max_keys = $N; } );"
+conf state "handlers = ( { type = \"dedup\"; key = \"record.id\"; max_keys = $N; state_file = \"$T/keys\"; } );"
+
+run() { # name -> "rate rss_kb"
+    rm -f "$T/keys" "$T/keys.log"
+    /usr/bin/time -f "%e %M" -o "$T/time" "$S" -c "$T/$1.conf" >/dev/null 2>"$T/$1.log" ||
+        { cat "$T/$1.log" >&2; exit 1; }
+    read -r secs rss <"$T/time"
+    echo "$(echo "$N / $secs" | bc -l) $rss"
+}
+for _ in 1 2 3; do
+    run plain >>"$T/plain.r"
+    run dedup >>"$T/dedup.r"
+done
+run state >>"$T/state.r"
+best() { sort -g "$1" | tail -1; }
+read -r plain_rate plain_rss < <(best "$T/plain.r")
+read -r dedup_rate dedup_rss < <(best "$T/dedup.r")
+read -r state_rate state_rss < <(best "$T/state.r")
+printf 'json_no_dedup keys=%d records_per_s=%.0f peak_rss_kb=%d\n' "$N" "$plain_rate" "$plain_rss"
+printf 'json_dedup keys=%d records_per_s=%.0f peak_rss_kb=%d fraction_of_no_dedup=%.3f bytes_per_key=%.1f\n' \
+    "$N" "$dedup_rate" "$dedup_rss" "$(echo "$dedup_rate / $plain_rate" | bc -l)" \
+    "$(echo "($dedup_rss - $plain_rss) * 1024 / $N" | bc -l)"
+printf 'json_dedup_state_file keys=%d records_per_s=%.0f fraction_of_no_dedup=%.3f\n' \
+    "$N" "$state_rate" "$(echo "$state_rate / $plain_rate" | bc -l)"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
