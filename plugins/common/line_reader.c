@@ -70,14 +70,20 @@ static bool stopping(const struct line_reader *r)
     return atomic_load_explicit(&r->stop, memory_order_relaxed);
 }
 
-/* The next line's message, its source set. */
-static struct sl_msg *next_msg(struct line_reader *r, struct sl_input_sink *sink)
+/* The byte offset in the file of the buffered byte at q. */
+static int64_t pos_of(const struct line_reader *r, const uint8_t *q)
+{
+    return (int64_t)r->offset - (int64_t)(r->buf + r->end - q);
+}
+
+/* The next line's message, its source set; end is the byte after the line. */
+static struct sl_msg *next_msg(struct line_reader *r, struct sl_input_sink *sink, int64_t end)
 {
     struct sl_msg *m = sl_sink_msg(sink);
     r->line_no++;
     m->source.name = r->label;
     m->source.offset = r->line_no;
-    m->cookie = (uint64_t)r->line_no;
+    m->cookie = r->track_line ? r->track_line(r->track_arg, end, r->line_no) : (uint64_t)r->line_no;
     return m;
 }
 
@@ -92,9 +98,9 @@ static void set_payload(struct line_reader *r, struct sl_msg *m, const uint8_t *
 /* A line of len bytes (at least len when !exact: its end was never read) is
  * over max_line: its head goes to dead_letter with an error saying so. */
 static void reject_long(struct line_reader *r, struct sl_input_sink *sink, const uint8_t *head,
-                        size_t len, bool exact)
+                        size_t len, bool exact, int64_t end)
 {
-    struct sl_msg *m = next_msg(r, sink);
+    struct sl_msg *m = next_msg(r, sink, end);
     char err[200];
     snprintf(err, sizeof(err), "%s:%" PRId64 ": line of %s%zu bytes is over max_line (%zu)%s",
              r->label, r->line_no, exact ? "" : "at least ", len, r->max_line,
@@ -106,11 +112,13 @@ static void reject_long(struct line_reader *r, struct sl_input_sink *sink, const
 
 static void emit(struct line_reader *r, struct sl_input_sink *sink, const uint8_t *p, size_t n)
 {
+    /* the line and its newline, when there is one */
+    int64_t end = pos_of(r, p + n) + (p + n < r->buf + r->end && p[n] == '\n');
     if (n > r->max_line) {
-        reject_long(r, sink, p, n, true);
+        reject_long(r, sink, p, n, true, end);
         return;
     }
-    struct sl_msg *m = next_msg(r, sink);
+    struct sl_msg *m = next_msg(r, sink, end);
     set_payload(r, m, p, n);
     sl_sink_emit(sink, m);
 }
@@ -140,10 +148,12 @@ static void start_skip(struct line_reader *r)
     r->start = r->end;
 }
 
-/* Reject the skipped line; len is the part of it read so far. */
-static void end_skip(struct line_reader *r, struct sl_input_sink *sink, size_t len, bool exact)
+/* Reject the skipped line; len is the part of it read so far, end the byte
+ * after it. */
+static void end_skip(struct line_reader *r, struct sl_input_sink *sink, size_t len, bool exact,
+                     int64_t end)
 {
-    reject_long(r, sink, r->head.data, len, exact);
+    reject_long(r, sink, r->head.data, len, exact, end);
     r->skipping = false;
     if (r->head.cap > READ_CHUNK)
         sl_buf_free(&r->head); /* do not pin up to max_line bytes */
@@ -159,7 +169,7 @@ static void skip_more(struct line_reader *r, struct sl_input_sink *sink)
         return;
     }
     size_t rest = (size_t)(nl - (r->buf + r->start));
-    end_skip(r, sink, r->skipped + rest, true);
+    end_skip(r, sink, r->skipped + rest, true, pos_of(r, nl + 1));
     r->start += rest + 1;
 }
 
@@ -169,7 +179,7 @@ static void skip_more(struct line_reader *r, struct sl_input_sink *sink)
 static void emit_rest(struct line_reader *r, struct sl_input_sink *sink, bool exact)
 {
     if (r->skipping) {
-        end_skip(r, sink, r->skipped + (r->end - r->start), exact);
+        end_skip(r, sink, r->skipped + (r->end - r->start), exact, (int64_t)r->offset);
         r->start = r->end;
         return;
     }
@@ -279,6 +289,8 @@ static void switch_to_next(struct line_reader *r, struct sl_input_sink *sink)
     r->offset = 0;
     r->line_no = 0;
     r->gone_logged = false;
+    if (r->new_file)
+        r->new_file(r->track_arg, r->fd);
 }
 
 /* Looks at the followed file once it has no more to give: shorter than what
@@ -298,6 +310,8 @@ static void check_rotation(struct line_reader *r, struct sl_input_sink *sink)
         if (lseek(r->fd, 0, SEEK_SET) == 0) {
             r->offset = 0;
             r->line_no = 0;
+            if (r->new_file)
+                r->new_file(r->track_arg, r->fd);
         }
         return;
     }

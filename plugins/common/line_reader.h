@@ -27,6 +27,12 @@ struct line_reader {
     struct sl_buf head; /* its first max_line bytes, for dead_letter */
     const char *label;  /* the path (reopened when following), or "stdin" */
     const struct sl_instance *inst;
+    /* Optional (the file input's checkpoint): told of every line with the
+     * byte after it (end) and its number; returns the message's cookie.
+     * new_file: reading moved to another file (fd) or back to the start. */
+    uint64_t (*track_line)(void *arg, int64_t end, int64_t line_no);
+    void (*new_file)(void *arg, int fd);
+    void *track_arg;
 };
 
 /* A reader of fd (closed on destroy when owns_fd). With follow, label is the
