@@ -6,7 +6,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build build-asan run test test-unit test-asan install deb docs-graph bench fuzz format clean
+.PHONY: all deps build build-asan run test test-unit test-asan install deb docs-graph bench fuzz soak format clean
 
 all: build
 
@@ -53,6 +53,14 @@ deb: deps
 # The picture of the example pipeline the README shows.
 docs-graph: build
 	$(BUILD)/bin/sluice -c docs/pipeline.conf --graph | dot -Tsvg -o docs/pipeline.svg
+
+# The crash soak's long form (its short form runs in make test): 20 kill -9 per
+# pipeline, lost and duplicated counts printed per pipeline.
+soak: build
+	SLUICE=$(abspath $(BUILD))/bin/sluice SLUICE_PLUGIN_PATH=$(abspath $(BUILD))/plugins \
+	  SLUICE_BUILD_DIR=$(abspath $(BUILD)) SLUICE_SOURCE_DIR=$(CURDIR) \
+	  SOAK_KILLS=20 SOAK_LINES=200000 SOAK_KAFKA_MESSAGES=40000 \
+	  bash tests/integration/test_crash_soak.sh
 
 bench: build
 	@for b in bench/*.sh; do echo "== $$b"; \
