@@ -161,6 +161,10 @@ static void run_batch(struct sl__worker *w, struct sl_msg **msgs, size_t n, bool
     default:
         run_output(w, msgs, n);
         publish_confirmed(w);
+        /* Tell the inputs (and tracking handlers: dedup makes its keys
+         * durable then) at once: the less confirmed-but-unacknowledged work
+         * a crash leaves, the less is delivered twice after it. */
+        sl__ack_flush();
         break;
     }
 }

@@ -116,7 +116,7 @@ check "$(count "file -> dedup -> file, $KILLS kills" "$N" "$T/out.jsonl" "$T/dlq
 sed -e '/^handlers/d' -e "s#$T/out.jsonl#$T/out2.jsonl#; s#$T/dlq.jsonl#$T/dlq2.jsonl#; s#$T/in.pos#$T/in2.pos#" \
     "$T/file.conf" >"$T/file2.conf"
 kill_loop "$T/file2.conf" "$T/file2.log" lines_in "$T/out2.jsonl" "$T/dlq2.jsonl"
-check "$(count "file -> file (checkpoint, no dedup), $KILLS kills" "$N" "$T/out2.jsonl" "$T/dlq2.jsonl")" "$N"
+check "$(count "file -> file (checkpoint, no dedup), $KILLS kills" "$N" "$T/out2.jsonl" "$T/dlq2.jsonl")" $((KILLS * N))
 
 # 3. kafka -> dedup -> lua -> kafka on the mock cluster.
 K=${SOAK_KAFKA_MESSAGES:-10000}
