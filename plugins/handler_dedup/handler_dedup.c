@@ -54,15 +54,27 @@ struct dedup_worker {
 };
 
 static const struct sl_option dedup_options[] = {
-    {"key", SL_OPT_STRING, NULL, true,
-     "what identifies a message: \"record.PATH\", \"header:NAME\", \"key\" (the message key) or "
-     "\"payload\" (a hash of its bytes)"},
-    {"max_keys", SL_OPT_INT, "1000000", false,
-     "committed keys remembered (1..1000000000); the oldest are evicted first"},
-    {"ttl_s", SL_OPT_INT, "0", false, "forget a committed key after this many seconds (0: never)"},
-    {"state_file", SL_OPT_STRING, "", false,
-     "keep committed keys across restarts in this file (+ FILE.log); empty: memory only"},
-    {NULL, 0, NULL, false, NULL},
+    {.name = "key",
+     .type = SL_OPT_STRING,
+     .required = true,
+     .check = SL_CHECK_NONEMPTY,
+     .doc = "what identifies a message: \"record.PATH\", \"header:NAME\", \"key\" (the message "
+            "key) or \"payload\" (a hash of its bytes)"},
+    {.name = "max_keys",
+     .type = SL_OPT_INT,
+     .def = "1000000",
+     SL_RANGE(1, 1000000000),
+     .doc = "committed keys remembered; the oldest are evicted first"},
+    {.name = "ttl_s",
+     .type = SL_OPT_INT,
+     .def = "0",
+     SL_RANGE(0, 2147483647),
+     .doc = "forget a committed key after this many seconds (0: never)"},
+    {.name = "state_file",
+     .type = SL_OPT_STRING,
+     .def = "",
+     .doc = "keep committed keys across restarts in this file (+ FILE.log); empty: memory only"},
+    {0},
 };
 
 static uint32_t now_s(void)
@@ -101,42 +113,33 @@ static void dedup_destroy(void *ctx)
 
 static int dedup_init(struct sl_instance *inst, void **ctx)
 {
-    const char *where = sl_instance_where(inst);
     char err[600];
     struct dedup *d = calloc(1, sizeof(*d));
-    if (!d)
+    if (!d) {
+        sl_instance_error(inst, "out of memory");
         return SL_ERROR;
+    }
     pthread_mutex_init(&d->mu, NULL);
     d->inst = inst;
-    *ctx = d;
+    *ctx = d; /* destroy frees it, also when init fails below */
     if (dedup_key_parse(&d->key, sl_opt_str(inst, "key"), err, sizeof(err)) < 0) {
-        sl_log(inst, SL_LOG_ERROR, "%s: %s", where, err);
-        goto out_fail;
+        sl_instance_error(inst, "%s", err);
+        return SL_ERROR;
     }
-    int64_t max_keys = sl_opt_int(inst, "max_keys"), ttl = sl_opt_int(inst, "ttl_s");
-    if (max_keys < 1 || max_keys > 1000000000) {
-        sl_log(inst, SL_LOG_ERROR, "%s: max_keys must be 1..1000000000, not %lld", where,
-               (long long)max_keys);
-        goto out_fail;
-    }
-    if (ttl < 0 || ttl > UINT32_MAX / 2) {
-        sl_log(inst, SL_LOG_ERROR, "%s: ttl_s must be 0..%u, not %lld", where, UINT32_MAX / 2,
-               (long long)ttl);
-        goto out_fail;
-    }
-    d->ttl_s = (uint32_t)ttl;
+    /* ranges: the options table */
+    int64_t max_keys = sl_opt_int(inst, "max_keys");
+    d->ttl_s = (uint32_t)sl_opt_int(inst, "ttl_s");
     if (sl_instance_checking(inst))
         return SL_OK;
     if (keytable_init(&d->committed, (size_t)max_keys) < 0 || inflight_init(&d->inflight) < 0) {
-        sl_log(inst, SL_LOG_ERROR, "%s: out of memory for max_keys = %lld", where,
-               (long long)max_keys);
-        goto out_fail;
+        sl_instance_error(inst, "out of memory for max_keys = %lld", (long long)max_keys);
+        return SL_ERROR;
     }
     const char *state = sl_opt_str(inst, "state_file");
     if (state && state[0]) {
         if (keylog_open(&d->log, state, &d->committed, log_warning, inst, err, sizeof(err)) < 0) {
-            sl_log(inst, SL_LOG_ERROR, "%s: state_file: %s", where, err);
-            goto out_fail;
+            sl_instance_error(inst, "state_file: %s", err);
+            return SL_ERROR;
         }
         d->persistent = true;
         if (d->ttl_s)
@@ -154,10 +157,6 @@ static int dedup_init(struct sl_instance *inst, void **ctx)
     d->expirations_reported = d->committed.expirations;
     publish_counts(d);
     return SL_OK;
-out_fail:
-    dedup_destroy(d);
-    *ctx = NULL;
-    return SL_ERROR;
 }
 
 static int dedup_worker_init(void *ctx, unsigned idx, void **wctx)

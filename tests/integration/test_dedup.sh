@@ -51,8 +51,8 @@ bad() { # option-line expected-message
     grep -q "bad.conf:3: .*$2" "$T/bad.log" || { cat "$T/bad.log"; fail "no FILE:LINE error for: $1"; }
 }
 bad 'key = "record";' 'record.PATH'
-bad 'key = "id"; max_keys = 0;' 'key = "id"'
-bad 'key = "key"; max_keys = 0;' 'max_keys must be'
-bad 'key = "key"; ttl_s = -1;' 'ttl_s must be'
+bad 'key = "id";' 'key = "id": expected'
+bad 'key = "key"; max_keys = 0;' "option 'max_keys' of handler 'dedup' must be between 1"
+bad 'key = "key"; ttl_s = -1;' "option 'ttl_s' of handler 'dedup' must be between 0"
 bad 'max_keys = 5;' 'key'
 pass "bad dedup options are FILE:LINE errors at --check"

@@ -56,8 +56,12 @@ static void track_delivered(void *ctx, const struct sl_delivery *d, size_t n)
 }
 
 static const struct sl_option track_options[] = {
-    {"count", SL_OPT_INT, "1000", false, "offsets 0..count-1 are expected"},
-    {NULL, 0, NULL, false, NULL},
+    {.name = "count",
+     .type = SL_OPT_INT,
+     .def = "1000",
+     SL_RANGE(1, 100000000),
+     .doc = "offsets 0..count-1 are expected"},
+    {0},
 };
 
 SL_PLUGIN_DEFINE = {

@@ -137,7 +137,7 @@ static const struct sl_option flaky_options[] = {
     {.name = "stall_ms",
      .type = SL_OPT_INT,
      .def = "0",
-     .check = SL_CHECK_DURATION_MS,
+     SL_RANGE(0, 60000),
      .doc = "how long a pause lasts"},
     {.name = "fail_key_prefix",
      .type = SL_OPT_STRING,
@@ -158,6 +158,7 @@ SL_PLUGIN_DEFINE = {
     .version = "0.0.1",
     .doc = "appends lines to a file, failing or stalling some writes (delivery tests)",
     .options = flaky_options,
+    .max_workers = 1, /* the counters are per instance */
     .init = flaky_init,
     .destroy = flaky_destroy,
     .write = flaky_write,
