@@ -1,6 +1,7 @@
 # Thin wrapper over CMake: `make run` and `make test` work on a fresh Debian 12.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 DEB_BUILD  ?= build-deb
 PREFIX     ?= /usr/local
 DESTDIR    ?=
@@ -25,14 +26,22 @@ build: deps $(BUILD)/CMakeCache.txt
 build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 
+$(TSAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_TSAN=ON
+
+build-tsan: deps $(TSAN_BUILD)/CMakeCache.txt
+	cmake --build $(TSAN_BUILD) -j$(JOBS)
+
 run: build
 	$(BUILD)/bin/sluice -c configs/quickstart.conf
 
 # Every test: unit + integration in the normal build, unit tests again under
-# AddressSanitizer + UndefinedBehaviorSanitizer.
-test: build build-asan
+# AddressSanitizer + UndefinedBehaviorSanitizer, and the queue, pool and
+# engine tests under ThreadSanitizer (any race fails them).
+test: build build-asan build-tsan
 	cd $(BUILD) && ctest --output-on-failure -j2
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -L unit -j2
+	cd $(TSAN_BUILD) && ctest --output-on-failure -L unit -j2
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
@@ -78,4 +87,4 @@ format:
 	git ls-files '*.c' '*.h' '*.cpp' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(DEB_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(DEB_BUILD)
