@@ -55,7 +55,8 @@ void sl__pool_destroy(void);
 
 /* ---- bounded MPMC queue of batches (queue.c) ---- */
 struct sl__queue;
-struct sl__queue *sl__queue_new(const char *name, uint32_t slots);
+/* Named name + suffix (metrics, logs). NULL when out of memory. */
+struct sl__queue *sl__queue_new(const char *name, const char *suffix, uint32_t slots);
 void sl__queue_free(struct sl__queue *q);
 /* Every producer registers before start and says done once; the queue
  * closes when the last one is done. */
@@ -71,6 +72,10 @@ bool sl__queue_wait_writable(struct sl__queue *q, int timeout_ms);
 bool sl__queue_empty(struct sl__queue *q);
 uint32_t sl__queue_fill_pct(struct sl__queue *q);
 const char *sl__queue_name(const struct sl__queue *q);
+
+/* Append printf-style text of any length (message.c); keeps b NUL-terminated.
+ * Returns 0, or -1 out of memory. */
+int sl__buf_printf(struct sl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- time and ids (util.c) ---- */
 int64_t sl__now_ns(void);
@@ -257,7 +262,7 @@ struct sl_emitter {
 
 struct sl__stage {
     int kind;
-    char label[128];
+    char *label;               /* owner's name, + ".decode" for a decode stage */
     struct sl_instance *inst;  /* decode: the codec instance */
     struct sl_instance *owner; /* decode: the input; else inst */
     struct sl__link in;

@@ -2,7 +2,6 @@
  * /healthz, served by libmicrohttpd's own thread from the same atomic
  * counters the --stats line reads. */
 #include <netdb.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <microhttpd.h>
 #include <stdio.h>
@@ -11,18 +10,6 @@
 #include <sys/resource.h>
 
 #include "engine.h"
-
-static void add(struct sl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(struct sl_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    char line[1024];
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        sl_buf_append(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-}
 
 /* A label value as the exposition format wants it: backslash, double quote
  * and newline escaped (stage names and script counter names are free text). */
@@ -42,18 +29,18 @@ static void add_escaped(struct sl_buf *b, const char *v)
 static void sample_start(struct sl_buf *b, struct sl__pipeline *pl, const char *name,
                          const char *const *labels)
 {
-    add(b, "sluice_%s{pipeline=\"", name);
+    sl__buf_printf(b, "sluice_%s{pipeline=\"", name);
     add_escaped(b, pl->name);
     for (size_t i = 0; labels[i]; i += 2) {
-        add(b, "\",%s=\"", labels[i]);
+        sl__buf_printf(b, "\",%s=\"", labels[i]);
         add_escaped(b, labels[i + 1]);
     }
-    add(b, "\"} ");
+    sl__buf_printf(b, "\"} ");
 }
 
 static void header(struct sl_buf *b, const char *name, const char *type, const char *help)
 {
-    add(b, "# HELP sluice_%s %s\n# TYPE sluice_%s %s\n", name, help, name, type);
+    sl__buf_printf(b, "# HELP sluice_%s %s\n# TYPE sluice_%s %s\n", name, help, name, type);
 }
 
 static const char *const stage_kinds[] = {"decode", "handler", "output", "dead_letter"};
@@ -74,7 +61,7 @@ static void family(struct sl_buf *b, struct sl__pipeline *pl, const char *name, 
             "plugin", inst->plugin->name,        NULL};
         sl__stats_read(inst, &c);
         sample_start(b, pl, name, labels);
-        add(b, "%llu\n", (unsigned long long)*(uint64_t *)((char *)&c + field));
+        sl__buf_printf(b, "%llu\n", (unsigned long long)*(uint64_t *)((char *)&c + field));
     }
 }
 
@@ -100,22 +87,22 @@ static void render(struct sl__pipeline *pl, struct sl_buf *b)
         for (unsigned q = 0; q < s->in.nq; q++) {
             sample_start(b, pl, "queue_fill_ratio",
                          (const char *[]){"queue", sl__queue_name(s->in.q[q]), NULL});
-            add(b, "%.2f\n", sl__queue_fill_pct(s->in.q[q]) / 100.0);
+            sl__buf_printf(b, "%.2f\n", sl__queue_fill_pct(s->in.q[q]) / 100.0);
         }
     }
     header(b, "in_flight", "gauge", "Messages read by an input and not yet delivered.");
     for (size_t i = 0; i < pl->n_inputs; i++) {
         sample_start(b, pl, "in_flight", (const char *[]){"stage", pl->inputs[i]->name, NULL});
-        add(b, "%llu\n", (unsigned long long)atomic_load(&pl->inputs[i]->in_flight));
+        sl__buf_printf(b, "%llu\n", (unsigned long long)atomic_load(&pl->inputs[i]->in_flight));
     }
     struct sl__counts t;
     sl__totals(pl, &t);
     header(b, "unrouted_total", "counter", "Messages no output's match selected (acknowledged).");
     sample_start(b, pl, "unrouted_total", (const char *[]){NULL});
-    add(b, "%llu\n", (unsigned long long)t.unrouted);
+    sl__buf_printf(b, "%llu\n", (unsigned long long)t.unrouted);
     header(b, "pooled_messages", "gauge", "Message structs the pools ever allocated.");
     sample_start(b, pl, "pooled_messages", (const char *[]){NULL});
-    add(b, "%llu\n", (unsigned long long)sl__pool_msgs_created());
+    sl__buf_printf(b, "%llu\n", (unsigned long long)sl__pool_msgs_created());
     header(b, "script_counter_total", "counter", "Counters kept by handlers (sluice.counter).");
     for (size_t i = 0; i < pl->n_all; i++) {
         struct sl_instance *inst = pl->all[i];
@@ -123,7 +110,7 @@ static void render(struct sl__pipeline *pl, struct sl_buf *b)
         for (struct sl_counter *c = inst->counters; c; c = sl__counter_next(c)) {
             sample_start(b, pl, "script_counter_total",
                          (const char *[]){"stage", inst->name, "name", sl__counter_name(c), NULL});
-            add(b, "%lld\n", (long long)sl__counter_value(c));
+            sl__buf_printf(b, "%lld\n", (long long)sl__counter_value(c));
         }
         pthread_mutex_unlock(&inst->counters_mu);
     }
@@ -143,16 +130,16 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     const char *type = "text/plain; version=0.0.4";
     if (strcmp(method, "GET") != 0) {
         status = MHD_HTTP_METHOD_NOT_ALLOWED;
-        add(&b, "GET only\n");
+        sl__buf_printf(&b, "GET only\n");
     } else if (strcmp(url, "/metrics") == 0) {
         render(pl, &b);
     } else if (strcmp(url, "/healthz") == 0) {
         bool ok = !atomic_load(&pl->fatal);
         status = ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
-        add(&b, ok ? "ok\n" : "failed\n");
+        sl__buf_printf(&b, ok ? "ok\n" : "failed\n");
     } else {
         status = MHD_HTTP_NOT_FOUND;
-        add(&b, "try /metrics or /healthz\n");
+        sl__buf_printf(&b, "try /metrics or /healthz\n");
     }
     struct MHD_Response *r =
         MHD_create_response_from_buffer(b.len, b.data ? b.data : (void *)"", MHD_RESPMEM_MUST_COPY);

@@ -21,9 +21,10 @@ static int link_init(struct sl__link *l, const char *label, struct sl_instance *
     /* capacity counts messages; the ring holds whole batches */
     uint32_t slots = (capacity + batch - 1) / batch;
     for (unsigned i = 0; i < nq; i++) {
-        char name[160];
-        snprintf(name, sizeof(name), nq > 1 ? "%s#%u" : "%s", label, i);
-        if (!(l->q[i] = sl__queue_new(name, slots)))
+        char suffix[16] = "";
+        if (nq > 1)
+            snprintf(suffix, sizeof(suffix), "#%u", i);
+        if (!(l->q[i] = sl__queue_new(label, suffix, slots)))
             return -1;
     }
     return 0;
@@ -48,18 +49,23 @@ static struct sl__stage *stage_new(struct sl__pipeline *pl, int kind, struct sl_
     s->inst = inst;
     s->owner = owner;
     s->nworkers = workers;
-    snprintf(s->label, sizeof(s->label), "%s%s", owner->name,
-             kind == SL__STAGE_DECODE ? ".decode" : "");
+    const char *suffix = kind == SL__STAGE_DECODE ? ".decode" : "";
+    size_t len = strlen(owner->name) + strlen(suffix) + 1;
+    if ((s->label = malloc(len)))
+        snprintf(s->label, len, "%s%s", owner->name, suffix);
     unsigned nq = ordered && workers > 1 ? workers : 1;
     s->workers = calloc(workers, sizeof(*s->workers));
     struct sl__stage **stages = realloc(pl->stages, (pl->n_stages + 1) * sizeof(*stages));
-    if (!s->workers || !stages ||
+    if (stages)
+        pl->stages = stages;
+    if (!s->label || !s->workers || !stages ||
         link_init(&s->in, s->label, owner, nq, pl->queue_capacity, batch, linger) < 0) {
+        link_fini(&s->in);
         free(s->workers);
+        free(s->label);
         free(s);
         return NULL;
     }
-    pl->stages = stages;
     pl->stages[pl->n_stages++] = s;
     return s;
 }
@@ -310,6 +316,7 @@ void sl__pipeline_free(struct sl__pipeline *pl)
         }
         link_fini(&s->in);
         free(s->workers);
+        free(s->label);
         free(s);
     }
     free(pl->stages);

@@ -24,12 +24,13 @@ struct sl__queue {
     bool closed;
     unsigned waiting_consumers;
     unsigned waiting_producers;
-    char name[128];
+    char name[]; /* whole, however long the stage's name */
 };
 
-struct sl__queue *sl__queue_new(const char *name, uint32_t slots)
+struct sl__queue *sl__queue_new(const char *name, const char *suffix, uint32_t slots)
 {
-    struct sl__queue *q = calloc(1, sizeof(*q));
+    size_t len = strlen(name) + strlen(suffix) + 1;
+    struct sl__queue *q = calloc(1, sizeof(*q) + len);
     if (!q)
         return NULL;
     if (slots < 2)
@@ -40,7 +41,7 @@ struct sl__queue *sl__queue_new(const char *name, uint32_t slots)
         return NULL;
     }
     q->cap = slots;
-    snprintf(q->name, sizeof(q->name), "%s", name);
+    snprintf(q->name, len, "%s%s", name, suffix);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -131,35 +131,38 @@ void sl__stats_line(struct sl__pipeline *pl, FILE *out, bool final)
     struct sl__stats_mark *last = &pl->stats_mark;
     if (final)
         *last = (struct sl__stats_mark){.ns = pl->started_ns};
-    char rin[32], rout[32], line[2048];
+    char rin[32], rout[32];
     rate(rin, sizeof(rin), t.in - last->in, now - last->ns);
     rate(rout, sizeof(rout), t.out - last->out, now - last->ns);
     *last = (struct sl__stats_mark){t.in, t.out, now};
-    size_t len = (size_t)snprintf(
-        line, sizeof(line),
-        "stats:%s in=%llu (%s/s%s) out=%llu (%s/s%s) dead_lettered=%llu discarded=%llu "
-        "dropped=%llu retried=%llu unrouted=%llu queues:",
-        final ? " final" : "", (unsigned long long)t.in, rin, final ? " average" : "",
-        (unsigned long long)t.out, rout, final ? " average" : "", (unsigned long long)t.dead,
-        (unsigned long long)t.discarded, (unsigned long long)t.dropped,
-        (unsigned long long)t.retried, (unsigned long long)t.unrouted);
-    for (size_t j = 0; j < pl->n_stages && len < sizeof(line) - 64; j++) {
+    struct sl_buf line = {0}; /* whole, however many stages and counters */
+    sl__buf_printf(&line,
+                   "stats:%s in=%llu (%s/s%s) out=%llu (%s/s%s) dead_lettered=%llu discarded=%llu "
+                   "dropped=%llu retried=%llu unrouted=%llu queues:",
+                   final ? " final" : "", (unsigned long long)t.in, rin, final ? " average" : "",
+                   (unsigned long long)t.out, rout, final ? " average" : "",
+                   (unsigned long long)t.dead, (unsigned long long)t.discarded,
+                   (unsigned long long)t.dropped, (unsigned long long)t.retried,
+                   (unsigned long long)t.unrouted);
+    for (size_t j = 0; j < pl->n_stages; j++) {
         struct sl__stage *s = pl->stages[j];
         uint32_t pct = 0;
         for (unsigned q = 0; q < s->in.nq; q++) {
             uint32_t p = sl__queue_fill_pct(s->in.q[q]);
             pct = p > pct ? p : pct;
         }
-        len += (size_t)snprintf(line + len, sizeof(line) - len, " %s=%u%%", s->label, pct);
+        sl__buf_printf(&line, " %s=%u%%", s->label, pct);
     }
-    for (size_t i = 0; i < pl->n_all && len < sizeof(line) - 64; i++) {
+    for (size_t i = 0; i < pl->n_all; i++) {
         struct sl_instance *inst = pl->all[i];
         pthread_mutex_lock(&inst->counters_mu);
-        for (struct sl_counter *c = inst->counters; c && len < sizeof(line) - 64; c = c->next)
-            len += (size_t)snprintf(line + len, sizeof(line) - len, " %s.%s=%lld", inst->name,
-                                    c->name, (long long)atomic_load(&c->value));
+        for (struct sl_counter *c = inst->counters; c; c = c->next)
+            sl__buf_printf(&line, " %s.%s=%lld", inst->name, c->name,
+                           (long long)atomic_load(&c->value));
         pthread_mutex_unlock(&inst->counters_mu);
     }
-    fprintf(out, "%s\n", line);
+    if (line.data)
+        fprintf(out, "%s\n", (const char *)line.data);
+    sl_buf_free(&line);
     fflush(out);
 }

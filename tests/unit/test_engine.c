@@ -313,6 +313,38 @@ static void test_dropped_is_only_dropped(void **state)
     finish(pl);
 }
 
+/* A stage name of any length is kept whole: in x-sluice-stage, in the
+ * stage's label (metrics) and in its queue's name (once cut at 127 bytes,
+ * so two long names could read the same). */
+static void test_long_stage_names(void **state)
+{
+    (void)state;
+    char name[301];
+    memset(name, 'h', 300);
+    name[300] = '\0';
+    char conf[2048];
+    snprintf(conf, sizeof(conf),
+             TINY_QUEUE "inputs = ( { type = \"seq\"; count = 100; } );\n"
+                        "handlers = ( { type = \"failsome\"; name = \"%s\"; fail_every = 10; } );\n"
+                        "outputs = ( { type = \"check\"; } );\n"
+                        "dead_letter = { type = \"check\"; expect_error = \"failsome: *\";\n"
+                        "                expect_stage = \"%s\"; };\n",
+             name, name);
+    struct sl__pipeline *pl = load("long-names.conf", conf);
+    run(pl);
+    struct check_out *dlq = pl->dlq->ctx;
+    assert_int_equal(atomic_load(&dlq->dead_ok), 10);
+    bool found = false;
+    for (size_t j = 0; j < pl->n_stages; j++)
+        if (pl->stages[j]->kind == SL__STAGE_HANDLER) {
+            assert_string_equal(pl->stages[j]->label, name);
+            assert_string_equal(sl__queue_name(pl->stages[j]->in.q[0]), name);
+            found = true;
+        }
+    assert_true(found);
+    finish(pl);
+}
+
 /* Routes: each output's `match` glob over the input name. */
 static void test_routing(void **state)
 {
@@ -806,6 +838,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_seventy_outputs),
         cmocka_unit_test(test_every_failure_source),
         cmocka_unit_test(test_dropped_is_only_dropped),
+        cmocka_unit_test(test_long_stage_names),
         cmocka_unit_test(test_routing),
         cmocka_unit_test(test_acks_retries_dead_letters),
         cmocka_unit_test(test_acks_fan_out),

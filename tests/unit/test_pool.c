@@ -140,7 +140,7 @@ static void *queue_recycler(void *arg)
 static void test_cross_thread_free_running(void **state)
 {
     (void)state;
-    struct sl__queue *q = sl__queue_new("recycle", 2);
+    struct sl__queue *q = sl__queue_new("recycle", "", 2);
     sl__queue_add_producer(q);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, queue_recycler, q), 0);

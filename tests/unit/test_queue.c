@@ -120,7 +120,7 @@ static void *mpmc_consumer(void *arg)
 static void run_mpmc(unsigned producers, unsigned consumers, uint32_t batches, uint32_t slots)
 {
     struct mpmc t = {.producers = producers, .batches = batches, .items = items_for(batches)};
-    t.q = sl__queue_new("mpmc", slots);
+    t.q = sl__queue_new("mpmc", "", slots);
     assert_non_null(t.q);
     for (unsigned p = 0; p < producers; p++) {
         t.seen[p] = calloc(t.items, 1);
@@ -188,7 +188,7 @@ static void *push_one(void *arg)
 static void test_full_queue_blocks_producer(void **state)
 {
     (void)state;
-    struct sl__queue *q = sl__queue_new("full", 2);
+    struct sl__queue *q = sl__queue_new("full", "", 2);
     sl__queue_push(q, batch_of(0, 0, 1));
     sl__queue_push(q, batch_of(0, 1, 1));
     assert_false(sl__queue_writable(q));
@@ -225,7 +225,7 @@ static void test_full_queue_blocks_producer(void **state)
 static void test_min_two_slots(void **state)
 {
     (void)state;
-    struct sl__queue *q = sl__queue_new("tiny", 0);
+    struct sl__queue *q = sl__queue_new("tiny", "", 0);
     assert_true(sl__queue_writable(q));
     sl__queue_push(q, batch_of(0, 0, 1));
     assert_true(sl__queue_writable(q));
@@ -241,7 +241,7 @@ static void test_min_two_slots(void **state)
 static void test_close_after_last_producer(void **state)
 {
     (void)state;
-    struct sl__queue *q = sl__queue_new("close", 4);
+    struct sl__queue *q = sl__queue_new("close", "", 4);
     sl__queue_add_producer(q);
     sl__queue_add_producer(q);
     sl__queue_push(q, batch_of(0, 0, 1));
@@ -306,7 +306,7 @@ static void *pop_forever(void *arg)
 static void test_close_wakes_blocked_consumers(void **state)
 {
     (void)state;
-    struct sl__queue *q = sl__queue_new("wake", 2);
+    struct sl__queue *q = sl__queue_new("wake", "", 2);
     sl__queue_add_producer(q);
     sl__queue_add_producer(q);
     struct waiter w[3];
@@ -336,7 +336,7 @@ static void test_close_wakes_blocked_consumers(void **state)
 static void test_pop_timeout(void **state)
 {
     (void)state;
-    struct sl__queue *q = sl__queue_new("timeout", 2);
+    struct sl__queue *q = sl__queue_new("timeout", "", 2);
     sl__queue_add_producer(q);
     bool closed = true;
     assert_null(sl__queue_pop(q, 0, &closed));
@@ -374,7 +374,7 @@ static void *wait_writable_long(void *arg)
 static void test_wait_writable(void **state)
 {
     (void)state;
-    struct sl__queue *q = sl__queue_new("ww", 2);
+    struct sl__queue *q = sl__queue_new("ww", "", 2);
     assert_true(sl__queue_wait_writable(q, 0));
     assert_true(sl__queue_wait_writable(q, 10));
     sl__queue_push(q, batch_of(0, 0, 1));
