@@ -7,7 +7,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build build-asan run test test-unit test-asan install deb docs-graph bench fuzz soak format clean
+.PHONY: all deps build build-asan run test test-unit test-asan install deb docs-graph docs-options bench fuzz soak format clean
 
 all: build
 
@@ -70,6 +70,9 @@ soak: build
 	  SLUICE_BUILD_DIR=$(abspath $(BUILD)) SLUICE_SOURCE_DIR=$(CURDIR) \
 	  SOAK_KILLS=20 SOAK_LINES=200000 SOAK_KAFKA_MESSAGES=40000 \
 	  bash tests/integration/test_crash_soak.sh
+
+docs-options: build
+	bash scripts/options-doc.sh $(BUILD) > docs/options.md
 
 bench: build
 	@for b in bench/*.sh; do echo "== $$b"; \

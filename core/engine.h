@@ -205,8 +205,19 @@ int sl__elf_check(const char *path, char *err, size_t errlen);
 /* Validate an opened plugin descriptor; used by the loader and tests. */
 int sl__plugin_check(const struct sl_plugin *p, const char *file, int kind, const char *name,
                      char *err, size_t errlen);
-/* Print every plugin found to out. Returns the count. */
-int sl__loader_list(struct sl__loader *l, FILE *out);
+/* Every plugin file on the search path, once (an earlier directory wins),
+ * sorted by kind then name; *found is malloc'd, the caller frees it. */
+struct sl__found {
+    int kind;
+    char name[256];
+};
+size_t sl__loader_scan(struct sl__loader *l, struct sl__found **found);
+
+/* ---- --list-plugins (plugin_list.c) ---- */
+/* Print every plugin found, with its options and what the core checks in
+ * them: as text, or (markdown) as the options reference in docs/options.md.
+ * Returns how many loaded; refused files are listed with the reason. */
+int sl__loader_list(struct sl__loader *l, FILE *out, bool markdown);
 const char *sl__kind_prefix(int kind);
 const char *sl__kind_name(int kind);
 

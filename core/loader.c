@@ -255,57 +255,38 @@ static int kind_of_file(const char *file, char *name, size_t n)
     return 0;
 }
 
-int sl__loader_list(struct sl__loader *l, FILE *out)
+static int by_kind_then_name(const void *a, const void *b)
 {
-    int count = 0;
-    char **listed = NULL; /* keys shown so far: an earlier directory wins */
-    size_t n_listed = 0;
-    fprintf(out, "%-8s %-12s %-8s %s\n", "KIND", "NAME", "VERSION", "DESCRIPTION");
+    const struct sl__found *x = a, *y = b;
+    return x->kind != y->kind ? x->kind - y->kind : strcmp(x->name, y->name);
+}
+
+size_t sl__loader_scan(struct sl__loader *l, struct sl__found **out)
+{
+    struct sl__found *found = NULL;
+    size_t n = 0;
     for (size_t i = 0; i < l->n_dirs; i++) {
         DIR *d = opendir(l->dirs[i]);
         if (!d)
             continue;
         struct dirent *e;
         while ((e = readdir(d))) {
-            char name[256], err[1024];
-            int kind = kind_of_file(e->d_name, name, sizeof(name));
-            if (!kind)
+            struct sl__found f;
+            if (!(f.kind = kind_of_file(e->d_name, f.name, sizeof(f.name))))
                 continue;
-            char key[300];
-            snprintf(key, sizeof(key), "%s_%s", sl__kind_prefix(kind), name);
-            bool seen = false;
-            for (size_t j = 0; j < n_listed; j++)
-                seen |= strcmp(listed[j], key) == 0;
-            if (seen)
-                continue; /* an earlier directory wins, as when loading */
-            char **more = realloc(listed, (n_listed + 1) * sizeof(*more));
-            if (more && (more[n_listed] = strdup(key)))
-                n_listed++;
-            if (more)
-                listed = more;
-            const struct sl_plugin *p = sl__loader_get(l, kind, name, err, sizeof(err));
-            if (!p) {
-                fprintf(out, "%-8s %-12s %-8s (refused) %s\n", sl__kind_name(kind), name, "-", err);
-                continue;
+            bool seen = false; /* an earlier directory wins, as when loading */
+            for (size_t j = 0; j < n && !seen; j++)
+                seen = found[j].kind == f.kind && strcmp(found[j].name, f.name) == 0;
+            struct sl__found *more = seen ? NULL : realloc(found, (n + 1) * sizeof(*more));
+            if (more) {
+                found = more;
+                found[n++] = f;
             }
-            fprintf(out, "%-8s %-12s %-8s %s\n", sl__kind_name(kind), p->name, p->version, p->doc);
-            if (p->max_workers)
-                fprintf(out, "%30s%-18s at most %u\n", "", "(workers)", p->max_workers);
-            for (const struct sl_option *o = p->options; o && o->name; o++) {
-                char def[160] = "", checks[400], rule[420] = "";
-                if (o->def)
-                    snprintf(def, sizeof(def), " [default: %s]", o->def);
-                if (*sl__option_describe(o, checks, sizeof(checks)))
-                    snprintf(rule, sizeof(rule), " [%s]", checks);
-                fprintf(out, "%30s%-18s %s%s%s%s\n", "", o->name, o->required ? "(required) " : "",
-                        o->doc ? o->doc : "", def, rule);
-            }
-            count++;
         }
         closedir(d);
     }
-    for (size_t j = 0; j < n_listed; j++)
-        free(listed[j]);
-    free(listed);
-    return count;
+    if (n)
+        qsort(found, n, sizeof(*found), by_kind_then_name);
+    *out = found;
+    return n;
 }

@@ -15,7 +15,7 @@ static void usage(FILE *out)
     fputs(
         "usage: sluice -c FILE [--check | --graph] [--stats SECS] [--log-level L] [--log-format "
         "F]\n"
-        "       sluice --list-plugins [-c FILE]\n"
+        "       sluice --list-plugins[=markdown]\n"
         "       sluice --version\n"
         "\n"
         "  -c, --config FILE     the pipeline (libconfig syntax)\n"
@@ -26,7 +26,8 @@ static void usage(FILE *out)
         "      --stats SECS      print a progress line to stderr every SECS seconds\n"
         "      --log-level L     debug, info, warn or error (default info)\n"
         "      --log-format F    text (default), json or logfmt\n"
-        "      --list-plugins    list every plugin found, with its options\n"
+        "      --list-plugins    list every plugin found, its options and their checks\n"
+        "                        (=markdown: as the reference in docs/options.md)\n"
         "      --version         print the version and the plugin ABI\n"
         "  -h, --help            this text\n"
         "\n"
@@ -36,12 +37,12 @@ static void usage(FILE *out)
         out);
 }
 
-static int list_plugins(void)
+static int list_plugins(bool markdown)
 {
     struct sl__loader *l = sl__loader_new(NULL, 0);
     if (!l)
         return 2;
-    int n = sl__loader_list(l, stdout);
+    int n = sl__loader_list(l, stdout, markdown);
     sl__loader_free(l);
     return n > 0 ? 0 : 1;
 }
@@ -144,7 +145,7 @@ int main(int argc, char **argv)
                                          {"stats", required_argument, NULL, 's'},
                                          {"log-level", required_argument, NULL, 'l'},
                                          {"log-format", required_argument, NULL, 'f'},
-                                         {"list-plugins", no_argument, NULL, 'p'},
+                                         {"list-plugins", optional_argument, NULL, 'p'},
                                          {"version", no_argument, NULL, 'V'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -153,7 +154,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *config = NULL;
-    bool check = false, list = false, graph = false, verbose = false;
+    bool check = false, list = false, graph = false, verbose = false, markdown = false;
     double stats_every = 0;
     int c;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -200,6 +201,11 @@ int main(int argc, char **argv)
         }
         case 'p':
             list = true;
+            if (optarg && strcmp(optarg, "markdown") != 0 && strcmp(optarg, "text") != 0) {
+                fprintf(stderr, "sluice: --list-plugins=%s: want text or markdown\n", optarg);
+                return 1;
+            }
+            markdown = optarg && strcmp(optarg, "markdown") == 0;
             break;
         case 'V':
             printf("sluice %s (plugin ABI %d.%d)\n", SLUICE_VERSION, SL_ABI_MAJOR, SL_ABI_MINOR);
@@ -218,7 +224,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (list)
-        return list_plugins();
+        return list_plugins(markdown);
     if (verbose && !check) {
         fputs("sluice: --verbose goes with --check\n", stderr);
         return 1;

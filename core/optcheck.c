@@ -245,11 +245,13 @@ const char *sl__option_describe(const struct sl_option *o, char *buf, size_t n)
         [SL_CHECK_ADDRESS] = "HOST:PORT or [IPV6]:PORT",
         [SL_CHECK_REGEX] = "a POSIX extended regex",
         [SL_CHECK_NAME_OR_REGEX] = "a name, or a POSIX extended regex starting with ^",
-        [SL_CHECK_DURATION_MS] = "ms, >= 0",
+        [SL_CHECK_DURATION_MS] = "ms",
     };
     if (o->check > SL_CHECK_NONE && o->check <= SL_CHECK_DURATION_MS)
         len = (size_t)snprintf(buf, n, "%s", kinds[o->check]);
-    if (o->has_range && len < n && isinf(o->max))
+    if (!o->has_range && o->check == SL_CHECK_DURATION_MS && len < n)
+        snprintf(buf + len, n - len, ", >= 0");
+    else if (o->has_range && len < n && isinf(o->max))
         snprintf(buf + len, n - len, "%s>= %s", len ? ", " : "", num(o->min, a, sizeof(a)));
     else if (o->has_range && len < n)
         snprintf(buf + len, n - len, "%s%s..%s", len ? ", " : "", num(o->min, a, sizeof(a)),

@@ -331,7 +331,7 @@ static char *list_to_string(struct sl__loader *l, int *count)
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     assert_non_null(f);
-    *count = sl__loader_list(l, f);
+    *count = sl__loader_list(l, f, false);
     fclose(f);
     return text;
 }

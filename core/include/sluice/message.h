@@ -12,7 +12,10 @@
 extern "C" {
 #endif
 
-/* A growable byte buffer. Its memory is kept when the message is reused. */
+/* A growable byte buffer. Its memory is kept when the message is reused.
+ * The sl_buf_* calls touch only the buffer: any thread, one at a time per
+ * buffer. A message's buffers belong to the message (the pool frees them);
+ * sl_buf_free is for buffers a plugin made itself. */
 struct sl_buf {
     uint8_t *data;
     size_t len;
@@ -45,7 +48,13 @@ struct sl_source {
 
 /* Only the engine makes messages (sl_sink_msg, sl_msg_derive): it keeps
  * its own state beside each one, so a plugin never declares, copies or
- * frees a struct sl_msg itself. */
+ * frees a struct sl_msg itself.
+ *
+ * Threads and ownership: a message has one owner at a time, the stage whose
+ * callback holds it (input worker until sl_sink_emit, handler until
+ * sl_emit/sl_fail/sl_msg_release, output from write() to sl_out_done). Only
+ * the owner's thread reads or changes it, so the sl_msg_* calls below need
+ * no lock; pointers into a message (headers, record, route) die with it. */
 struct sl_msg {
     struct sl_buf payload; /* original bytes as the input read them */
     struct sl_buf key;
@@ -65,9 +74,10 @@ struct sl_msg {
     struct sl_arena arena;
 };
 
-/* Set (replace) a header; the value is copied. Returns 0, or -1 out of memory. */
+/* Set (replace) a header; name and value are copied into the message arena.
+ * Returns 0, or -1 out of memory. */
 int sl_msg_set_header(struct sl_msg *m, const char *name, const void *value, size_t len);
-/* First header with this name, or NULL. */
+/* First header with this name, or NULL; valid while the message is owned. */
 const struct sl_header *sl_msg_header(const struct sl_msg *m, const char *name);
 /* Remove every header with this name. */
 void sl_msg_del_header(struct sl_msg *m, const char *name);
@@ -90,10 +100,12 @@ int sl_msg_parse_traceparent(struct sl_msg *m, const char *v, size_t len);
 /* A new message that inherits the parent's key, headers, route, trace id and
  * source, and holds a share of the parent's ack: the parent's input learns of
  * delivery only when every derived message is delivered too. NULL when out of
- * memory. Record and payload start empty. */
+ * memory. Record and payload start empty. The caller (a handler, in process)
+ * owns the new message and hands it on like any other. */
 struct sl_msg *sl_msg_derive(const struct sl_msg *parent);
 /* Give the message back. If it was not handed on, this counts as "dropped on
- * purpose": its share of the ack completes. */
+ * purpose": its share of the ack completes. The owner's thread; the message
+ * must not be touched afterwards. */
 void sl_msg_release(struct sl_msg *m);
 
 #ifdef __cplusplus

@@ -12,7 +12,9 @@ extern "C" {
 
 /* A bump allocator owned by one message. Everything it hands out dies (is
  * reused) when the message is released; nobody frees individual pieces. The
- * first chunk is kept across reuse, so steady state does not call malloc. */
+ * first chunk is kept across reuse, so steady state does not call malloc.
+ * Not thread-safe: only the thread that owns the message allocates from its
+ * arena. sl_arena_reset/free are for arenas a plugin made itself. */
 struct sl_arena_chunk;
 struct sl_arena {
     struct sl_arena_chunk *head;
@@ -62,13 +64,16 @@ struct sl_member {
     struct sl_value value;
 };
 
+/* The readers below never allocate or change anything: any thread may call
+ * them on a tree nobody is changing. Results point into the tree. */
 /* Map lookup by key (linear; records are small). NULL when absent or not a map. */
 const struct sl_value *sl_map_get(const struct sl_value *map, const char *key);
 /* Dotted path lookup: "user.id", "items.0.name". NULL when absent. */
 const struct sl_value *sl_value_path(const struct sl_value *root, const char *path);
 /* Deep structural equality (ints and doubles are distinct types). */
 bool sl_value_equal(const struct sl_value *a, const struct sl_value *b);
-/* Deep copy into an arena. Returns 0, or -1 when out of memory. */
+/* Deep copy into an arena (the caller's thread must own it): strings and
+ * children are copied too. Returns 0, or -1 when out of memory. */
 int sl_value_copy(struct sl_arena *a, struct sl_value *dst, const struct sl_value *src);
 /* Type name for messages: "null", "bool", "int", ... */
 const char *sl_type_name(uint32_t type);
