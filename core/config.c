@@ -7,8 +7,9 @@
 
 #include "engine.h"
 
-static const char *const top_keys[] = {"name",    "plugin_path", "queue", "inputs",  "handlers",
-                                       "outputs", "dead_letter", "retry", "metrics", NULL};
+static const char *const top_keys[] = {"name",     "plugin_path", "queue",       "inputs",
+                                       "handlers", "outputs",     "dead_letter", "failure",
+                                       "retry",    "metrics",     NULL};
 static const char *const input_keys[] = {"type",           "name",    "workers", "codec",
                                          "decode_workers", "ordered", NULL};
 static const char *const handler_keys[] = {"type", "name", "workers", "ordered", "retry", NULL};
@@ -371,6 +372,27 @@ static int check_listen(struct sl__pipeline *pl, const config_setting_t *s, cons
     return 0;
 }
 
+/* failure = "discard" | "stop": what a message that fails for good becomes
+ * when no dead_letter is configured. */
+static int read_failure_mode(struct sl__pipeline *pl, const config_setting_t *root)
+{
+    const char *mode = NULL;
+    if (get_string(pl, root, "failure", &mode) < 0)
+        return -1;
+    if (!mode)
+        return 0;
+    if (strcmp(mode, "discard") == 0) {
+        pl->failure_mode = SL__FAILURE_DISCARD;
+    } else if (strcmp(mode, "stop") == 0) {
+        pl->failure_mode = SL__FAILURE_STOP;
+    } else {
+        CONF_ERR(pl, config_setting_get_member(root, "failure"),
+                 "failure must be \"discard\" or \"stop\", not \"%s\"", mode);
+        return -1;
+    }
+    return 0;
+}
+
 static int read_globals(struct sl__pipeline *pl, const config_setting_t *root)
 {
     static const char *const queue_keys[] = {"capacity", "batch_size", "linger_ms", NULL};
@@ -394,6 +416,8 @@ static int read_globals(struct sl__pipeline *pl, const config_setting_t *root)
     if (listen && check_listen(pl, config_setting_get_member(metrics, "listen"), listen) < 0)
         return -1;
     if (listen && !(pl->metrics_listen = strdup(listen)))
+        return -1;
+    if (read_failure_mode(pl, root) < 0)
         return -1;
     return read_retry(pl, root, &pl->max_attempts, &pl->backoff_ms, &pl->max_backoff_ms);
 }
@@ -470,6 +494,12 @@ struct sl__pipeline *sl__pipeline_load(const char *path, bool checking)
         fprintf(stderr, "%s: a pipeline needs at least one input and one output\n", path);
         goto out_fail;
     }
+    if (checking && !pl->dlq && pl->failure_mode == SL__FAILURE_UNSET)
+        fprintf(stderr,
+                "%s: warning: no dead_letter and no failure = \"discard\" | \"stop\": a message "
+                "that fails for good is logged, counted and acknowledged, so its source will not "
+                "send it again (the run then exits 2)\n",
+                path);
     return pl;
 out_fail:
     sl__pipeline_free(pl);

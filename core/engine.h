@@ -347,6 +347,13 @@ struct sl_input_sink {
     uint64_t unpublished_out; /* passed on, not yet added to stats.out */
 };
 
+/* What happens to a message that fails for good when there is no dead_letter. */
+enum sl__failure_mode {
+    SL__FAILURE_UNSET = 0, /* as discard, but --check warns and the exit code is 2 */
+    SL__FAILURE_DISCARD,   /* failure = "discard": logged, counted, acknowledged */
+    SL__FAILURE_STOP,      /* failure = "stop": not acknowledged; the pipeline stops, exit 2 */
+};
+
 struct sl__pipeline {
     char *name;
     char *path;
@@ -376,6 +383,7 @@ struct sl__pipeline {
     _Atomic bool stopping;
     _Atomic int running_threads;
     _Atomic uint64_t unrouted;
+    int failure_mode; /* enum sl__failure_mode */
     /* failure lines: dead-lettered, discarded, dead-letter write retried */
     struct sl__throttle log_dead, log_discarded, log_dlq_retry;
     int64_t started_ns;

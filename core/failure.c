@@ -68,6 +68,18 @@ static void dead_letter(struct sl_emitter *e, struct sl_instance *inst, const ch
                         struct sl_msg *m, const char *error)
 {
     struct sl__pipeline *pl = e->pl;
+    if (!pl->dlq_link && pl->failure_mode == SL__FAILURE_STOP) {
+        /* Not acknowledged: the source keeps it (a Kafka commit stays below
+         * it) and sends it again once the cause is fixed. */
+        sl_log(NULL, SL_LOG_ERROR,
+               "%s: message %s:%lld failed: %s; failure = \"stop\": stopping the pipeline "
+               "without acknowledging it",
+               stage, m->source.name ? m->source.name : "-", (long long)m->source.offset, error);
+        atomic_store(&pl->fatal, 1);
+        sl__pipeline_stop(pl);
+        sl__msg_recycle(m); /* its share of the ack is never given back */
+        return;
+    }
     if (!pl->dlq_link) {
         atomic_fetch_add_explicit(&inst->stats.discarded, 1, memory_order_relaxed);
         log_throttled(&pl->log_discarded, SL_LOG_ERROR, stage, m,
