@@ -286,7 +286,10 @@ static void test_valid_config_defaults(void **state)
     struct sl__pipeline *pl = load_capture(path, err, sizeof(err));
     if (!pl)
         fail_msg("valid config refused:\n%s", err);
-    assert_string_equal(err, "");
+    /* the one thing said: failures would be discarded, with no choice made */
+    assert_non_null(strstr(err, "valid.conf: warning: no dead_letter and no failure = "));
+    assert_ptr_equal(strchr(err, '\n'), err + strlen(err) - 1); /* and nothing else */
+    assert_int_equal(pl->failure_mode, SL__FAILURE_UNSET);
     assert_true(pl->checking);
     assert_string_equal(pl->name, "sluice");
     assert_int_equal(pl->queue_capacity, 1024);
