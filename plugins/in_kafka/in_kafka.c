@@ -25,6 +25,10 @@
 #define COMMIT_WAIT_MS  5000  /* a synchronous commit gives up after this */
 #define FINAL_COMMIT_MS 10000 /* the last commit is retried this long */
 #define CLOSE_WAIT_MS   10000 /* leaving the group gives up after this */
+/* Once the final drain is over, committing and leaving the group share this
+ * much time in all, so that a stop (drain_timeout_ms + this) fits a 30 s grace
+ * period even when the brokers cannot be reached. */
+#define STOP_BUDGET_MS 5000
 
 /* cookie = worker (8 bits) | slot (24 bits) | slot generation (32 bits) */
 #define COOKIE(w, s, g) ((uint64_t)(w) << 56 | (uint64_t)((s)&0xffffff) << 32 | (uint32_t)(g))
@@ -58,6 +62,8 @@ struct kworker {
     bool empty_assignment; /* the last assignment left this worker nothing */
     bool left;             /* left the group (end of run) */
     bool left_cleanly;
+    bool drained;          /* the final drain is over: a revoke commits at once */
+    int64_t stop_deadline; /* monotime_ms by which committing and leaving end; 0: none */
     atomic_bool commit_failed;
     int64_t next_commit_ms;
     struct sl_counter *c_msgs, *c_commits, *c_pauses;
@@ -109,10 +115,11 @@ static const struct sl_option options[] = {
      .doc = "how often delivered offsets are committed"},
     {.name = "drain_timeout_ms",
      .type = SL_OPT_INT,
-     .def = "30000",
+     .def = "20000",
      .check = SL_CHECK_DURATION_MS,
      SL_RANGE(0, 3600000),
-     .doc = "on revoke and at stop, how long to wait for in-flight messages before committing"},
+     .doc = "on revoke and at stop, how long to wait for in-flight messages before committing "
+            "(a stop takes about this + 5 s at most)"},
     {0},
 };
 
@@ -198,6 +205,15 @@ static struct kpart *slot_get(struct kworker *w, const char *topic, int32_t part
 
 /* ---- commits ---- */
 
+/* want_ms, or less when the stop deadline is nearer (never below 0). */
+static int bounded_ms(const struct kworker *w, int want_ms)
+{
+    if (!w->stop_deadline)
+        return want_ms;
+    int64_t left = w->stop_deadline - monotime_ms();
+    return left <= 0 ? 0 : left < want_ms ? (int)left : want_ms;
+}
+
 /* Commit list and wait up to timeout_ms for the answer (rd_kafka_commit's
  * synchronous mode waits as long as the coordinator is unreachable). */
 static rd_kafka_resp_err_t commit_wait(struct kworker *w, rd_kafka_topic_partition_list_t *list,
@@ -241,8 +257,8 @@ static int commit_now(struct kworker *w, const rd_kafka_topic_partition_list_t *
     }
     pthread_mutex_unlock(&w->lock);
     if (list->cnt > 0) {
-        rd_kafka_resp_err_t err =
-            sync ? commit_wait(w, list, COMMIT_WAIT_MS) : rd_kafka_commit(w->rk, list, 1);
+        rd_kafka_resp_err_t err = sync ? commit_wait(w, list, bounded_ms(w, COMMIT_WAIT_MS))
+                                       : rd_kafka_commit(w->rk, list, 1);
         if (err && sync) {
             sl_log(w->base.inst, SL_LOG_WARN, "kafka: commit of %d partitions failed: %s",
                    list->cnt, rd_kafka_err2str(err));
@@ -259,7 +275,7 @@ static int commit_now(struct kworker *w, const rd_kafka_topic_partition_list_t *
 /* The last commit before leaving: worth a few tries on transient errors. */
 static void commit_final(struct kworker *w)
 {
-    int64_t end = monotime_ms() + FINAL_COMMIT_MS;
+    int64_t end = monotime_ms() + bounded_ms(w, FINAL_COMMIT_MS);
     while (commit_now(w, NULL, true) != 0 && monotime_ms() < end) {
         struct timespec ts = {0, 300 * 1000000};
         nanosleep(&ts, NULL);
@@ -410,8 +426,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         bool lost = rd_kafka_assignment_lost(rk);
         log_parts(w, lost ? "lost" : "revoked", parts);
         if (!lost) {
-            /* Let what is in flight finish, so the next owner does not redo it. */
-            if (!w->closing)
+            /* Let what is in flight finish, so the next owner does not redo it
+             * (at stop, run() has drained already). */
+            if (!w->closing && !w->drained)
                 drain_wait(w, parts);
             commit_now(w, parts, true);
         }
@@ -515,7 +532,7 @@ static bool close_consumer(struct kworker *w)
         sl_log(w->base.inst, SL_LOG_WARN, "kafka: close: %s", rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
     } else {
-        int64_t end = monotime_ms() + CLOSE_WAIT_MS;
+        int64_t end = monotime_ms() + bounded_ms(w, CLOSE_WAIT_MS);
         while (!(closed = rd_kafka_consumer_closed(w->rk)) && monotime_ms() < end) {
             rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
             if (!ev)
@@ -528,8 +545,8 @@ static bool close_consumer(struct kworker *w)
         }
         if (!closed)
             sl_log(w->base.inst, SL_LOG_WARN,
-                   "kafka: worker %u could not leave the group within %d ms", w->index,
-                   CLOSE_WAIT_MS);
+                   "kafka: worker %u could not leave the group in time (brokers unreachable?)",
+                   w->index);
     }
     rd_kafka_queue_destroy(q);
     return closed;
@@ -540,7 +557,7 @@ static void leave(struct kworker *w)
 {
     if (w->left)
         return;
-    if (any_dirty(w))
+    if (any_dirty(w) && bounded_ms(w, COMMIT_WAIT_MS) > 0)
         commit_now(w, NULL, true);
     w->closing = true;
     w->left = true;
@@ -554,11 +571,22 @@ static void kafka_worker_destroy(void *p)
         return;
     if (w->rk) {
         leave(w);
+        w->ctx->workers[w->index] = NULL;
+        if (!w->left_cleanly && w->stop_deadline) {
+            /* The brokers cannot be reached: librdkafka 2.0's destroy would
+             * wait out the group session (45 s by default) whatever the
+             * flags. The process is stopping; leave the client to its exit,
+             * with its opaque kept and no instance to log for. */
+            sl_log(w->base.inst, SL_LOG_DEBUG,
+                   "kafka: worker %u: client left to the process exit (brokers unreachable)",
+                   w->index);
+            w->base.inst = NULL;
+            return;
+        }
         if (w->left_cleanly)
             rd_kafka_destroy(w->rk);
         else
             rd_kafka_destroy_flags(w->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-        w->ctx->workers[w->index] = NULL;
     }
     for (size_t i = 0; i < w->n_parts; i++) {
         free(w->parts[i].topic);
@@ -682,11 +710,16 @@ static int emit_batch(struct kworker *w, struct sl_input_sink *sink, rd_kafka_me
     if (rc != 0)
         sl_log(w->base.inst, SL_LOG_ERROR, "kafka: out of memory");
     size_t emitted = 0;
+    /* Every tracked offset is emitted, also after SL_STOPPED (the pipeline
+     * takes them all): one tracked but never emitted would hold the final
+     * drain for its whole timeout. */
     for (size_t i = 0; i < n; i++) {
-        if (rc == 0 && rkms[i]->err)
+        if (rc == 0 && rkms[i]->err) {
             rc = handle_event(w, rkms[i]);
-        else if (rc == 0 && slots[i] != NO_SLOT) {
-            rc = emit(w, sink, rkms[i], slots[i]);
+        } else if ((rc == 0 || rc == SL_STOPPED) && slots[i] != NO_SLOT) {
+            int st = emit(w, sink, rkms[i], slots[i]);
+            if (st != 0 && rc == 0)
+                rc = st;
             emitted++;
         }
         rd_kafka_message_destroy(rkms[i]);
@@ -791,19 +824,27 @@ static int kafka_run(void *p, struct sl_input_sink *sink)
     rd_kafka_queue_destroy(q);
     /* Stop fetching, let the pipeline deliver what we emitted, commit it. */
     set_paused(w, true);
+    int64_t drain_start = monotime_ms();
     drain_wait(w, NULL);
+    w->drained = true;
+    w->stop_deadline = monotime_ms() + STOP_BUDGET_MS;
+    sl_log(w->base.inst, SL_LOG_DEBUG, "kafka: worker %u drained in %" PRId64 " ms", w->index,
+           monotime_ms() - drain_start);
     commit_final(w);
     w->sink = NULL;
     /* Leave the group now: a member that no longer polls must not be handed
      * partitions by a later rebalance. The revoke is served here, on the
      * normal callback path; what is polled meanwhile is not emitted. */
     rd_kafka_unsubscribe(w->rk);
-    int64_t end = monotime_ms() + CLOSE_WAIT_MS;
+    int64_t end = monotime_ms() + bounded_ms(w, CLOSE_WAIT_MS);
     while (w->n_assigned > 0 && monotime_ms() < end) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, 100);
         if (m)
             rd_kafka_message_destroy(m);
     }
+    sl_log(w->base.inst, SL_LOG_DEBUG,
+           "kafka: worker %u committed and unsubscribed in %" PRId64 " ms", w->index,
+           monotime_ms() - (w->stop_deadline - STOP_BUDGET_MS));
     if (rc == 0 && ctx->exit_on_eof)
         sl_log(w->base.inst, SL_LOG_INFO, "kafka: worker %u reached the end of its partitions",
                w->index);
