@@ -26,7 +26,7 @@ static int one_value(struct enc *e, const ProtobufCFieldDescriptor *f, const str
 {
     if (f->type == PROTOBUF_C_TYPE_MESSAGE)
         return build_message(e, sub, v, (ProtobufCMessage **)p, depth + 1);
-    return pb_value_to_scalar(f, v, p, e->err, e->errlen);
+    return pb_value_to_scalar(f, v, p, e->a, e->err, e->errlen);
 }
 
 static int set_single(struct enc *e, const ProtobufCFieldDescriptor *f, const struct pb_type *sub,

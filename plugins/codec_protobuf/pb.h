@@ -95,9 +95,10 @@ size_t pb_type_size(ProtobufCType type);
 /* The C value at p as a record value; strings are checked for UTF-8. */
 int pb_scalar_to_value(const ProtobufCFieldDescriptor *f, const void *p, struct sl_arena *a,
                        struct sl_value *out, char *err, size_t errlen);
-/* A record value into the C value at p (strings and bytes borrow v). */
+/* A record value into the C value at p (strings and bytes borrow v; a string
+ * for bytes is base64-decoded into a). */
 int pb_value_to_scalar(const ProtobufCFieldDescriptor *f, const struct sl_value *v, void *p,
-                       char *err, size_t errlen);
+                       struct sl_arena *a, char *err, size_t errlen);
 
 /* ---- confluent.c: Confluent Schema Registry framing ---- */
 #define PB_CONFLUENT_ID_HEADER    "confluent_schema_id"

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "utf8.h"
 
 #include "pb.h"
@@ -193,7 +194,7 @@ static int floating(const ProtobufCFieldDescriptor *f, const struct sl_value *v,
 }
 
 int pb_value_to_scalar(const ProtobufCFieldDescriptor *f, const struct sl_value *v, void *p,
-                       char *err, size_t errlen)
+                       struct sl_arena *a, char *err, size_t errlen)
 {
     int64_t i = 0;
     uint64_t u = 0;
@@ -269,12 +270,27 @@ int pb_value_to_scalar(const ProtobufCFieldDescriptor *f, const struct sl_value 
         }
         *(const char **)p = v->u.str;
         return 0;
-    case PROTOBUF_C_TYPE_BYTES:
-        if (v->type != SL_BYTES && v->type != SL_STRING)
+    case PROTOBUF_C_TYPE_BYTES: {
+        ProtobufCBinaryData *b = p;
+        if (v->type == SL_BYTES) {
+            b->len = v->len;
+            b->data = (uint8_t *)v->u.str;
+            return 0;
+        }
+        if (v->type != SL_STRING)
             return bad(f, v, "bytes", err, errlen);
-        ((ProtobufCBinaryData *)p)->len = v->len;
-        ((ProtobufCBinaryData *)p)->data = (uint8_t *)v->u.str;
+        /* text for bytes is base64, as protobuf's JSON mapping (and our json codec) write it */
+        uint8_t *out = sl_arena_alloc(a, v->len / 4 * 3 + 1);
+        long n = out ? base64_decode(out, v->u.str, v->len) : -1;
+        if (n < 0) {
+            snprintf(err, errlen, "protobuf: field %s: %s", f->name,
+                     out ? "a string for bytes must be base64" : "out of memory");
+            return -1;
+        }
+        b->len = (size_t)n;
+        b->data = out;
         return 0;
+    }
     case PROTOBUF_C_TYPE_MESSAGE:
         break;
     }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "file_writer.h"
+#include "framing.h"
 #include "monotime.h"
 
 enum { FAILURE_LOG_INTERVAL_MS = 1000 };
@@ -70,6 +71,7 @@ struct file_writer *file_writer_new(const struct sl_instance *inst, int fd, bool
     fw->owns_fd = owns_fd;
     fw->label = label;
     fw->fsync_on_flush = fsync_on_flush;
+    fw->framing = framing_of(inst);
     pthread_mutex_init(&fw->mu, NULL);
     return fw;
 }
@@ -122,7 +124,8 @@ static size_t settle_failed_write(struct file_writer *fw, struct sl_msg **msgs, 
 {
     size_t whole = 0, line_start = 0;
     while (whole < n) {
-        size_t line_end = line_start + sl_msg_out_len(msgs[whole]) + 1;
+        size_t len = sl_msg_out_len(msgs[whole]);
+        size_t line_end = line_start + framing_overhead(fw->framing, len) + len;
         if (line_end > written)
             break;
         line_start = line_end;
@@ -133,7 +136,8 @@ static size_t settle_failed_write(struct file_writer *fw, struct sl_msg **msgs, 
     if (frag > 0 && cut_torn_line(fw, frag)) {
         torn = "; the line it cut short is removed";
     } else if (frag > 0) {
-        size_t line_len = sl_msg_out_len(msgs[whole]) + 1;
+        size_t len = sl_msg_out_len(msgs[whole]);
+        size_t line_len = framing_overhead(fw->framing, len) + len;
         if (sl_buf_set(&fw->rest, fw->buf.data + written, line_start + line_len - written) < 0) {
             sl_log(fw->inst, SL_LOG_ERROR, "%s: out of memory", fw->label);
             abort(); /* a torn line would be glued onto the next one */
@@ -158,14 +162,13 @@ int file_writer_write(void *ctx, struct sl_msg **msgs, size_t n)
     fw->buf.len = 0;
     for (size_t i = 0; i < n; i++) {
         size_t len = sl_msg_out_len(msgs[i]);
-        if (sl_buf_reserve(&fw->buf, len + 1) < 0) {
+        if (framing_put_head(fw->framing, len, &fw->buf) < 0 ||
+            sl_buf_append(&fw->buf, sl_msg_out_data(msgs[i]), len) < 0 ||
+            framing_put_tail(fw->framing, &fw->buf) < 0) {
             err = ENOMEM;
             sl_log(fw->inst, SL_LOG_ERROR, "%s: out of memory; %zu messages retried", fw->label, n);
             goto done;
         }
-        memcpy(fw->buf.data + fw->buf.len, sl_msg_out_data(msgs[i]), len);
-        fw->buf.len += len;
-        fw->buf.data[fw->buf.len++] = '\n';
     }
     size_t written = write_some(fw->fd, fw->buf.data, fw->buf.len, &err);
     whole = err ? settle_failed_write(fw, msgs, n, written, err) : n;

@@ -18,6 +18,7 @@ struct file_writer {
     struct sl_buf rest;        /* unwritten end of a torn line, written before anything else */
     int64_t failure_logged_ms; /* failed writes are logged at most once a second */
     unsigned failures_unlogged;
+    int framing; /* enum framing (framing.h), from the instance's framing option */
 };
 
 /* NULL when out of memory. owns_fd means the writer alone writes through fd:
@@ -33,10 +34,10 @@ struct file_writer *file_writer_new(const struct sl_instance *inst, int fd, bool
  * written. */
 int file_writer_end_torn_tail(struct file_writer *fw);
 /* Plugin callbacks, ctx being the writer. write appends every message's
- * encoded bytes plus '\n' and writes them with one write(2) per batch. Lines
- * written whole are confirmed; when the write fails the rest are retried and
- * a line it cut short is removed or finished (see file_writer_new). flush
- * finishes a torn line and fsyncs when asked to (drain). */
+ * encoded bytes, framed (plus '\n', or after their length) and writes them with one write(2) per
+ * batch. Lines written whole are confirmed; when the write fails the rest are retried and a line it
+ * cut short is removed or finished (see file_writer_new). flush finishes a torn line and fsyncs
+ * when asked to (drain). */
 void file_writer_destroy(void *ctx);
 int file_writer_write(void *ctx, struct sl_msg **msgs, size_t n);
 int file_writer_flush(void *ctx);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "framing.h"
 #include "line_reader.h"
 
 enum { READ_CHUNK = 1 << 20, FOLLOW_POLL_MS = 200, FINISH_LINE_MS = 1000 };
@@ -25,6 +26,7 @@ struct line_reader *line_reader_new(const struct sl_instance *inst, int fd, bool
     r->owns_fd = owns_fd;
     r->label = label;
     r->max_line = (size_t)sl_opt_int(inst, "max_line");
+    r->framing = framing_of(inst);
     r->follow = follow;
     r->regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     r->next_fd = -1;
@@ -76,8 +78,7 @@ static int64_t pos_of(const struct line_reader *r, const uint8_t *q)
     return (int64_t)r->offset - (int64_t)(r->buf + r->end - q);
 }
 
-/* The next line's message, its source set; end is the byte after the line. */
-static struct sl_msg *next_msg(struct line_reader *r, struct sl_input_sink *sink, int64_t end)
+struct sl_msg *line_reader_next_msg(struct line_reader *r, struct sl_input_sink *sink, int64_t end)
 {
     struct sl_msg *m = sl_sink_msg(sink);
     r->line_no++;
@@ -87,7 +88,7 @@ static struct sl_msg *next_msg(struct line_reader *r, struct sl_input_sink *sink
     return m;
 }
 
-static void set_payload(struct line_reader *r, struct sl_msg *m, const uint8_t *p, size_t n)
+void line_reader_set_payload(struct line_reader *r, struct sl_msg *m, const uint8_t *p, size_t n)
 {
     if (sl_buf_set(&m->payload, p, n) < 0) {
         sl_log(r->inst, SL_LOG_ERROR, "%s:%" PRId64 ": out of memory", r->label, r->line_no);
@@ -100,12 +101,12 @@ static void set_payload(struct line_reader *r, struct sl_msg *m, const uint8_t *
 static void reject_long(struct line_reader *r, struct sl_input_sink *sink, const uint8_t *head,
                         size_t len, bool exact, int64_t end)
 {
-    struct sl_msg *m = next_msg(r, sink, end);
+    struct sl_msg *m = line_reader_next_msg(r, sink, end);
     char err[200];
     snprintf(err, sizeof(err), "%s:%" PRId64 ": line of %s%zu bytes is over max_line (%zu)%s",
              r->label, r->line_no, exact ? "" : "at least ", len, r->max_line,
              exact ? "" : "; its end was not read");
-    set_payload(r, m, head, r->max_line);
+    line_reader_set_payload(r, m, head, r->max_line);
     sl_log(r->inst, SL_LOG_WARN, "%s", err);
     sl_sink_reject(sink, m, err);
 }
@@ -118,8 +119,8 @@ static void emit(struct line_reader *r, struct sl_input_sink *sink, const uint8_
         reject_long(r, sink, p, n, true, end);
         return;
     }
-    struct sl_msg *m = next_msg(r, sink, end);
-    set_payload(r, m, p, n);
+    struct sl_msg *m = line_reader_next_msg(r, sink, end);
+    line_reader_set_payload(r, m, p, n);
     sl_sink_emit(sink, m);
 }
 
@@ -203,9 +204,7 @@ static bool wait_readable(struct line_reader *r, struct sl_input_sink *sink, int
     return !atomic_load(&r->stop);
 }
 
-/* Read more bytes after r->end. Returns bytes read, 0 at EOF, -1 on error,
- * -2 when stopping. Makes room by compacting, then by growing the buffer. */
-static ssize_t fill(struct line_reader *r, struct sl_input_sink *sink)
+ssize_t line_reader_fill(struct line_reader *r, struct sl_input_sink *sink)
 {
     if (r->start > 0 && (r->end == r->cap || r->start > r->cap / 2)) {
         memmove(r->buf, r->buf + r->start, r->end - r->start);
@@ -355,6 +354,8 @@ static bool follow_idle(struct line_reader *r, struct sl_input_sink *sink)
 int line_reader_run(void *ctx, struct sl_input_sink *sink)
 {
     struct line_reader *r = ctx;
+    if (r->framing != FRAMING_LINES)
+        return frame_reader_run(r, sink);
     for (;;) {
         if (r->skipping)
             skip_more(r, sink);
@@ -365,7 +366,7 @@ int line_reader_run(void *ctx, struct sl_input_sink *sink)
         }
         if (stopping(r))
             break;
-        ssize_t n = fill(r, sink);
+        ssize_t n = line_reader_fill(r, sink);
         if (n == -2)
             break;
         if (n < 0) {

@@ -33,6 +33,8 @@ struct line_reader {
     uint64_t (*track_line)(void *arg, int64_t end, int64_t line_no);
     void (*new_file)(void *arg, int fd);
     void *track_arg;
+    int framing;       /* enum framing (framing.h); not lines: frame_reader.c reads */
+    size_t frame_skip; /* framed: bytes of an oversize frame still to drop */
 };
 
 /* A reader of fd (closed on destroy when owns_fd). With follow, label is the
@@ -47,5 +49,16 @@ struct line_reader *line_reader_new(const struct sl_instance *inst, int fd, bool
 void line_reader_destroy(void *ctx);
 int line_reader_run(void *ctx, struct sl_input_sink *sink);
 void line_reader_stop(void *ctx);
+
+/* ---- shared with frame_reader.c ---- */
+/* Reads more bytes after r->end (compacting or growing the buffer first).
+ * Returns bytes read, 0 at EOF, -1 on error, -2 when stopping. */
+ssize_t line_reader_fill(struct line_reader *r, struct sl_input_sink *sink);
+/* The next message, its source set; end is the offset of the byte after it
+ * (with its newline), which a checkpoint resumes from. */
+struct sl_msg *line_reader_next_msg(struct line_reader *r, struct sl_input_sink *sink, int64_t end);
+void line_reader_set_payload(struct line_reader *r, struct sl_msg *m, const uint8_t *p, size_t n);
+/* frame_reader.c: run for the length-prefixed framings. */
+int frame_reader_run(struct line_reader *r, struct sl_input_sink *sink);
 
 #endif

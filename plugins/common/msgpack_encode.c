@@ -16,7 +16,8 @@ void mp_packer_init(msgpack_packer *pk, struct sl_buf *out)
     msgpack_packer_init(pk, out, write_buf);
 }
 
-/* The { "$ext": type, "$data": bytes } wrapper the decoder makes of an ext. */
+/* The { "$ext": type, "$data": bytes } wrapper the decoder makes of an ext (bytes:
+ * the same map read from JSON, "$data" a string, stays a map). */
 static bool is_ext(const struct sl_value *v)
 {
     if (v->type != SL_MAP || v->len != 2)
@@ -24,8 +25,7 @@ static bool is_ext(const struct sl_value *v)
     const struct sl_member *m = v->u.members;
     return !strcmp(m[0].key, MP_EXT_TYPE) && m[0].value.type == SL_INT &&
            m[0].value.u.i >= INT8_MIN && m[0].value.u.i <= INT8_MAX &&
-           !strcmp(m[1].key, MP_EXT_DATA) &&
-           (m[1].value.type == SL_BYTES || m[1].value.type == SL_STRING);
+           !strcmp(m[1].key, MP_EXT_DATA) && m[1].value.type == SL_BYTES;
 }
 
 static int pack_value(int ext, msgpack_packer *pk, const struct sl_value *v, int depth, char *err,

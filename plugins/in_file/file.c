@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "framing.h"
 #include "line_reader.h"
 
 static uint64_t track_line(void *arg, int64_t end, int64_t line_no)
@@ -72,6 +73,12 @@ static void file_delivered(void *ctx, const struct sl_delivery *d, size_t n)
 static int file_init(struct sl_instance *inst, void **ctx)
 {
     const char *path = sl_opt_str(inst, "path");
+    bool follow = sl_opt_bool(inst, "follow");
+    if (follow && framing_of(inst) != FRAMING_LINES) {
+        sl_instance_error(inst, "follow reads lines only, not framing = \"%s\"",
+                          sl_opt_str(inst, "framing"));
+        return SL_ERROR;
+    }
     if (sl_instance_checking(inst))
         return SL_OK;
     /* O_NONBLOCK so opening a FIFO with no writer yet does not hang; reads
@@ -87,7 +94,7 @@ static int file_init(struct sl_instance *inst, void **ctx)
         close(fd);
         return SL_ERROR;
     }
-    struct line_reader *r = line_reader_new(inst, fd, true, path, sl_opt_bool(inst, "follow"));
+    struct line_reader *r = line_reader_new(inst, fd, true, path, follow);
     if (!r) {
         close(fd);
         return SL_ERROR;
@@ -113,7 +120,12 @@ static const struct sl_option file_options[] = {
      .type = SL_OPT_INT,
      .def = "16777216",
      SL_RANGE(1, 1 << 30),
-     .doc = "longer lines go to dead_letter (bytes)"},
+     .doc = "longer lines (or frames) go to dead_letter (bytes)"},
+    {.name = "framing",
+     .type = SL_OPT_STRING,
+     .def = "lines",
+     .allowed = framing_names,
+     .doc = FRAMING_OPTION_DOC},
     {.name = "state_file",
      .type = SL_OPT_STRING,
      .def = "",
@@ -131,7 +143,7 @@ SL_PLUGIN_DEFINE = {
     .kind = SL_KIND_INPUT,
     .name = "file",
     .version = SLUICE_VERSION,
-    .doc = "read a file one message per line; ends at EOF unless follow = true",
+    .doc = "read a file one message per line (or frame); ends at EOF unless follow = true",
     .options = file_options,
     .max_workers = 1, /* one reader per file */
     .init = file_init,

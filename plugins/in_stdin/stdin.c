@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "framing.h"
 #include "line_reader.h"
 
 static int stdin_init(struct sl_instance *inst, void **ctx)
@@ -23,7 +24,12 @@ static const struct sl_option stdin_options[] = {
      .type = SL_OPT_INT,
      .def = "16777216",
      SL_RANGE(1, 1 << 30),
-     .doc = "longer lines go to dead_letter (bytes)"},
+     .doc = "longer lines (or frames) go to dead_letter (bytes)"},
+    {.name = "framing",
+     .type = SL_OPT_STRING,
+     .def = "lines",
+     .allowed = framing_names,
+     .doc = FRAMING_OPTION_DOC},
     {0},
 };
 
@@ -32,7 +38,7 @@ SL_PLUGIN_DEFINE = {
     .kind = SL_KIND_INPUT,
     .name = "stdin",
     .version = SLUICE_VERSION,
-    .doc = "read standard input one message per line",
+    .doc = "read standard input one message per line (or frame)",
     .options = stdin_options,
     .max_workers = 1, /* one reader of fd 0 */
     .init = stdin_init,

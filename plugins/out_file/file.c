@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "file_writer.h"
+#include "framing.h"
 
 /* Appending to a file whose last byte is not a newline (a write torn by a
  * crash) would glue our first line onto that fragment: end it first. The
@@ -44,6 +45,7 @@ static int end_torn_tail(const struct sl_instance *inst, int fd, const char *pat
 static int file_init(struct sl_instance *inst, void **ctx)
 {
     const char *path = sl_opt_str(inst, "path");
+    int framing = framing_of(inst);
     if (sl_instance_checking(inst))
         return SL_OK;
     bool append = sl_opt_bool(inst, "append");
@@ -52,7 +54,7 @@ static int file_init(struct sl_instance *inst, void **ctx)
         sl_instance_error(inst, "%s: cannot open for writing: %s", path, strerror(errno));
         return SL_ERROR;
     }
-    if (append && end_torn_tail(inst, fd, path) < 0) {
+    if (append && framing == FRAMING_LINES && end_torn_tail(inst, fd, path) < 0) {
         close(fd);
         return SL_ERROR;
     }
@@ -75,6 +77,11 @@ static const struct sl_option file_options[] = {
      .def = "true",
      .doc = "append (true) or truncate at start (false)"},
     {.name = "fsync", .type = SL_OPT_BOOL, .def = "true", .doc = "fsync when draining"},
+    {.name = "framing",
+     .type = SL_OPT_STRING,
+     .def = "lines",
+     .allowed = framing_names,
+     .doc = FRAMING_OPTION_DOC},
     {0},
 };
 
@@ -83,7 +90,7 @@ SL_PLUGIN_DEFINE = {
     .kind = SL_KIND_OUTPUT,
     .name = "file",
     .version = SLUICE_VERSION,
-    .doc = "write one message per line to a file",
+    .doc = "write one message per line (or frame) to a file",
     .options = file_options,
     .init = file_init,
     .destroy = file_writer_destroy,

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "file_writer.h"
+#include "framing.h"
 
 static int stdout_init(struct sl_instance *inst, void **ctx)
 {
@@ -18,12 +19,22 @@ static int stdout_init(struct sl_instance *inst, void **ctx)
     return *ctx ? SL_OK : SL_ERROR;
 }
 
+static const struct sl_option stdout_options[] = {
+    {.name = "framing",
+     .type = SL_OPT_STRING,
+     .def = "lines",
+     .allowed = framing_names,
+     .doc = FRAMING_OPTION_DOC},
+    {0},
+};
+
 SL_PLUGIN_DEFINE = {
     SL_PLUGIN_HEADER,
     .kind = SL_KIND_OUTPUT,
     .name = "stdout",
     .version = SLUICE_VERSION,
-    .doc = "write one message per line to standard output",
+    .doc = "write one message per line (or frame) to standard output",
+    .options = stdout_options,
     .init = stdout_init,
     .destroy = file_writer_destroy,
     .write = file_writer_write,
