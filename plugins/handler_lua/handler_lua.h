@@ -36,6 +36,7 @@ struct hl_conf {
 struct hl_state {
     lua_State *L;
     const struct hl_conf *conf;
+    char *dir;        /* real directory of the script this state loaded (modules, files) */
     size_t used;      /* bytes allocated by this state */
     size_t limit;     /* 0 = none */
     bool mem_refused; /* the allocator refused a request since the last check */
@@ -116,6 +117,9 @@ void hl_error_text(struct hl_state *hs, int status, char *buf, size_t len);
 /* ---- hl_sandbox.c ---- */
 /* Opens the allowed standard libraries and safe replacements. */
 void hl_open_sandbox(lua_State *L, const struct hl_conf *conf);
+/* Loads the text chunk in file real, named "@path" (a #! line skipped).
+ * Returns a lua_load status; the chunk or the error is on the stack. */
+int hl_load_text_file(lua_State *L, const char *real, const char *path);
 
 /* ---- hl_guard.c ---- */
 /* Replaces the library functions that could loop outside the hooks with

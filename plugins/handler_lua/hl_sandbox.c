@@ -14,27 +14,23 @@
  * path; raises an error when it leaves that directory. */
 static const char *confine(lua_State *L, const char *path)
 {
-    const struct hl_conf *conf = hl_state_of(L)->conf;
+    const char *dir = hl_state_of(L)->dir;
     char joined[PATH_MAX], real[PATH_MAX];
     int n = path[0] == '/' ? snprintf(joined, sizeof joined, "%s", path)
-                           : snprintf(joined, sizeof joined, "%s/%s", conf->dir, path);
+                           : snprintf(joined, sizeof joined, "%s/%s", dir, path);
     if (n < 0 || (size_t)n >= sizeof joined)
         luaL_error(L, "%s: path too long", path);
     if (!realpath(joined, real))
         luaL_error(L, "%s: %s", path, strerror(errno));
-    size_t dl = strlen(conf->dir);
-    if (dl > 1 && (strncmp(real, conf->dir, dl) != 0 || real[dl] != '/'))
+    size_t dl = strlen(dir);
+    if (dl > 1 && (strncmp(real, dir, dl) != 0 || real[dl] != '/'))
         luaL_error(L, "%s: outside the script's directory (sandbox)", path);
     return lua_pushstring(L, real);
 }
 
-/* Loads a text chunk named "@path" (as the script wrote it) from inside the
- * script's directory. Returns a lua_load status; the error is on the stack. */
-static int load_confined(lua_State *L, const char *path)
+int hl_load_text_file(lua_State *L, const char *real, const char *path)
 {
-    const char *real = confine(L, path);
     FILE *f = fopen(real, "rb");
-    lua_pop(L, 1);
     if (!f) {
         lua_pushfstring(L, "cannot open %s: %s", path, strerror(errno));
         return LUA_ERRFILE;
@@ -57,6 +53,16 @@ static int load_confined(lua_State *L, const char *path)
     int st = luaL_loadbufferx(L, text + skip, len - skip, lua_tostring(L, -1), "t");
     lua_remove(L, -2); /* name */
     lua_remove(L, -2); /* text */
+    return st;
+}
+
+/* Loads a text chunk named "@path" (as the script wrote it) from inside the
+ * script's directory. Returns a lua_load status; the error is on the stack. */
+static int load_confined(lua_State *L, const char *path)
+{
+    const char *real = confine(L, path);
+    int st = hl_load_text_file(L, real, path);
+    lua_remove(L, -2); /* real */
     return st;
 }
 

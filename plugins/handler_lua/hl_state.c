@@ -1,4 +1,6 @@
 /* hl_state.c - one lua_State: capped allocator, instruction budget, loading the script. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,10 +327,16 @@ struct hl_state *hl_state_new(const struct hl_conf *conf)
         return NULL;
     hs->conf = conf;
     hs->limit = conf->mem_limit;
+    hs->dir = strdup(conf->dir ? conf->dir : ".");
+    if (!hs->dir) {
+        free(hs);
+        return NULL;
+    }
     hs->ref_process = hs->ref_batch = LUA_NOREF;
     hs->L = lua_newstate(hl_alloc, hs);
     if (!hs->L) {
         pool_drain(hs);
+        free(hs->dir);
         free(hs);
         return NULL;
     }
@@ -355,6 +363,7 @@ void hl_state_free(struct hl_state *hs)
     pool_drain(hs);
     hl_json_free(hs);
     free(hs->recs);
+    free(hs->dir);
     free(hs);
 }
 
@@ -362,7 +371,20 @@ static int load_script(lua_State *L)
 {
     struct hl_state *hs = hl_state_of(L);
     const struct sl_value *config = lua_touserdata(L, 1);
-    if (luaL_loadfilex(L, hs->conf->script, "t") != LUA_OK)
+    /* One snapshot of the script: its real path now, and modules and files
+     * from that directory, even if a symlink on the way switches meanwhile. */
+    char real[PATH_MAX];
+    if (!realpath(hs->conf->script, real))
+        return luaL_error(L, "%s: %s", hs->conf->script, strerror(errno));
+    char *dir = strdup(real);
+    if (!dir)
+        return luaL_error(L, "out of memory");
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    free(hs->dir);
+    hs->dir = dir;
+    if (hl_load_text_file(L, real, hs->conf->script) != LUA_OK)
         return lua_error(L);
     lua_call(L, 0, 0);
     lua_getglobal(L, "process_batch");
