@@ -23,6 +23,8 @@ struct sl__msg {
      * of the input a derived message descends from. */
     uint32_t batch_slot;
     uint32_t lineage_slot;
+    uint32_t batch_gen; /* the worker's batch_gen then: a message a handler
+                           keeps past its call cannot touch a later batch */
 };
 
 static inline struct sl__msg *sl__msg_private(const struct sl_msg *m)
@@ -295,6 +297,7 @@ struct sl__worker {
     uint64_t confirmed;   /* output: confirmed, not yet added to stats */
     bool write_failed;    /* output: write() failed fatally; stop waiting for confirmations */
     uint8_t *slot_state;  /* handler: per input of the current batch, SLOT_* flags */
+    uint32_t batch_gen;   /* handler: counts batches processed */
     bool started;
 };
 

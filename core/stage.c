@@ -27,8 +27,9 @@ enum { SLOT_RELEASED = 1, SLOT_EMITTED = 2 };
 void sl_emit(struct sl_emitter *e, struct sl_msg *m)
 {
     struct sl__msg *pm = sl__msg_private(m);
-    if (pm->lineage_slot && e->w && e->w->slot_state)
-        e->w->slot_state[pm->lineage_slot - 1] |= SLOT_EMITTED;
+    struct sl__worker *w = e->w;
+    if (pm->lineage_slot && w && w->slot_state && pm->batch_gen == w->batch_gen)
+        w->slot_state[pm->lineage_slot - 1] |= SLOT_EMITTED;
     pm->batch_slot = pm->lineage_slot = 0;
     sl__emitter_put(e, m);
 }
@@ -38,7 +39,7 @@ void sl_emit(struct sl_emitter *e, struct sl_msg *m)
 void sl__worker_released(struct sl__worker *w, struct sl_msg *m)
 {
     struct sl__msg *pm = sl__msg_private(m);
-    if (pm->batch_slot && w->slot_state)
+    if (pm->batch_slot && w->slot_state && pm->batch_gen == w->batch_gen)
         w->slot_state[pm->batch_slot - 1] |= SLOT_RELEASED;
 }
 
@@ -141,9 +142,11 @@ static void run_batch(struct sl__worker *w, struct sl_msg **msgs, size_t n, bool
         break;
     case SL__STAGE_HANDLER: {
         uint64_t before = w->em.emitted, dropped = 0;
+        w->batch_gen++;
         for (size_t i = 0; i < n; i++) {
             struct sl__msg *pm = sl__msg_private(msgs[i]);
             pm->batch_slot = pm->lineage_slot = (uint32_t)i + 1;
+            pm->batch_gen = w->batch_gen;
             w->slot_state[i] = 0;
         }
         if (s->inst->plugin->process(w->wctx, msgs, n, &w->em) < 0) {
