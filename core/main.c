@@ -241,6 +241,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file past RLIMIT_FSIZE fails with EFBIG, not the process */
 
     struct sl__pipeline *pl = sl__pipeline_load(config, check || graph);
     if (!pl) {

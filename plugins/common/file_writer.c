@@ -102,6 +102,25 @@ void file_writer_destroy(void *ctx)
     free(fw);
 }
 
+/* Errors that retrying cannot mend: the reader of the pipe is gone, the file
+ * cannot grow (EFBIG), the descriptor is not writable or not a file. Their
+ * messages go to dead_letter at once instead of after every retry. */
+static bool permanent_error(int err)
+{
+    switch (err) {
+    case EPIPE:
+    case EFBIG:
+    case EBADF:
+    case EINVAL:
+    case EISDIR:
+    case ENXIO:
+    case ENODEV:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Cuts the last frag bytes (the head of a torn line) off the end of a regular
  * file we alone write to, leaving the descriptor's offset there. */
 static bool cut_torn_line(struct file_writer *fw, size_t frag)
@@ -144,8 +163,8 @@ static size_t settle_failed_write(struct file_writer *fw, struct sl_msg **msgs, 
         }
         torn = "; the line it cut short will be finished first";
     }
-    log_failure(fw, "write failed: %s; %zu of %zu messages written%s, the rest retried",
-                strerror(err), whole, n, torn);
+    log_failure(fw, "write failed: %s; %zu of %zu messages written%s, the rest %s", strerror(err),
+                whole, n, torn, permanent_error(err) ? "dead-lettered" : "retried");
     return whole;
 }
 
@@ -156,7 +175,8 @@ int file_writer_write(void *ctx, struct sl_msg **msgs, size_t n)
     size_t whole = 0;
     int err = fw->rest.len ? finish_torn_line(fw) : 0;
     if (err) {
-        log_failure(fw, "write failed: %s; %zu messages retried", strerror(err), n);
+        log_failure(fw, "write failed: %s; %zu messages %s", strerror(err), n,
+                    permanent_error(err) ? "dead-lettered" : "retried");
         goto done;
     }
     fw->buf.len = 0;
@@ -173,8 +193,12 @@ int file_writer_write(void *ctx, struct sl_msg **msgs, size_t n)
     size_t written = write_some(fw->fd, fw->buf.data, fw->buf.len, &err);
     whole = err ? settle_failed_write(fw, msgs, n, written, err) : n;
 done:
-    for (size_t i = 0; i < n; i++)
-        sl_out_done(msgs[i], i < whole ? SL_OK : SL_RETRY, i < whole ? NULL : strerror(err));
+    for (size_t i = 0; i < n; i++) {
+        if (i < whole)
+            sl_out_done(msgs[i], SL_OK, NULL);
+        else
+            sl_out_done(msgs[i], permanent_error(err) ? SL_ERROR : SL_RETRY, strerror(err));
+    }
     if (fw->buf.cap > (1u << 22))
         sl_buf_free(&fw->buf); /* one huge batch should not pin memory */
     pthread_mutex_unlock(&fw->mu);

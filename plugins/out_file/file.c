@@ -49,11 +49,19 @@ static int file_init(struct sl_instance *inst, void **ctx)
     if (sl_instance_checking(inst))
         return SL_OK;
     bool append = sl_opt_bool(inst, "append");
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+    /* O_NONBLOCK: a FIFO with no reader would block open() for good, with
+     * the stop signals not yet served; it is refused (ENXIO) instead. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK | (append ? O_APPEND : O_TRUNC),
+                  0644);
+    if (fd < 0 && errno == ENXIO) {
+        sl_log(inst, SL_LOG_ERROR, "%s: a FIFO with no reader; start its reader first", path);
+        return SL_ERROR;
+    }
     if (fd < 0) {
         sl_instance_error(inst, "%s: cannot open for writing: %s", path, strerror(errno));
         return SL_ERROR;
     }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     if (append && framing == FRAMING_LINES && end_torn_tail(inst, fd, path) < 0) {
         close(fd);
         return SL_ERROR;

@@ -13,18 +13,18 @@ CONF
 
 # fd 0 closed: an internal eventfd used to take fd 0 and the stdin input read
 # it forever. Now the core holds 0-2 and stdin refuses to start.
-rc=0; timeout 10 "$SLUICE" -c "$T/stdio.conf" <&- > "$T/out" 2> "$T/log" || rc=$?
+rc=0; timeout -k 2 10 "$SLUICE" -c "$T/stdio.conf" <&- > "$T/out" 2> "$T/log" || rc=$?
 [ "$rc" = 1 ] || { cat "$T/log"; fail "stdin closed: exit $rc, want 1 (124 = hung)"; }
 grep -q "standard input is closed" "$T/log" || fail "stdin closed: no clear error"
 pass "stdin started closed (<&-): exit 1, 'standard input is closed'"
 
-rc=0; printf 'a\n' | timeout 10 "$SLUICE" -c "$T/stdio.conf" >&- 2> "$T/log" || rc=$?
+rc=0; printf 'a\n' | timeout -k 2 10 "$SLUICE" -c "$T/stdio.conf" >&- 2> "$T/log" || rc=$?
 [ "$rc" = 1 ] || { cat "$T/log"; fail "stdout closed: exit $rc, want 1"; }
 grep -q "standard output is closed" "$T/log" || fail "stdout closed: no clear error"
 pass "stdout started closed (>&-): exit 1, 'standard output is closed'"
 
 # stderr closed: the run goes on, logging nowhere.
-printf 'a\nb\n' | timeout 10 "$SLUICE" -c "$T/stdio.conf" > "$T/out" 2>&- || fail "stderr closed: exit $?"
+printf 'a\nb\n' | timeout -k 2 10 "$SLUICE" -c "$T/stdio.conf" > "$T/out" 2>&- || fail "stderr closed: exit $?"
 printf 'a\nb\n' | cmp - "$T/out" || fail "stderr closed: output changed"
 pass "stderr started closed (2>&-): output intact"
 
@@ -94,7 +94,7 @@ inputs = ( { type = "file"; path = "$2"; } );
 outputs = ( { type = "null"; } );
 CONF
   local rc=0
-  timeout 10 "$SLUICE" -c "$T/bad.conf" 2> "$T/log" || rc=$?
+  timeout -k 2 10 "$SLUICE" -c "$T/bad.conf" 2> "$T/log" || rc=$?
   [ "$rc" = 1 ] || { cat "$T/log"; fail "$1: exit $rc, want 1"; }
   grep -qxF "$(refused_text "$2" "$3")" "$T/log" || { cat "$T/log"; fail "$1: no '$(refused_text "$2" "$3")'"; }
   pass "$1: exit 1, '$3'"
@@ -109,7 +109,7 @@ inputs = ( { type = "file"; path = "$T/secret"; } );
 outputs = ( { type = "null"; } );
 CONF
   chmod 644 "$T/bad.conf"
-  rc=0; timeout 10 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+  rc=0; timeout -k 2 10 setpriv --reuid=nobody --regid=nogroup --clear-groups \
     "$SLUICE" -c "$T/bad.conf" 2> "$T/log" || rc=$?
   [ "$rc" = 1 ] && grep -qxF "$(refused_text "$T/secret" ": Permission denied")" "$T/log" \
     || { cat "$T/log"; fail "unreadable file: exit $rc"; }

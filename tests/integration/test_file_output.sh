@@ -91,3 +91,47 @@ CONF
 "$SLUICE" -c "$T/devfull.conf" > /dev/full 2> "$T/devfull.log" || true
 sort "$T/dlq.txt" | cmp - "$T/in.txt" || { tail -3 "$T/devfull.log"; fail "/dev/full: not every message dead-lettered"; }
 pass "/dev/full: every message dead-lettered"
+
+# Errors that retrying cannot mend go to dead_letter at once (a retry every
+# 10 s would make these runs time out). The reader of stdout goes away:
+retry_slow='retry = { max_attempts = 100; backoff_ms = 10000; max_backoff_ms = 10000; };'
+seq 1 100000 > "$T/seq.txt"
+cat > "$T/epipe.conf" <<CONF
+inputs = ( { type = "file"; path = "$T/seq.txt"; } );
+outputs = ( { type = "stdout"; $retry_slow } );
+dead_letter = { type = "file"; path = "$T/epipe_dlq.txt"; append = false; };
+CONF
+rc=0
+{ timeout -k 2 20 "$SLUICE" -c "$T/epipe.conf" 2> "$T/epipe.log" || rc=$?; } | head -n 1 > "$T/epipe_out.txt"
+[ "$rc" = 0 ] || { tail -3 "$T/epipe.log"; fail "broken pipe: exit $rc (124: retried a pipe with no reader)"; }
+grep -q "Broken pipe; .* the rest dead-lettered" "$T/epipe.log" || fail "broken pipe: not logged as dead-lettered"
+[ "$(head -n 1 "$T/epipe_dlq.txt")" -gt 1 ] && [ "$(tail -n 1 "$T/epipe_dlq.txt")" = 100000 ] \
+  || fail "broken pipe: dead_letter does not hold the rest"
+pass "stdout reader gone (| head -1): the rest dead-lettered at once"
+
+# A file that may not grow (RLIMIT_FSIZE, EFBIG): whole lines up to the limit,
+# the rest dead-lettered; SIGXFSZ does not kill the run. The limit (40 KiB of
+# the 50,000 bytes) holds for the dead-letter file too, which needs less.
+cat > "$T/fsize.conf" <<CONF
+inputs = ( { type = "file"; path = "$T/in.txt"; } );
+outputs = ( { type = "file"; path = "$T/fsize_out.txt"; append = false; $retry_slow } );
+dead_letter = { type = "stdout"; };
+CONF
+rc=0; ( ulimit -f 40; exec timeout -k 2 20 "$SLUICE" -c "$T/fsize.conf" > "$T/fsize_dlq.txt" 2> "$T/fsize.log" ) || rc=$?
+[ "$rc" = 0 ] || { tail -3 "$T/fsize.log"; fail "file size limit: exit $rc (153: killed by SIGXFSZ)"; }
+[ "$(stat -c %s "$T/fsize_out.txt")" -le 40960 ] || fail "file size limit: file past the limit"
+cat "$T/fsize_out.txt" "$T/fsize_dlq.txt" | cmp - "$T/in.txt" || fail "file size limit: lines torn or lost"
+pass "file size limit (EFBIG): whole lines up to it, the rest dead-lettered, no SIGXFSZ"
+
+# Paths an output cannot write: a clear error at start, exit 1, no hang.
+mkdir "$T/adir"; mkfifo "$T/fifo"
+for what in "adir:cannot open for writing: Is a directory" "fifo:a FIFO with no reader; start its reader first"; do
+  cat > "$T/bad.conf" <<CONF
+inputs = ( { type = "file"; path = "$T/in.txt"; } );
+outputs = ( { type = "file"; path = "$T/${what%%:*}"; } );
+CONF
+  rc=0; timeout -k 2 10 "$SLUICE" -c "$T/bad.conf" 2> "$T/bad.log" || rc=$?
+  [ "$rc" = 1 ] && grep -qF "$T/${what%%:*}: ${what#*:}" "$T/bad.log" \
+    || { cat "$T/bad.log"; fail "output to a ${what%%:*}: exit $rc (124: hung)"; }
+done
+pass "output path a directory or a FIFO with no reader: exit 1 with the reason"
