@@ -12,7 +12,7 @@ static int stdin_init(struct sl_instance *inst, void **ctx)
     /* the core holds a closed fd 0 with /dev/null write-only (core/stdfds.h) */
     int flags = fcntl(STDIN_FILENO, F_GETFL);
     if (flags < 0 || (flags & O_ACCMODE) == O_WRONLY) {
-        sl_log(inst, SL_LOG_ERROR, "standard input is closed; nothing to read");
+        sl_instance_error(inst, "standard input is closed; nothing to read");
         return SL_ERROR;
     }
     *ctx = line_reader_new(inst, STDIN_FILENO, false, "stdin", false);

@@ -54,7 +54,7 @@ static int file_init(struct sl_instance *inst, void **ctx)
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK | (append ? O_APPEND : O_TRUNC),
                   0644);
     if (fd < 0 && errno == ENXIO) {
-        sl_log(inst, SL_LOG_ERROR, "%s: a FIFO with no reader; start its reader first", path);
+        sl_instance_error(inst, "%s: a FIFO with no reader; start its reader first", path);
         return SL_ERROR;
     }
     if (fd < 0) {

@@ -12,7 +12,7 @@ static int stdout_init(struct sl_instance *inst, void **ctx)
     /* the core holds a closed fd 1 with /dev/null read-only (core/stdfds.h) */
     int flags = fcntl(STDOUT_FILENO, F_GETFL);
     if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY) {
-        sl_log(inst, SL_LOG_ERROR, "standard output is closed; nowhere to write");
+        sl_instance_error(inst, "standard output is closed; nowhere to write");
         return SL_ERROR;
     }
     *ctx = file_writer_new(inst, STDOUT_FILENO, false, "stdout", false);

@@ -125,13 +125,13 @@ pass "file size limit (EFBIG): whole lines up to it, the rest dead-lettered, no 
 
 # Paths an output cannot write: a clear error at start, exit 1, no hang.
 mkdir "$T/adir"; mkfifo "$T/fifo"
-for what in "adir:cannot open for writing: Is a directory" "fifo:a FIFO with no reader; start its reader first"; do
+for what in "adir:is a directory" "fifo:a FIFO with no reader; start its reader first"; do
   cat > "$T/bad.conf" <<CONF
 inputs = ( { type = "file"; path = "$T/in.txt"; } );
 outputs = ( { type = "file"; path = "$T/${what%%:*}"; } );
 CONF
   rc=0; timeout -k 2 10 "$SLUICE" -c "$T/bad.conf" 2> "$T/bad.log" || rc=$?
-  [ "$rc" = 1 ] && grep -qF "$T/${what%%:*}: ${what#*:}" "$T/bad.log" \
+  [ "$rc" = 1 ] && grep -F "$T/${what%%:*}" "$T/bad.log" | grep -qiF "${what#*:}" \
     || { cat "$T/bad.log"; fail "output to a ${what%%:*}: exit $rc (124: hung)"; }
 done
 pass "output path a directory or a FIFO with no reader: exit 1 with the reason"
