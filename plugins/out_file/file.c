@@ -32,7 +32,7 @@ static int end_torn_tail(const struct sl_instance *inst, int fd, const char *pat
     if (got != 1 || last == '\n')
         return 0;
     if (write(fd, "\n", 1) != 1) {
-        sl_log(inst, SL_LOG_ERROR, "%s: cannot end its torn last line: %s", path, strerror(errno));
+        sl_instance_error(inst, "%s: cannot end its torn last line: %s", path, strerror(errno));
         return -1;
     }
     sl_log(inst, SL_LOG_WARN,
