@@ -1,0 +1,105 @@
+/* rmq_conn.h - one AMQP connection with one channel (channel 1), as both
+ * RabbitMQ plugins use it: connect settings read from the options both share,
+ * login, failure classification, reconnect backoff with jitter, heartbeats.
+ * librabbitmq has no background thread and its connection state is not
+ * thread-safe: each connection belongs to one worker thread. */
+#ifndef SLUICE_RMQ_CONN_H
+#define SLUICE_RMQ_CONN_H
+
+#include <amqp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sluice/sluice.h>
+
+#include "rmq_declare.h"
+#include "rmq_url.h"
+
+/* Outcomes of connection work. */
+enum rmq_status {
+    RMQ_OK = 0,
+    RMQ_TRANSIENT = -1, /* network, broker restart, timeout: connect again */
+    RMQ_FATAL = -2,     /* credentials, vhost, permissions, missing queue: retrying cannot help */
+};
+
+/* The options every RabbitMQ plugin takes, for its options table. */
+// clang-format off
+#define RMQ_CONN_OPTIONS \
+    {"url", SL_OPT_STRING, NULL, true, \
+     "amqp://user:password@host:port/vhost, or amqps:// for TLS (see tls)"}, \
+    {"tls", SL_OPT_GROUP, NULL, false, \
+     "amqps:// settings: { ca = FILE; cert = FILE; key = FILE; verify = true; }"}, \
+    {"heartbeat_s", SL_OPT_INT, "30", false, \
+     "AMQP heartbeat interval asked of the broker, seconds (0: none)"}, \
+    {"connect_timeout_ms", SL_OPT_INT, "10000", false, \
+     "TCP connect, login and each broker call (declare, consume) give up after this"}, \
+    {"reconnect_backoff_ms", SL_OPT_INT, "200", false, \
+     "first wait before reconnecting; doubles per failure, with jitter"}, \
+    {"reconnect_max_backoff_ms", SL_OPT_INT, "15000", false, \
+     "longest wait between reconnect attempts"}, \
+    {"declare", SL_OPT_GROUP, NULL, false, \
+     "declared after each connect: { queue = {...}; exchange = {...}; bindings = (...); }"}
+// clang-format on
+
+/* Connection settings, read once at init. */
+struct rmq_conf {
+    const struct sl_instance *inst;
+    struct rmq_url url;
+    const char *ca, *cert, *key; /* TLS files, NULL when unset */
+    bool verify;                 /* check the broker's certificate and name */
+    int heartbeat_s;
+    int timeout_ms;
+    int64_t backoff_ms, max_backoff_ms;
+    struct rmq_declare declare;
+};
+
+/* Reads the shared options (default_queue: see rmq_declare_parse). Logs
+ * FILE:LINE errors and returns -1; the conf is freed then. */
+int rmq_conf_init(struct rmq_conf *c, const struct sl_instance *inst, const char *default_queue);
+void rmq_conf_free(struct rmq_conf *c);
+
+struct rmq_conn {
+    amqp_connection_state_t st; /* NULL while disconnected */
+    bool blocked;               /* connection.blocked: the broker refuses publishes for now */
+    unsigned failures;          /* failed connects in a row, for the backoff */
+    uint64_t generation;        /* bumped per successful connect */
+    int64_t last_beat_ms;       /* our last heartbeat sent while not reading */
+};
+
+/* Connects, logs in, opens channel 1 and applies the declare group. Returns
+ * RMQ_OK, or RMQ_TRANSIENT / RMQ_FATAL with err naming the URL (password
+ * hidden) and what failed. */
+int rmq_open(struct rmq_conn *c, const struct rmq_conf *conf, char *err, size_t errlen);
+/* Closes politely when graceful (bounded by the timeout), else drops the socket. */
+void rmq_close(struct rmq_conn *c, bool graceful);
+
+/* Classifies a broker call's reply: RMQ_OK, or a status with "what: reason"
+ * in err. A channel or connection close from the broker is answered. */
+int rmq_reply_check(amqp_connection_state_t st, amqp_rpc_reply_t r, const char *what, char *err,
+                    size_t errlen);
+
+/* Frames every consumer of a connection must handle the same way: blocked,
+ * unblocked, channel.close and connection.close (answered, then reported as
+ * a status with the broker's reason in err). Returns RMQ_OK for anything else
+ * (the caller's frame) and sets *handled when the frame was one of these. */
+int rmq_common_frame(struct rmq_conn *c, const amqp_frame_t *f, bool *handled, char *err,
+                     size_t errlen);
+
+/* Waits up to timeout_ms for a frame, also waking when wake_fd (-1: none)
+ * becomes readable. Serves heartbeats both ways. Returns 1 with *f set, 0 when
+ * nothing came, or RMQ_TRANSIENT with err set when the connection is gone. */
+int rmq_wait_frame(struct rmq_conn *c, int wake_fd, int timeout_ms, amqp_frame_t *f, char *err,
+                   size_t errlen);
+
+/* Sends a heartbeat when half an interval passed since the last one: for
+ * times the owner cannot read the socket (backpressure). */
+int rmq_keepalive(struct rmq_conn *c, const struct rmq_conf *conf);
+
+/* Sleeps before the next connect: exponential from backoff_ms to
+ * max_backoff_ms per failure, a random point in [d/2, d]. Returns early
+ * (false) once *stop is set. */
+bool rmq_backoff(struct rmq_conn *c, const struct rmq_conf *conf, const atomic_bool *stop);
+
+int64_t rmq_now_ms(void);
+
+#endif

@@ -1,0 +1,381 @@
+/* out_rabbitmq.c - RabbitMQ publisher output with publisher confirms.
+ *
+ * One connection + channel per output worker, kept open and reused (the
+ * library's connection state is not thread-safe; this is the pool). The
+ * channel is in confirm mode. write() publishes its batch, then reads the
+ * broker's answers until every delivery tag is answered: ack -> confirmed;
+ * nack or basic.return (mandatory, unroutable) -> the engine's retry with
+ * backoff, then dead_letter with the reason in x-sluice-error. A lost
+ * connection says nothing about the messages: write() reconnects with
+ * backoff and publishes the unanswered ones again without spending a retry
+ * attempt (duplicates are possible, loss is not), so a broker outage backs
+ * the pipeline up instead of dead-lettering.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "outbox.h"
+#include "rmq_conn.h"
+#include "rmq_props.h"
+
+enum key_src { KEY_STATIC, KEY_RECORD, KEY_HEADER };
+
+struct octx {
+    const struct sl_instance *inst;
+    struct rmq_conf conf;
+    struct rmq_out_props props;
+    amqp_bytes_t exchange;
+    int key_src;
+    const char *key; /* static key, record path or header name */
+    const char *default_key;
+    bool mandatory;
+    int confirm_timeout_ms;
+};
+
+struct oworker {
+    struct octx *ctx;
+    unsigned index;
+    struct rmq_conn conn;
+    struct outbox box;
+    bool ever_connected;
+    struct sl_counter *c_ok, *c_retry, *c_error, *c_reconnects;
+};
+
+static const struct sl_option options[] = {
+    RMQ_CONN_OPTIONS,
+    {"exchange", SL_OPT_STRING, "", false,
+     "exchange to publish to (\"\": the default exchange, where the routing key is a queue name)"},
+    {"routing_key", SL_OPT_STRING, "", false,
+     "static key, \"record.PATH\" from a record field or \"header:NAME\" from a header"},
+    {"default_routing_key", SL_OPT_STRING, NULL, false,
+     "key when the record field or header is missing (else the message is dead-lettered)"},
+    {"mandatory", SL_OPT_BOOL, "true", false,
+     "an unroutable message is returned and fails (retry, then dead_letter) instead of being "
+     "confirmed and dropped by the broker"},
+    {"persistent", SL_OPT_BOOL, "true", false,
+     "delivery_mode 2 for every message; false keeps the message's amqp_delivery_mode"},
+    {"keep_headers", SL_OPT_BOOL, "true", false, "carry the message headers over as AMQP headers"},
+    {"trace_header", SL_OPT_BOOL, "true", false,
+     "write the W3C traceparent header (the message's trace id, a new span)"},
+    {"properties", SL_OPT_GROUP, NULL, false,
+     "default properties: { content_type = \"application/json\"; app_id = \"x\"; ... }"},
+    {"confirm_timeout_ms", SL_OPT_INT, "30000", false,
+     "a publish unanswered this long means the connection is broken: reconnect and publish "
+     "again"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+static int out_init(struct sl_instance *inst, void **out)
+{
+    const char *where = sl_instance_where(inst);
+    struct octx *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return SL_ERROR;
+    ctx->inst = inst;
+    if (rmq_conf_init(&ctx->conf, inst, NULL) < 0)
+        goto out_free;
+    if (rmq_out_props_init(&ctx->props, inst) < 0)
+        goto out_conf;
+    ctx->exchange = amqp_cstring_bytes(sl_opt_str(inst, "exchange"));
+    const char *key = sl_opt_str(inst, "routing_key");
+    if (strncmp(key, "record.", 7) == 0 && key[7]) {
+        ctx->key_src = KEY_RECORD;
+        ctx->key = key + 7;
+    } else if (strncmp(key, "header:", 7) == 0 && key[7]) {
+        ctx->key_src = KEY_HEADER;
+        ctx->key = key + 7;
+    } else {
+        ctx->key_src = KEY_STATIC;
+        ctx->key = key;
+    }
+    if (ctx->exchange.len == 0 && ctx->key_src == KEY_STATIC && !key[0]) {
+        sl_log(inst, SL_LOG_ERROR,
+               "%s: with the default exchange (exchange = \"\") routing_key must name a queue",
+               where);
+        goto out_conf;
+    }
+    ctx->default_key = sl_opt_str(inst, "default_routing_key");
+    ctx->mandatory = sl_opt_bool(inst, "mandatory");
+    int64_t t = sl_opt_int(inst, "confirm_timeout_ms");
+    if (t < 100 || t > 3600000) {
+        sl_log(inst, SL_LOG_ERROR, "%s: confirm_timeout_ms must be between 100 and 3600000", where);
+        goto out_conf;
+    }
+    ctx->confirm_timeout_ms = (int)t;
+    *out = ctx;
+    return SL_OK;
+
+out_conf:
+    rmq_conf_free(&ctx->conf);
+out_free:
+    free(ctx);
+    return SL_ERROR;
+}
+
+static void out_destroy(void *p)
+{
+    struct octx *ctx = p;
+    if (!ctx)
+        return;
+    rmq_conf_free(&ctx->conf);
+    free(ctx);
+}
+
+/* Connect and put the channel in confirm mode. */
+static int open_channel(struct oworker *w, char *err, size_t errlen)
+{
+    int rc = rmq_open(&w->conn, &w->ctx->conf, err, errlen);
+    if (rc != RMQ_OK)
+        return rc;
+    amqp_confirm_select(w->conn.st, 1);
+    char what[512];
+    snprintf(what, sizeof(what), "%s: confirm.select", w->ctx->conf.url.shown);
+    rc = rmq_reply_check(w->conn.st, amqp_get_rpc_reply(w->conn.st), what, err, errlen);
+    if (rc != RMQ_OK) {
+        rmq_close(&w->conn, false);
+        return rc;
+    }
+    outbox_restart(&w->box);
+    sl_log(w->ctx->inst, w->ever_connected ? SL_LOG_WARN : SL_LOG_INFO,
+           "rabbitmq: output worker %u %s to %s", w->index,
+           w->ever_connected ? "reconnected" : "connected", w->ctx->conf.url.shown);
+    if (w->ever_connected)
+        sl_counter_add(w->c_reconnects, 1);
+    w->ever_connected = true;
+    return RMQ_OK;
+}
+
+static int out_worker_init(void *p, unsigned index, void **out)
+{
+    struct octx *ctx = p;
+    struct oworker *w = calloc(1, sizeof(*w));
+    if (!w)
+        return SL_ERROR;
+    w->ctx = ctx;
+    w->index = index;
+    w->c_ok = sl_counter_get(ctx->inst, "rabbitmq_confirmed");
+    w->c_retry = sl_counter_get(ctx->inst, "rabbitmq_refused");
+    w->c_error = sl_counter_get(ctx->inst, "rabbitmq_failed");
+    w->c_reconnects = sl_counter_get(ctx->inst, "rabbitmq_reconnects");
+    *out = w;
+    if (sl_instance_checking(ctx->inst))
+        return SL_OK;
+    /* Connect now so bad credentials stop the start with a clear error; a
+     * broker that is down is tried again at the first write. */
+    char err[1024];
+    int rc = open_channel(w, err, sizeof(err));
+    if (rc == RMQ_FATAL) {
+        sl_log(ctx->inst, SL_LOG_ERROR, "rabbitmq: %s", err);
+        free(w);
+        *out = NULL;
+        return SL_ERROR;
+    }
+    if (rc != RMQ_OK)
+        sl_log(ctx->inst, SL_LOG_WARN, "rabbitmq: %s; will retry", err);
+    return SL_OK;
+}
+
+static void out_worker_destroy(void *p)
+{
+    struct oworker *w = p;
+    if (!w)
+        return;
+    if (w->box.n > w->box.first_open)
+        sl_log(w->ctx->inst, SL_LOG_ERROR, "rabbitmq: %zu messages unconfirmed at exit",
+               w->box.n - w->box.first_open);
+    rmq_close(&w->conn, true);
+    outbox_free(&w->box);
+    free(w);
+}
+
+/* ---- routing keys ---- */
+
+/* The routing key for m, or a NULL-bytes key when it cannot be had. */
+static amqp_bytes_t key_of(const struct octx *c, struct sl_msg *m)
+{
+    amqp_bytes_t none = {0, NULL};
+    if (c->key_src == KEY_STATIC)
+        return amqp_cstring_bytes(c->key);
+    if (c->key_src == KEY_RECORD) {
+        const struct sl_value *v = m->record ? sl_value_path(m->record, c->key) : NULL;
+        if (v && (v->type == SL_STRING || v->type == SL_BYTES))
+            return (amqp_bytes_t){v->len, (void *)v->u.str};
+        if (v && v->type == SL_INT) {
+            char tmp[32];
+            int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v->u.i);
+            char *s = sl_arena_strndup(&m->arena, tmp, (size_t)n);
+            if (s)
+                return (amqp_bytes_t){(size_t)n, s};
+        }
+    } else {
+        const struct sl_header *h = sl_msg_header(m, c->key);
+        if (h)
+            return (amqp_bytes_t){h->value_len, (void *)h->value};
+    }
+    return c->default_key ? amqp_cstring_bytes(c->default_key) : none;
+}
+
+/* ---- publishing ---- */
+
+/* Publishes every entry not yet published on this channel. */
+static int publish_open(struct oworker *w, char *err, size_t errlen)
+{
+    struct outbox *b = &w->box;
+    for (size_t i = b->first_open; i < b->n; i++) {
+        struct outbox_entry *e = &b->e[i];
+        if (e->answered || e->tag)
+            continue;
+        amqp_basic_properties_t props;
+        if (rmq_props_from_msg(e->m, &w->ctx->props, &props) < 0) {
+            e->answered = true;
+            e->status = SL_RETRY;
+            e->error = "rabbitmq: out of memory building properties";
+            continue;
+        }
+        amqp_bytes_t body = {sl_msg_out_len(e->m), (void *)sl_msg_out_data(e->m)};
+        int st = amqp_basic_publish(w->conn.st, 1, w->ctx->exchange, e->routing_key,
+                                    w->ctx->mandatory, 0, &props, body);
+        if (st != AMQP_STATUS_OK) {
+            snprintf(err, errlen, "publish: %s", amqp_error_string2(st));
+            return RMQ_TRANSIENT;
+        }
+        e->tag = b->next_tag++;
+    }
+    return RMQ_OK;
+}
+
+/* Reads frames until the outbox is settled (or, when block is false, until
+ * none is waiting). A channel closed by the broker fails the open entries
+ * (the error names the reason); a lost connection returns RMQ_TRANSIENT. */
+static int read_answers(struct oworker *w, bool block, char *err, size_t errlen)
+{
+    int64_t deadline = rmq_now_ms() + w->ctx->confirm_timeout_ms;
+    while (w->conn.st && (!block || !outbox_settled(&w->box) || w->conn.blocked)) {
+        if (w->conn.blocked) /* a broker alarm holds publishes: not a dead link */
+            deadline = rmq_now_ms() + w->ctx->confirm_timeout_ms;
+        int64_t left = deadline - rmq_now_ms();
+        if (block && left <= 0) {
+            snprintf(err, errlen, "no confirm within %d ms", w->ctx->confirm_timeout_ms);
+            return RMQ_TRANSIENT;
+        }
+        amqp_frame_t f;
+        int rc = rmq_wait_frame(&w->conn, -1, block ? (int)(left < 200 ? left : 200) : 0, &f, err,
+                                errlen);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            if (!block)
+                return RMQ_OK;
+            continue;
+        }
+        bool other, handled;
+        rc = outbox_frame(&w->box, w->conn.st, &f, &other, err, errlen);
+        if (rc == RMQ_OK && other)
+            rc = rmq_common_frame(&w->conn, &f, &handled, err, errlen);
+        if (rc == RMQ_OK)
+            continue;
+        if (f.frame_type == AMQP_FRAME_METHOD && f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD) {
+            /* e.g. 404 no exchange: the messages are at fault, not the link */
+            outbox_fail_open(&w->box, SL_RETRY, err);
+            outbox_finish(&w->box);
+            rmq_close(&w->conn, false);
+            return RMQ_OK;
+        }
+        return rc;
+    }
+    return RMQ_OK;
+}
+
+/* Publish and wait until every entry is answered, reconnecting as needed.
+ * Returns SL_OK, or SL_ERROR when the broker refuses us for good. */
+static int settle(struct oworker *w)
+{
+    static atomic_bool never; /* an output keeps trying until the broker is back */
+    char err[1024];
+    while (!outbox_settled(&w->box)) {
+        int rc = RMQ_OK;
+        if (!w->conn.st) {
+            rc = open_channel(w, err, sizeof(err));
+            if (rc == RMQ_FATAL) {
+                sl_log(w->ctx->inst, SL_LOG_ERROR, "rabbitmq: %s", err);
+                return SL_ERROR;
+            }
+        }
+        if (rc == RMQ_OK && !w->conn.blocked)
+            rc = publish_open(w, err, sizeof(err));
+        if (rc == RMQ_OK)
+            rc = read_answers(w, true, err, sizeof(err));
+        if (rc == RMQ_OK)
+            continue;
+        if (rc == RMQ_FATAL && w->conn.st == NULL)
+            return SL_ERROR;
+        sl_log(w->ctx->inst, SL_LOG_WARN,
+               "rabbitmq: output worker %u: %s: %s; reconnecting and publishing %zu messages "
+               "again",
+               w->index, w->ctx->conf.url.shown, err, w->box.n - w->box.first_open);
+        rmq_close(&w->conn, false);
+        rmq_backoff(&w->conn, &w->ctx->conf, &never);
+    }
+    return SL_OK;
+}
+
+static int out_write(void *p, struct sl_msg **msgs, size_t n)
+{
+    struct oworker *w = p;
+    for (size_t i = 0; i < n; i++) {
+        amqp_bytes_t key = key_of(w->ctx, msgs[i]);
+        if (!key.bytes) {
+            sl_counter_add(w->c_error, 1);
+            sl_out_done(msgs[i], SL_ERROR,
+                        "rabbitmq: no routing key for the message (field or header missing)");
+            continue;
+        }
+        if (outbox_add(&w->box, msgs[i], key) < 0) {
+            sl_out_done(msgs[i], SL_RETRY, "rabbitmq: out of memory");
+            continue;
+        }
+    }
+    int rc = settle(w);
+    size_t total = w->box.n - w->box.first_open;
+    size_t ok = outbox_finish(&w->box);
+    sl_counter_add(w->c_ok, (int64_t)ok);
+    sl_counter_add(w->c_retry, (int64_t)(total - ok));
+    return rc;
+}
+
+/* Idle: serve heartbeats and blocked notices. */
+static int out_poll(void *p)
+{
+    struct oworker *w = p;
+    char err[1024];
+    if (w->conn.st && read_answers(w, false, err, sizeof(err)) != RMQ_OK) {
+        sl_log(w->ctx->inst, SL_LOG_WARN, "rabbitmq: output worker %u: %s: %s; will reconnect",
+               w->index, w->ctx->conf.url.shown, err);
+        rmq_close(&w->conn, false);
+    }
+    return 0;
+}
+
+static int out_flush(void *p)
+{
+    (void)p; /* write() returns only once its batch is answered */
+    return 0;
+}
+
+SL_PLUGIN_DEFINE = {
+    SL_PLUGIN_HEADER,
+    .kind = SL_KIND_OUTPUT,
+    .name = "rabbitmq",
+    .version = "0.1.0",
+    .doc = "RabbitMQ publisher (librabbitmq): publisher confirms per batch, mandatory, reconnects",
+    .options = options,
+    .init = out_init,
+    .destroy = out_destroy,
+    .worker_init = out_worker_init,
+    .worker_destroy = out_worker_destroy,
+    .write = out_write,
+    .flush = out_flush,
+    .poll = out_poll,
+};
