@@ -256,11 +256,9 @@ static int connect_consume(struct rworker *w, char *err, size_t errlen)
     int rc = rmq_open(&w->conn, &ctx->conf, err, errlen);
     if (rc != RMQ_OK)
         return rc;
-    char cerr[600];
     rc = consume_start(w->conn.st, ctx->queue, ctx->prefetch, ctx->consumer_tag, w->consumer_tag,
-                       sizeof(w->consumer_tag), cerr, sizeof(cerr));
+                       sizeof(w->consumer_tag), err, errlen);
     if (rc != RMQ_OK) {
-        snprintf(err, errlen, "%s: %s", ctx->conf.url.shown, cerr);
         rmq_close(&w->conn, false);
         w->conn.failures++;
         return rc;
@@ -449,12 +447,14 @@ static int rabbit_run(void *p, struct sl_input_sink *sink)
         if (!w->conn.st) {
             int c = connect_consume(w, err, sizeof(err));
             if (c == RMQ_FATAL) {
-                sl_log(ctx->inst, SL_LOG_ERROR, "rabbitmq: %s (queue \"%s\")", err, ctx->queue);
+                sl_log(ctx->inst, SL_LOG_ERROR, "rabbitmq: %s: %s (queue \"%s\")",
+                       ctx->conf.url.shown, err, ctx->queue);
                 rc = SL_ERROR;
                 break;
             }
             if (c != RMQ_OK) {
-                sl_log(ctx->inst, SL_LOG_WARN, "rabbitmq: worker %u: %s; retrying", w->index, err);
+                sl_log(ctx->inst, SL_LOG_WARN, "rabbitmq: worker %u: %s: %s; retrying", w->index,
+                       ctx->conf.url.shown, err);
                 rmq_backoff(&w->conn, &ctx->conf, &ctx->stopping);
                 continue;
             }

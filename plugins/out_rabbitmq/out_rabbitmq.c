@@ -130,9 +130,7 @@ static int open_channel(struct oworker *w, char *err, size_t errlen)
     if (rc != RMQ_OK)
         return rc;
     amqp_confirm_select(w->conn.st, 1);
-    char what[512];
-    snprintf(what, sizeof(what), "%s: confirm.select", w->ctx->conf.url.shown);
-    rc = rmq_reply_check(w->conn.st, amqp_get_rpc_reply(w->conn.st), what, err, errlen);
+    rc = rmq_reply_check(w->conn.st, amqp_get_rpc_reply(w->conn.st), "confirm.select", err, errlen);
     if (rc != RMQ_OK) {
         rmq_close(&w->conn, false);
         return rc;
@@ -167,13 +165,13 @@ static int out_worker_init(void *p, unsigned index, void **out)
     char err[1024];
     int rc = open_channel(w, err, sizeof(err));
     if (rc == RMQ_FATAL) {
-        sl_log(ctx->inst, SL_LOG_ERROR, "rabbitmq: %s", err);
+        sl_log(ctx->inst, SL_LOG_ERROR, "rabbitmq: %s: %s", ctx->conf.url.shown, err);
         free(w);
         *out = NULL;
         return SL_ERROR;
     }
     if (rc != RMQ_OK)
-        sl_log(ctx->inst, SL_LOG_WARN, "rabbitmq: %s; will retry", err);
+        sl_log(ctx->inst, SL_LOG_WARN, "rabbitmq: %s: %s; will retry", ctx->conf.url.shown, err);
     return SL_OK;
 }
 
@@ -299,7 +297,7 @@ static int settle(struct oworker *w)
         if (!w->conn.st) {
             rc = open_channel(w, err, sizeof(err));
             if (rc == RMQ_FATAL) {
-                sl_log(w->ctx->inst, SL_LOG_ERROR, "rabbitmq: %s", err);
+                sl_log(w->ctx->inst, SL_LOG_ERROR, "rabbitmq: %s: %s", w->ctx->conf.url.shown, err);
                 return SL_ERROR;
             }
         }

@@ -138,14 +138,16 @@ static int broker_closed(amqp_connection_state_t st, const amqp_method_t *m, con
         text_of(c->reply_text, text, sizeof(text));
         amqp_channel_close_ok_t ok = {0};
         amqp_send_method(st, 1, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
-        snprintf(err, errlen, "%s: broker closed the channel: %u %s", what, code, text);
+        snprintf(err, errlen, "%s%sbroker closed the channel: %u %s", what ? what : "",
+                 what ? ": " : "", code, text);
     } else {
         const amqp_connection_close_t *c = m->decoded;
         code = c->reply_code;
         text_of(c->reply_text, text, sizeof(text));
         amqp_connection_close_ok_t ok = {0};
         amqp_send_method(st, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-        snprintf(err, errlen, "%s: broker closed the connection: %u %s", what, code, text);
+        snprintf(err, errlen, "%s%sbroker closed the connection: %u %s", what ? what : "",
+                 what ? ": " : "", code, text);
     }
     return fatal_code(code) ? RMQ_FATAL : RMQ_TRANSIENT;
 }
@@ -176,23 +178,23 @@ static amqp_socket_t *make_socket(amqp_connection_state_t st, const struct rmq_c
     if (!conf->url.tls) {
         amqp_socket_t *s = amqp_tcp_socket_new(st);
         if (!s)
-            snprintf(err, errlen, "%s: cannot create a socket", conf->url.shown);
+            snprintf(err, errlen, "cannot create a socket");
         return s;
     }
     amqp_socket_t *s = amqp_ssl_socket_new(st);
     if (!s) {
-        snprintf(err, errlen, "%s: cannot create a TLS socket", conf->url.shown);
+        snprintf(err, errlen, "cannot create a TLS socket");
         return NULL;
     }
     amqp_ssl_socket_set_verify_peer(s, conf->verify);
     amqp_ssl_socket_set_verify_hostname(s, conf->verify);
     if (conf->ca && amqp_ssl_socket_set_cacert(s, conf->ca) != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "%s: cannot read tls.ca \"%s\"", conf->url.shown, conf->ca);
+        snprintf(err, errlen, "cannot read tls.ca \"%s\"", conf->ca);
         return NULL;
     }
     if (conf->cert && amqp_ssl_socket_set_key(s, conf->cert, conf->key) != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "%s: cannot read tls.cert \"%s\" / tls.key \"%s\"", conf->url.shown,
-                 conf->cert, conf->key);
+        snprintf(err, errlen, "cannot read tls.cert \"%s\" / tls.key \"%s\"", conf->cert,
+                 conf->key);
         return NULL;
     }
     return s;
@@ -226,7 +228,7 @@ int rmq_open(struct rmq_conn *c, const struct rmq_conf *conf, char *err, size_t 
     c->blocked = false;
     c->st = amqp_new_connection();
     if (!c->st) {
-        snprintf(err, errlen, "%s: out of memory", conf->url.shown);
+        snprintf(err, errlen, "out of memory");
         return RMQ_TRANSIENT;
     }
     amqp_socket_t *s = make_socket(c->st, conf, err, errlen);
@@ -236,24 +238,21 @@ int rmq_open(struct rmq_conn *c, const struct rmq_conf *conf, char *err, size_t 
     }
     int st = amqp_socket_open_noblock(s, conf->url.host, conf->url.port, &tv);
     if (st != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "%s: cannot connect: %s", conf->url.shown, amqp_error_string2(st));
+        snprintf(err, errlen, "cannot connect: %s", amqp_error_string2(st));
         goto out_destroy;
     }
     amqp_set_handshake_timeout(c->st, &tv);
     amqp_set_rpc_timeout(c->st, &tv);
-    snprintf(what, sizeof(what), "%s: login as \"%s\" to vhost \"%s\"", conf->url.shown,
-             conf->url.user, conf->url.vhost);
+    snprintf(what, sizeof(what), "login as \"%s\" to vhost \"%s\"", conf->url.user,
+             conf->url.vhost);
     if ((rc = rmq_reply_check(c->st, login(c->st, conf), what, err, errlen)) != RMQ_OK)
         goto out_destroy;
     amqp_channel_open(c->st, 1);
-    snprintf(what, sizeof(what), "%s: open channel", conf->url.shown);
-    if ((rc = rmq_reply_check(c->st, amqp_get_rpc_reply(c->st), what, err, errlen)) != RMQ_OK)
+    if ((rc = rmq_reply_check(c->st, amqp_get_rpc_reply(c->st), "open channel", err, errlen)) !=
+        RMQ_OK)
         goto out_destroy;
-    char derr[600];
-    if ((rc = rmq_declare_apply(c->st, &conf->declare, derr, sizeof(derr))) != RMQ_OK) {
-        snprintf(err, errlen, "%s: %s", conf->url.shown, derr);
+    if ((rc = rmq_declare_apply(c->st, &conf->declare, err, errlen)) != RMQ_OK)
         goto out_destroy;
-    }
     c->failures = 0;
     c->generation++;
     c->last_beat_ms = rmq_now_ms();
@@ -296,7 +295,7 @@ int rmq_common_frame(struct rmq_conn *c, const amqp_frame_t *f, bool *handled, c
     case AMQP_CHANNEL_CLOSE_METHOD:
     case AMQP_CONNECTION_CLOSE_METHOD:
         *handled = true;
-        return broker_closed(c->st, &f->payload.method, "rabbitmq", err, errlen);
+        return broker_closed(c->st, &f->payload.method, NULL, err, errlen);
     default:
         return RMQ_OK;
     }

@@ -67,8 +67,8 @@ struct rmq_conn {
 };
 
 /* Connects, logs in, opens channel 1 and applies the declare group. Returns
- * RMQ_OK, or RMQ_TRANSIENT / RMQ_FATAL with err naming the URL (password
- * hidden) and what failed. */
+ * RMQ_OK, or RMQ_TRANSIENT / RMQ_FATAL with err saying what failed (callers
+ * log it after the URL's shown form, never the password). */
 int rmq_open(struct rmq_conn *c, const struct rmq_conf *conf, char *err, size_t errlen);
 /* Closes politely when graceful (bounded by the timeout), else drops the socket. */
 void rmq_close(struct rmq_conn *c, bool graceful);
