@@ -11,6 +11,7 @@ packages=(
   python3-protobuf libmsgpack-dev python3-msgpack
   kcat valgrind procps psmisc curl bc python3 python3-prometheus-client time
   libsystemd-dev systemd scdoc dpkg-dev file man-db groff-base graphviz
+  librabbitmq-dev amqp-tools rabbitmq-server
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -307,7 +307,7 @@ static int deliver(struct rworker *w, struct sl_input_sink *sink, const amqp_fra
     sl_sink_emit(sink, m);
     sl_counter_add(w->c_msgs, 1);
     w->flush_pending = true;
-    w->last_delivery_ms = rmq_now_ms();
+    w->last_delivery_ms = monotime_ms();
     return RMQ_OK;
 }
 
@@ -344,7 +344,7 @@ static int wait_room(struct rworker *w, struct sl_input_sink *sink, char *err, s
         if (rc != RMQ_OK)
             return rc;
     }
-    w->last_delivery_ms = rmq_now_ms(); /* a full pipeline is not an idle queue */
+    w->last_delivery_ms = monotime_ms(); /* a full pipeline is not an idle queue */
     return RMQ_OK;
 }
 
@@ -354,7 +354,7 @@ static int wait_ms(struct rworker *w)
     if (w->ctx->conf.heartbeat_s > 0 && w->ctx->conf.heartbeat_s * 500 < ms)
         ms = w->ctx->conf.heartbeat_s * 500;
     if (w->ctx->exit_when_idle_ms > 0) {
-        int64_t left = w->last_delivery_ms + w->ctx->exit_when_idle_ms - rmq_now_ms();
+        int64_t left = w->last_delivery_ms + w->ctx->exit_when_idle_ms - monotime_ms();
         if (left < ms)
             ms = left > 0 ? (int)left : 0;
     }
@@ -382,7 +382,7 @@ static int step(struct rworker *w, struct sl_input_sink *sink, char *err, size_t
             w->flush_pending = false;
         }
         if (w->ctx->exit_when_idle_ms > 0 &&
-            rmq_now_ms() - w->last_delivery_ms >= w->ctx->exit_when_idle_ms)
+            monotime_ms() - w->last_delivery_ms >= w->ctx->exit_when_idle_ms)
             return IDLE_DONE;
         return RMQ_OK;
     }
@@ -407,7 +407,7 @@ static void finish(struct rworker *w, struct sl_input_sink *sink)
     int rc = amqp_send_method(w->conn.st, 1, AMQP_BASIC_CANCEL_METHOD, &cancel) == AMQP_STATUS_OK
                  ? RMQ_OK
                  : RMQ_TRANSIENT;
-    int64_t end = rmq_now_ms() + w->ctx->drain_timeout_ms;
+    int64_t end = monotime_ms() + w->ctx->drain_timeout_ms;
     for (;;) {
         if (rc == RMQ_OK)
             rc = send_acks(w, err, sizeof(err));
@@ -416,7 +416,7 @@ static void finish(struct rworker *w, struct sl_input_sink *sink)
         pthread_mutex_unlock(&w->lock);
         if (rc != RMQ_OK || busy == 0)
             break;
-        if (rmq_now_ms() >= end) {
+        if (monotime_ms() >= end) {
             sl_log(w->ctx->inst, SL_LOG_WARN,
                    "rabbitmq: worker %u: %" PRIu64 " messages still in flight after %" PRId64
                    " ms; the broker will redeliver them",
@@ -464,7 +464,7 @@ static int rabbit_run(void *p, struct sl_input_sink *sink)
             if (ever)
                 sl_counter_add(w->c_reconnects, 1);
             ever = true;
-            w->last_delivery_ms = rmq_now_ms();
+            w->last_delivery_ms = monotime_ms();
         }
         int c = step(w, sink, err, sizeof(err));
         if (c == IDLE_DONE) {

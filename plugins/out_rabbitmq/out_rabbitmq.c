@@ -249,11 +249,11 @@ static int publish_open(struct oworker *w, char *err, size_t errlen)
  * (the error names the reason); a lost connection returns RMQ_TRANSIENT. */
 static int read_answers(struct oworker *w, bool block, char *err, size_t errlen)
 {
-    int64_t deadline = rmq_now_ms() + w->ctx->confirm_timeout_ms;
+    int64_t deadline = monotime_ms() + w->ctx->confirm_timeout_ms;
     while (w->conn.st && (!block || !outbox_settled(&w->box) || w->conn.blocked)) {
         if (w->conn.blocked) /* a broker alarm holds publishes: not a dead link */
-            deadline = rmq_now_ms() + w->ctx->confirm_timeout_ms;
-        int64_t left = deadline - rmq_now_ms();
+            deadline = monotime_ms() + w->ctx->confirm_timeout_ms;
+        int64_t left = deadline - monotime_ms();
         if (block && left <= 0) {
             snprintf(err, errlen, "no confirm within %d ms", w->ctx->confirm_timeout_ms);
             return RMQ_TRANSIENT;

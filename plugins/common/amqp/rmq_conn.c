@@ -255,7 +255,7 @@ int rmq_open(struct rmq_conn *c, const struct rmq_conf *conf, char *err, size_t 
         goto out_destroy;
     c->failures = 0;
     c->generation++;
-    c->last_beat_ms = rmq_now_ms();
+    c->last_beat_ms = monotime_ms();
     return RMQ_OK;
 
 out_destroy:
@@ -326,7 +326,7 @@ int rmq_wait_frame(struct rmq_conn *c, int wake_fd, int timeout_ms, amqp_frame_t
 
 int rmq_keepalive(struct rmq_conn *c, const struct rmq_conf *conf)
 {
-    int64_t now = rmq_now_ms();
+    int64_t now = monotime_ms();
     if (!c->st || conf->heartbeat_s <= 0 || now - c->last_beat_ms < conf->heartbeat_s * 500)
         return RMQ_OK;
     c->last_beat_ms = now;
@@ -358,9 +358,9 @@ bool rmq_backoff(struct rmq_conn *c, const struct rmq_conf *conf, const atomic_b
     if (d > conf->max_backoff_ms)
         d = conf->max_backoff_ms;
     int64_t wait = d / 2 + (int64_t)(jitter_rand() % (uint64_t)(d / 2 + 1));
-    int64_t end = rmq_now_ms() + wait;
+    int64_t end = monotime_ms() + wait;
     while (!atomic_load(stop)) {
-        int64_t left = end - rmq_now_ms();
+        int64_t left = end - monotime_ms();
         if (left <= 0)
             return true;
         if (left > 50)

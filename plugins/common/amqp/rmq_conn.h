@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sluice/sluice.h>
 
+#include "monotime.h"
 #include "rmq_declare.h"
 #include "rmq_url.h"
 
