@@ -65,43 +65,40 @@ struct rctx {
 
 static const struct sl_option options[] = {
     RMQ_CONN_OPTIONS,
-    {"queue", SL_OPT_STRING, NULL, true, "queue to consume from"},
-    {"prefetch", SL_OPT_INT, "1000", false,
-     "basic.qos: deliveries the broker sends ahead of acks, per worker (1-65535); bounds memory"},
-    {"consumer_tag", SL_OPT_STRING, "", false, "consumer tag (empty: the broker names it)"},
-    {"exit_when_idle_ms", SL_OPT_INT, "0", false,
-     "stop once no message arrived for this long, then deliver and ack what is in flight (0: "
-     "never)"},
-    {"drain_timeout_ms", SL_OPT_INT, "30000", false,
-     "at stop, how long to wait for in-flight messages before closing (the broker redelivers "
-     "what is unacked)"},
-    {NULL, 0, NULL, false, NULL},
+    {.name = "queue",
+     .type = SL_OPT_STRING,
+     .required = true,
+     .check = SL_CHECK_NONEMPTY,
+     .doc = "queue to consume from"},
+    {.name = "prefetch",
+     .type = SL_OPT_INT,
+     .def = "1000",
+     SL_RANGE(1, 65535),
+     .doc = "basic.qos: deliveries the broker sends ahead of acks, per worker; bounds memory"},
+    {.name = "consumer_tag",
+     .type = SL_OPT_STRING,
+     .def = "",
+     .doc = "consumer tag (empty: the broker names it)"},
+    {.name = "exit_when_idle_ms",
+     .type = SL_OPT_INT,
+     .def = "0",
+     .check = SL_CHECK_DURATION_MS,
+     SL_RANGE(0, 86400000),
+     .doc = "stop once no message arrived for this long, then deliver and ack what is in flight "
+            "(0: never)"},
+    {.name = "drain_timeout_ms",
+     .type = SL_OPT_INT,
+     .def = "30000",
+     .check = SL_CHECK_DURATION_MS,
+     SL_RANGE(0, 3600000),
+     .doc = "at stop, how long to wait for in-flight messages before closing (the broker "
+            "redelivers what is unacked)"},
+    {0},
 };
 
 static int rabbit_init(struct sl_instance *inst, void **out)
 {
-    int64_t prefetch = sl_opt_int(inst, "prefetch");
-    int64_t idle = sl_opt_int(inst, "exit_when_idle_ms");
-    int64_t drain = sl_opt_int(inst, "drain_timeout_ms");
-    const char *where = sl_instance_where(inst);
-    if (prefetch < 1 || prefetch > 65535) {
-        sl_log(inst, SL_LOG_ERROR, "%s: prefetch must be between 1 and 65535", where);
-        return SL_ERROR;
-    }
-    if (idle < 0 || drain < 0) {
-        sl_log(inst, SL_LOG_ERROR, "%s: exit_when_idle_ms and drain_timeout_ms must be >= 0",
-               where);
-        return SL_ERROR;
-    }
-    if (sl_instance_workers(inst) > MAX_WORKERS) {
-        sl_log(inst, SL_LOG_ERROR, "%s: at most %d workers", where, MAX_WORKERS);
-        return SL_ERROR;
-    }
     const char *queue = sl_opt_str(inst, "queue");
-    if (!queue[0]) {
-        sl_log(inst, SL_LOG_ERROR, "%s: queue is empty", where);
-        return SL_ERROR;
-    }
     struct rctx *ctx = calloc(1, sizeof(*ctx));
     if (!ctx)
         return SL_ERROR;
@@ -111,10 +108,10 @@ static int rabbit_init(struct sl_instance *inst, void **out)
     }
     ctx->inst = inst;
     ctx->queue = queue;
-    ctx->prefetch = (int)prefetch;
+    ctx->prefetch = (int)sl_opt_int(inst, "prefetch");
     ctx->consumer_tag = sl_opt_str(inst, "consumer_tag");
-    ctx->exit_when_idle_ms = idle;
-    ctx->drain_timeout_ms = drain;
+    ctx->exit_when_idle_ms = sl_opt_int(inst, "exit_when_idle_ms");
+    ctx->drain_timeout_ms = sl_opt_int(inst, "drain_timeout_ms");
     *out = ctx;
     return SL_OK;
 }
@@ -497,6 +494,7 @@ SL_PLUGIN_DEFINE = {
     .version = "0.1.0",
     .doc = "RabbitMQ consumer (librabbitmq): manual batched acks after delivery, reconnects",
     .options = options,
+    .max_workers = MAX_WORKERS, /* the cookie has 8 bits for the worker */
     .init = rabbit_init,
     .destroy = rabbit_destroy,
     .worker_init = rabbit_worker_init,

@@ -45,26 +45,46 @@ struct oworker {
 
 static const struct sl_option options[] = {
     RMQ_CONN_OPTIONS,
-    {"exchange", SL_OPT_STRING, "", false,
-     "exchange to publish to (\"\": the default exchange, where the routing key is a queue name)"},
-    {"routing_key", SL_OPT_STRING, "", false,
-     "static key, \"record.PATH\" from a record field or \"header:NAME\" from a header"},
-    {"default_routing_key", SL_OPT_STRING, NULL, false,
-     "key when the record field or header is missing (else the message is dead-lettered)"},
-    {"mandatory", SL_OPT_BOOL, "true", false,
-     "an unroutable message is returned and fails (retry, then dead_letter) instead of being "
-     "confirmed and dropped by the broker"},
-    {"persistent", SL_OPT_BOOL, "true", false,
-     "delivery_mode 2 for every message; false keeps the message's amqp_delivery_mode"},
-    {"keep_headers", SL_OPT_BOOL, "true", false, "carry the message headers over as AMQP headers"},
-    {"trace_header", SL_OPT_BOOL, "true", false,
-     "write the W3C traceparent header (the message's trace id, a new span)"},
-    {"properties", SL_OPT_GROUP, NULL, false,
-     "default properties: { content_type = \"application/json\"; app_id = \"x\"; ... }"},
-    {"confirm_timeout_ms", SL_OPT_INT, "30000", false,
-     "a publish unanswered this long means the connection is broken: reconnect and publish "
-     "again"},
-    {NULL, 0, NULL, false, NULL},
+    {.name = "exchange",
+     .type = SL_OPT_STRING,
+     .def = "",
+     .doc = "exchange to publish to (\"\": the default exchange, where the routing key is a "
+            "queue name)"},
+    {.name = "routing_key",
+     .type = SL_OPT_STRING,
+     .def = "",
+     .doc = "static key, \"record.PATH\" from a record field or \"header:NAME\" from a header"},
+    {.name = "default_routing_key",
+     .type = SL_OPT_STRING,
+     .doc = "key when the record field or header is missing (else the message is dead-lettered)"},
+    {.name = "mandatory",
+     .type = SL_OPT_BOOL,
+     .def = "true",
+     .doc = "an unroutable message is returned and fails (retry, then dead_letter) instead of "
+            "being confirmed and dropped by the broker"},
+    {.name = "persistent",
+     .type = SL_OPT_BOOL,
+     .def = "true",
+     .doc = "delivery_mode 2 for every message; false keeps the message's amqp_delivery_mode"},
+    {.name = "keep_headers",
+     .type = SL_OPT_BOOL,
+     .def = "true",
+     .doc = "carry the message headers over as AMQP headers"},
+    {.name = "trace_header",
+     .type = SL_OPT_BOOL,
+     .def = "true",
+     .doc = "write the W3C traceparent header (the message's trace id, a new span)"},
+    {.name = "properties",
+     .type = SL_OPT_GROUP,
+     .doc = "default properties: { content_type = \"application/json\"; app_id = \"x\"; ... }"},
+    {.name = "confirm_timeout_ms",
+     .type = SL_OPT_INT,
+     .def = "30000",
+     .check = SL_CHECK_DURATION_MS,
+     SL_RANGE(100, 3600000),
+     .doc = "a publish unanswered this long means the connection is broken: reconnect and "
+            "publish again"},
+    {0},
 };
 
 static int out_init(struct sl_instance *inst, void **out)
@@ -98,12 +118,7 @@ static int out_init(struct sl_instance *inst, void **out)
     }
     ctx->default_key = sl_opt_str(inst, "default_routing_key");
     ctx->mandatory = sl_opt_bool(inst, "mandatory");
-    int64_t t = sl_opt_int(inst, "confirm_timeout_ms");
-    if (t < 100 || t > 3600000) {
-        sl_log(inst, SL_LOG_ERROR, "%s: confirm_timeout_ms must be between 100 and 3600000", where);
-        goto out_conf;
-    }
-    ctx->confirm_timeout_ms = (int)t;
+    ctx->confirm_timeout_ms = (int)sl_opt_int(inst, "confirm_timeout_ms");
     *out = ctx;
     return SL_OK;
 

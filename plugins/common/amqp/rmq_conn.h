@@ -23,24 +23,45 @@ enum rmq_status {
     RMQ_FATAL = -2,     /* credentials, vhost, permissions, missing queue: retrying cannot help */
 };
 
-/* The options every RabbitMQ plugin takes, for its options table. */
-// clang-format off
-#define RMQ_CONN_OPTIONS \
-    {"url", SL_OPT_STRING, NULL, true, \
-     "amqp://user:password@host:port/vhost, or amqps:// for TLS (see tls)"}, \
-    {"tls", SL_OPT_GROUP, NULL, false, \
-     "amqps:// settings: { ca = FILE; cert = FILE; key = FILE; verify = true; }"}, \
-    {"heartbeat_s", SL_OPT_INT, "30", false, \
-     "AMQP heartbeat interval asked of the broker, seconds (0: none)"}, \
-    {"connect_timeout_ms", SL_OPT_INT, "10000", false, \
-     "TCP connect, login and each broker call (declare, consume) give up after this"}, \
-    {"reconnect_backoff_ms", SL_OPT_INT, "200", false, \
-     "first wait before reconnecting; doubles per failure, with jitter"}, \
-    {"reconnect_max_backoff_ms", SL_OPT_INT, "15000", false, \
-     "longest wait between reconnect attempts"}, \
-    {"declare", SL_OPT_GROUP, NULL, false, \
-     "declared after each connect: { queue = {...}; exchange = {...}; bindings = (...); }"}
-// clang-format on
+/* The options every RabbitMQ plugin takes, for its options table. The core
+ * checks types and ranges at --check; rmq_conf_init checks the rest. */
+#define RMQ_CONN_OPTIONS                                                                           \
+    {.name = "url",                                                                                \
+     .type = SL_OPT_STRING,                                                                        \
+     .required = true,                                                                             \
+     .check = SL_CHECK_NONEMPTY,                                                                   \
+     .doc = "amqp://user:password@host:port/vhost, or amqps:// for TLS (see tls)"},                \
+        {.name = "tls",                                                                            \
+         .type = SL_OPT_GROUP,                                                                     \
+         .doc = "amqps:// settings: { ca = FILE; cert = FILE; key = FILE; verify = true; }"},      \
+        {.name = "heartbeat_s",                                                                    \
+         .type = SL_OPT_INT,                                                                       \
+         .def = "30",                                                                              \
+         SL_RANGE(0, 3600),                                                                        \
+         .doc = "AMQP heartbeat interval asked of the broker, seconds (0: none)"},                 \
+        {.name = "connect_timeout_ms",                                                             \
+         .type = SL_OPT_INT,                                                                       \
+         .def = "10000",                                                                           \
+         .check = SL_CHECK_DURATION_MS,                                                            \
+         SL_RANGE(100, 600000),                                                                    \
+         .doc = "TCP connect, login and each broker call (declare, consume) give up after this"},  \
+        {.name = "reconnect_backoff_ms",                                                           \
+         .type = SL_OPT_INT,                                                                       \
+         .def = "200",                                                                             \
+         .check = SL_CHECK_DURATION_MS,                                                            \
+         SL_RANGE(1, 600000),                                                                      \
+         .doc = "first wait before reconnecting; doubles per failure, with jitter"},               \
+        {.name = "reconnect_max_backoff_ms",                                                       \
+         .type = SL_OPT_INT,                                                                       \
+         .def = "15000",                                                                           \
+         .check = SL_CHECK_DURATION_MS,                                                            \
+         SL_RANGE(1, 3600000),                                                                     \
+         .doc = "longest wait between reconnect attempts (>= reconnect_backoff_ms)"},              \
+    {                                                                                              \
+        .name = "declare", .type = SL_OPT_GROUP,                                                   \
+        .doc =                                                                                     \
+            "declared after each connect: { queue = {...}; exchange = {...}; bindings = (...); }"  \
+    }
 
 /* Connection settings, read once at init. */
 struct rmq_conf {
