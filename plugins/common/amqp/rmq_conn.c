@@ -226,6 +226,10 @@ int rmq_open(struct rmq_conn *c, const struct rmq_conf *conf, char *err, size_t 
     int st = amqp_socket_open_noblock(s, conf->url.host, conf->url.port, &tv);
     if (st != AMQP_STATUS_OK) {
         snprintf(err, errlen, "cannot connect: %s", amqp_error_string2(st));
+        /* a certificate that does not verify will not verify next time either */
+        if (st == AMQP_STATUS_SSL_PEER_VERIFY_FAILED ||
+            st == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED)
+            rc = RMQ_FATAL;
         goto out_destroy;
     }
     amqp_set_handshake_timeout(c->st, &tv);
