@@ -10,6 +10,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "json.h"
+#include "json_space.h"
 
 #define SCRATCH_INIT (16u * 1024u)
 #define STACK_INIT   64u
@@ -417,17 +418,6 @@ void json_dec_free(struct json_dec *d)
     free(d);
 }
 
-/* yajl's lexer also takes \v and \f for whitespace; RFC 8259 allows only
- * space, tab, LF and CR. Neither byte is valid anywhere in JSON (a string
- * needs them escaped), so the first one found is the error. NULL if none. */
-static const uint8_t *non_json_space(const uint8_t *text, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (text[i] == '\v' || text[i] == '\f')
-            return text + i;
-    return NULL;
-}
-
 bool json_dec_used_fast_path(const struct json_dec *d)
 {
     return d->used_fast_path;
@@ -472,7 +462,7 @@ int json_decode(struct json_dec *d, struct sl_arena *arena, const uint8_t *text,
         return 0;
     }
 #endif
-    const uint8_t *bad = non_json_space(text, len);
+    const uint8_t *bad = json_bad_space(text, len);
     if (bad) {
         snprintf(err, errlen, "json: parse error at byte %zu: byte 0x%02x is not JSON whitespace",
                  (size_t)(bad - text), *bad);

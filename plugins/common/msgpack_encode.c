@@ -16,16 +16,23 @@ void mp_packer_init(msgpack_packer *pk, struct sl_buf *out)
     msgpack_packer_init(pk, out, write_buf);
 }
 
-/* The { "$ext": type, "$data": bytes } wrapper the decoder makes of an ext (bytes:
- * the same map read from JSON, "$data" a string, stays a map). */
-static bool is_ext(const struct sl_value *v)
+/* The { "$ext": type, "$data": bytes } wrapper the decoder makes of an ext, its
+ * members in either order (Lua tables have none). When it is one, *type and *data
+ * are set. "$data" must be bytes: the same map read from JSON ("$data" a base64
+ * string) stays a map. */
+static bool is_ext(const struct sl_value *v, int8_t *type, const struct sl_value **data)
 {
     if (v->type != SL_MAP || v->len != 2)
         return false;
     const struct sl_member *m = v->u.members;
-    return !strcmp(m[0].key, MP_EXT_TYPE) && m[0].value.type == SL_INT &&
-           m[0].value.u.i >= INT8_MIN && m[0].value.u.i <= INT8_MAX &&
-           !strcmp(m[1].key, MP_EXT_DATA) && m[1].value.type == SL_BYTES;
+    int t = !strcmp(m[1].key, MP_EXT_TYPE); /* index of "$ext" */
+    const struct sl_value *tv = &m[t].value, *dv = &m[1 - t].value;
+    if (strcmp(m[t].key, MP_EXT_TYPE) != 0 || strcmp(m[1 - t].key, MP_EXT_DATA) != 0 ||
+        tv->type != SL_INT || tv->u.i < INT8_MIN || tv->u.i > INT8_MAX || dv->type != SL_BYTES)
+        return false;
+    *type = (int8_t)tv->u.i;
+    *data = dv;
+    return true;
 }
 
 static int pack_value(int ext, msgpack_packer *pk, const struct sl_value *v, int depth, char *err,
@@ -52,13 +59,10 @@ static int pack_value(int ext, msgpack_packer *pk, const struct sl_value *v, int
         snprintf(err, errlen, "msgpack: cannot encode a value of type %u", v->type);
         return -2;
     }
-    if (ext == MP_EXT_WRAP && is_ext(v)) { /* a scalar on the wire: no nesting */
-        const struct sl_value *data = &v->u.members[1].value;
-        return msgpack_pack_ext_with_body(pk, data->u.str, data->len,
-                                          (int8_t)v->u.members[0].value.u.i)
-                   ? -1
-                   : 0;
-    }
+    int8_t ext_type;
+    const struct sl_value *data;
+    if (ext == MP_EXT_WRAP && is_ext(v, &ext_type, &data)) /* a scalar on the wire */
+        return msgpack_pack_ext_with_body(pk, data->u.str, data->len, ext_type) ? -1 : 0;
     if (depth >= MSGPACK_SCAN_MAX_DEPTH) {
         snprintf(err, errlen, "msgpack: nesting deeper than %d", MSGPACK_SCAN_MAX_DEPTH);
         return -2;

@@ -134,6 +134,9 @@ void hl_open_patterns(lua_State *L, int t);
 /* ---- hl_sluice.c: the sluice module (global `sluice`, and require "sluice") ---- */
 int hl_open_sluice(lua_State *L);
 
+/* ---- hl_msgpack.c ---- */
+int hl_open_msgpack(lua_State *L); /* pushes the sluice.msgpack table */
+
 /* ---- hl_json.c ---- */
 int hl_open_json(lua_State *L); /* pushes the sluice.json table */
 void hl_json_free(struct hl_state *hs);

@@ -8,6 +8,7 @@
 #include <yajl_parse.h>
 
 #include "handler_lua.h"
+#include "json_space.h"
 
 /* ---- encode ---- */
 
@@ -310,6 +311,13 @@ static int l_decode(lua_State *L)
     d->err = NULL;
     d->ref_array_mt = hs->ref_array_mt;
     d->ref_map_mt = hs->ref_map_mt;
+    const uint8_t *bad = json_bad_space((const uint8_t *)text, len);
+    if (bad) { /* yajl would take it for whitespace */
+        luaL_pushfail(L);
+        lua_pushfstring(L, "invalid JSON: byte %d at %d is not JSON whitespace", (int)*bad,
+                        (int)((const char *)bad - text));
+        return 2;
+    }
     *box = yajl_alloc(&jd_callbacks, NULL, d);
     if (!*box)
         return luaL_error(L, "sluice.json.decode: out of memory");

@@ -104,6 +104,8 @@ int hl_open_sluice(lua_State *L)
     lua_setfield(L, -2, "null");
     hl_open_json(L);
     lua_setfield(L, -2, "json");
+    hl_open_msgpack(L);
+    lua_setfield(L, -2, "msgpack");
     lua_pushliteral(L, SLUICE_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

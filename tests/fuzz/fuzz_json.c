@@ -4,7 +4,7 @@
  * Build and run: tests/fuzz/run.sh json [seconds]   (needs libyajl-dev, libsimdjson-dev)
  * fuzz-sources: plugins/codec_json/decode.c plugins/codec_json/encode.c
  * fuzz-sources: plugins/codec_json/scratch.c plugins/common/utf8.c plugins/common/base64.c
- * fuzz-sources: plugins/codec_json/simd.cpp
+ * fuzz-sources: plugins/codec_json/simd.cpp plugins/common/json_space.c
  * fuzz-cflags: -Iplugins/codec_json -Iplugins/common -DJSON_HAVE_SIMDJSON
  * fuzz-pkgs: yajl simdjson */
 #include <stdio.h>
