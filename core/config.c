@@ -317,6 +317,16 @@ static struct sl_instance *read_stage(struct sl__pipeline *pl, int kind, const c
     }
     if (sl__options_validate(inst, common) < 0)
         return NULL;
+    const char *same;
+    const struct sl_instance *reader =
+        kind == SL_KIND_OUTPUT ? sl__input_reading_output(pl, inst, &same) : NULL;
+    if (reader) {
+        CONF_ERR(pl, g,
+                 "%s '%s' would write %s, which input '%s' reads: it would read its own output "
+                 "without end",
+                 what, inst->name, same, reader->name);
+        return NULL;
+    }
     if ((kind == SL_KIND_INPUT || kind == SL_KIND_OUTPUT) && read_codec(pl, inst, g) < 0)
         return NULL;
     if (init_instance(pl, inst) < 0)

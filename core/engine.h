@@ -172,6 +172,13 @@ struct sl_instance {
  * Errors are printed as FILE:LINE: message. Returns 0 or -1. */
 int sl__options_validate(struct sl_instance *inst, const char *const *common_keys);
 
+/* ---- an output writing what an input reads (samefile.c) ---- */
+/* The input (read before out) that reads the file one of out's writable-path
+ * options names, with *path that option's value; NULL when there is none. */
+const struct sl_instance *sl__input_reading_output(const struct sl__pipeline *pl,
+                                                   const struct sl_instance *out,
+                                                   const char **path);
+
 /* ---- option checks (optcheck.c) ---- */
 /* Whether a setting of the right type passes o's range, allowed values and
  * kind. Returns 0, or -1 with why = "must be ..." (no option name). */

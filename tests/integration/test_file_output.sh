@@ -135,3 +135,19 @@ CONF
     || { cat "$T/bad.log"; fail "output to a ${what%%:*}: exit $rc (124: hung)"; }
 done
 pass "output path a directory or a FIFO with no reader: exit 1 with the reason"
+
+# An output (or dead_letter) writing the file an input reads, even through a
+# symlink: the input would read its own output without end (200 MB in 5 s on
+# a 15 MB file before). Refused at --check and at start, the file untouched.
+seq 1 10 > "$T/self.txt"; ln -s self.txt "$T/self_link.txt"
+for where in "outputs = ( { type = \"file\"; path = \"$T/self_link.txt\"; append = false; } );" \
+             "outputs = ( { type = \"null\"; } ); dead_letter = { type = \"file\"; path = \"$T/self.txt\"; };"; do
+  printf 'inputs = ( { type = "file"; name = "src"; path = "%s"; } );\n%s\n' "$T/self.txt" "$where" > "$T/self.conf"
+  for mode in --check ""; do
+    rc=0; timeout -k 2 10 "$SLUICE" -c "$T/self.conf" $mode 2> "$T/self.log" || rc=$?
+    [ "$rc" = 1 ] && grep -qE "self.conf:2: .* would write $T/self(_link)?.txt, which input 'src' reads" "$T/self.log" \
+      || { cat "$T/self.log"; fail "output onto its own input (${mode:-run}): exit $rc"; }
+  done
+done
+seq 1 10 | cmp - "$T/self.txt" || fail "output onto its own input: the file was changed"
+pass "an output or dead_letter onto the input's own file (or a symlink to it): refused at --check and start"
