@@ -1,5 +1,6 @@
 /* in_stdin - one message per line from standard input, until EOF. */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "framing.h"
@@ -13,6 +14,11 @@ static int stdin_init(struct sl_instance *inst, void **ctx)
     int flags = fcntl(STDIN_FILENO, F_GETFL);
     if (flags < 0 || (flags & O_ACCMODE) == O_WRONLY) {
         sl_instance_error(inst, "standard input is closed; nothing to read");
+        return SL_ERROR;
+    }
+    struct stat st;
+    if (fstat(STDIN_FILENO, &st) == 0 && S_ISDIR(st.st_mode)) {
+        sl_instance_error(inst, "standard input is a directory, not a file");
         return SL_ERROR;
     }
     *ctx = line_reader_new(inst, STDIN_FILENO, false, "stdin", false);

@@ -23,6 +23,10 @@ rc=0; printf 'a\n' | timeout -k 2 10 "$SLUICE" -c "$T/stdio.conf" >&- 2> "$T/log
 grep -q "standard output is closed" "$T/log" || fail "stdout closed: no clear error"
 pass "stdout started closed (>&-): exit 1, 'standard output is closed'"
 
+rc=0; timeout -k 2 10 "$SLUICE" -c "$T/stdio.conf" < / > "$T/out" 2> "$T/log" || rc=$?
+[ "$rc" = 1 ] && grep -q "standard input is a directory" "$T/log" || { cat "$T/log"; fail "stdin a directory: exit $rc"; }
+pass "stdin a directory (< /): exit 1, 'standard input is a directory'"
+
 # stderr closed: the run goes on, logging nowhere.
 printf 'a\nb\n' | timeout -k 2 10 "$SLUICE" -c "$T/stdio.conf" > "$T/out" 2>&- || fail "stderr closed: exit $?"
 printf 'a\nb\n' | cmp - "$T/out" || fail "stderr closed: output changed"
