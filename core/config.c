@@ -9,7 +9,7 @@
 
 static const char *const top_keys[] = {"name",     "plugin_path", "queue",       "inputs",
                                        "handlers", "outputs",     "dead_letter", "failure",
-                                       "retry",    "metrics",     NULL};
+                                       "retry",    "metrics",     "tracing",     NULL};
 static const char *const input_keys[] = {"type",           "name",    "workers", "codec",
                                          "decode_workers", "ordered", NULL};
 static const char *const handler_keys[] = {"type", "name", "workers", "ordered", "retry", NULL};
@@ -487,7 +487,8 @@ struct sl__pipeline *sl__pipeline_load(const char *path, bool checking)
     if (sl__config_expand_env(&pl->cfg, path) < 0)
         goto out_fail;
     const config_setting_t *root = config_root_setting(&pl->cfg);
-    if (read_globals(pl, root) < 0 || make_loader(pl, root) < 0)
+    if (read_globals(pl, root) < 0 || make_loader(pl, root) < 0 ||
+        sl__trace_configure(root, path) < 0)
         goto out_fail;
     int errors = 0;
     errors += read_list(pl, root, "inputs", SL_KIND_INPUT, &pl->inputs, &pl->n_inputs) < 0;

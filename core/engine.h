@@ -25,6 +25,12 @@ struct sl__msg {
     uint32_t lineage_slot;
     uint32_t batch_gen; /* the worker's batch_gen then: a message a handler
                            keeps past its call cannot touch a later batch */
+    /* The incoming traceparent's span (the parent of our spans) and flags. */
+    struct {
+        uint8_t parent_span_id[8];
+        uint8_t flags;
+        bool has_parent;
+    } trace;
 };
 
 static inline struct sl__msg *sl__msg_private(const struct sl_msg *m)
@@ -336,6 +342,30 @@ void sl__failure(struct sl_emitter *e, struct sl_instance *inst, const char *sta
 void sl__worker_released(struct sl__worker *w, struct sl_msg *m);
 int sl__stage_start(struct sl__stage *s);
 void sl__stage_join(struct sl__stage *s);
+
+/* ---- tracing (trace.c, trace_export.c) ---- */
+/* True only while spans are exported: every hook sits behind this one
+ * predictable branch. Set before the stages start, cleared after they end. */
+extern bool sl__tracing;
+/* Read and check the top-level `tracing` group (absent: tracing off).
+ * Errors as FILE:LINE. Returns 0 or -1. */
+int sl__trace_configure(const config_setting_t *root, const char *path);
+/* Start the exporter when tracing is configured. Returns 0 or -1. */
+int sl__trace_start(const struct sl__pipeline *pl);
+/* Flush (bounded), stop the exporter and log what was exported/dropped. */
+void sl__trace_finish(void);
+/* Keep this message's spans? (sampled upstream, or by trace id ratio) */
+bool sl__trace_sampled(const struct sl_msg *m);
+/* A stage is about to run msgs: note each one's hop; an output's messages
+ * get the span id their outgoing traceparent will name. Returns the start. */
+uint64_t sl__trace_hop_begin(struct sl__worker *w, struct sl_msg **msgs, size_t n);
+void sl__trace_hop_end(struct sl__worker *w, uint64_t start);
+/* m failed at stage: its hop span is kept and marked failed (or, outside a
+ * hop, a span of its own is sent). */
+void sl__trace_failed(struct sl__worker *w, const struct sl_instance *inst, const char *stage,
+                      const struct sl_msg *m, const char *error);
+/* The trace id as 32 lower-case hex digits. */
+void sl__trace_id_hex(const struct sl_msg *m, char out[33]);
 
 /* ---- around the parser (config_env.c) ---- */
 /* Relative @include paths resolve against path's directory. */

@@ -57,9 +57,11 @@ static void log_throttled(struct sl__throttle *t, int level, const char *stage,
     if (suppressed)
         snprintf(more, sizeof(more), " (%llu similar lines suppressed)",
                  (unsigned long long)suppressed);
-    sl__log_unlimited(NULL, level, "%s: message %s:%lld %s: %s%s", stage,
+    char trace[33];
+    sl__trace_id_hex(m, trace);
+    sl__log_unlimited(NULL, level, "%s: message %s:%lld %s: %s [trace %s]%s", stage,
                       m->source.name ? m->source.name : "-", (long long)m->source.offset, what,
-                      error, more);
+                      error, trace, more);
 }
 
 /* Headers, count, log, and into the dead-letter stage's queue; or, with no
@@ -94,7 +96,10 @@ static void dead_letter(struct sl_emitter *e, struct sl_instance *inst, const ch
     gmtime_r(&ts.tv_sec, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
     snprintf(attempts, sizeof(attempts), "%u", m->attempts);
+    char trace[33];
+    sl__trace_id_hex(m, trace);
     if (sl_msg_set_header(m, "x-sluice-error", error, strlen(error)) < 0 ||
+        sl_msg_set_header(m, "x-sluice-trace-id", trace, 32) < 0 ||
         sl_msg_set_header(m, "x-sluice-stage", stage, strlen(stage)) < 0 ||
         sl_msg_set_header(m, "x-sluice-attempts", attempts, strlen(attempts)) < 0 ||
         sl_msg_set_header(m, "x-sluice-failed-at", when, strlen(when)) < 0)
@@ -111,6 +116,8 @@ void sl__failure(struct sl_emitter *e, struct sl_instance *inst, const char *sta
     struct sl__worker *w = e->w;
     if (!error || !*error)
         error = "failed";
+    if (sl__tracing)
+        sl__trace_failed(w, inst, stage, m, error);
     m->attempts++;
     if (w && w->stage->kind == SL__STAGE_DLQ) {
         /* The dead-letter output never drops: retry forever, stop acking. */

@@ -49,6 +49,7 @@ static int list_plugins(bool markdown)
 
 static void cleanup(struct sl__pipeline *pl)
 {
+    sl__trace_finish();         /* the stages are done: send the last spans */
     sl__log_flush_suppressed(); /* names instances: before they are freed */
     sl__pipeline_free(pl);
     sl__ack_destroy();
@@ -92,7 +93,7 @@ static int run(struct sl__pipeline *pl, double stats_every)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
-    if (sl__pipeline_start(pl) < 0) {
+    if (sl__trace_start(pl) < 0 || sl__pipeline_start(pl) < 0) {
         sl_log(NULL, SL_LOG_ERROR, "cannot start the pipeline");
         return 2;
     }

@@ -213,6 +213,7 @@ static int copy_meta(struct sl_msg *dst, const struct sl_msg *src)
         sl__ack_ref(pd->ack);
     pd->lineage_slot = ps->lineage_slot; /* a replacement or part of src */
     pd->batch_gen = ps->batch_gen;
+    pd->trace = ps->trace;
     return 0;
 }
 

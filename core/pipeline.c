@@ -351,12 +351,19 @@ static void start_trace(struct sl_msg *m)
     if (m->n_headers) {
         const struct sl_header *h = sl_msg_header(m, "traceparent");
         if (h && sl_msg_parse_traceparent(m, (const char *)h->value, h->value_len) == 0) {
-            /* we are a new span within the caller's trace */
+            /* we are a new span within the caller's trace; theirs is the
+             * parent of the spans tracing exports */
+            struct sl__msg *pm = sl__msg_private(m);
+            memcpy(pm->trace.parent_span_id, m->span_id, 8);
+            pm->trace.has_parent = true;
+            pm->trace.flags = (uint8_t)strtoul(
+                (const char[3]){(char)h->value[53], (char)h->value[54], 0}, NULL, 16);
             uint64_t span = sl__rand64() | 1;
             memcpy(m->span_id, &span, 8);
             return;
         }
     }
+    sl__msg_private(m)->trace.has_parent = false;
     /* ids only need to be unique: two draws, the span mixed from both */
     uint64_t r[2] = {sl__rand64(), sl__rand64() | 1};
     uint64_t span = (r[0] * 0x9E3779B97F4A7C15ULL) ^ r[1];

@@ -136,6 +136,7 @@ static void run_batch(struct sl__worker *w, struct sl_msg **msgs, size_t n, bool
     struct sl__stage *s = w->stage;
     if (!retry)
         count(&s->inst->stats.in, n);
+    uint64_t traced = sl__tracing ? sl__trace_hop_begin(w, msgs, n) : 0;
     switch (s->kind) {
     case SL__STAGE_DECODE:
         run_decode(w, msgs, n);
@@ -170,6 +171,8 @@ static void run_batch(struct sl__worker *w, struct sl_msg **msgs, size_t n, bool
         sl__ack_flush();
         break;
     }
+    if (traced)
+        sl__trace_hop_end(w, traced);
 }
 
 /* Run the retries whose time has come. Returns true if it ran any. */

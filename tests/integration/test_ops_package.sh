@@ -85,6 +85,10 @@ pass "man pages: sluice(1) and sluice.conf(5) render cleanly and cover every opt
 if [ "$(id -u)" != 0 ] || ! command -v dpkg > /dev/null; then
   echo "skip: the .deb install needs root and dpkg"; exit 0
 fi
+# One package test at a time on this machine (dpkg has one database): wait
+# for any other run to finish before looking.
+exec 8> /tmp/sluice-package-test.lock
+flock -w 900 8 || fail "another package test held the lock for 15 minutes"
 if dpkg-query -W -f='${Status}' sluice 2>/dev/null | grep -q "install ok"; then
   echo "skip: a sluice package is already installed here; not touching it"; exit 0
 fi
