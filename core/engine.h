@@ -311,6 +311,7 @@ struct sl__worker {
     bool write_failed;    /* output: write() failed fatally; stop waiting for confirmations */
     uint8_t *slot_state;  /* handler: per input of the current batch, SLOT_* flags */
     uint32_t batch_gen;   /* handler: counts batches processed */
+    struct sl__ordered *ordered; /* ordered = true (handler, output): keys held back */
     bool started;
 };
 
@@ -329,6 +330,23 @@ void sl__emitter_add_producer(struct sl_emitter *e);
 void sl__emitter_producer_done(struct sl_emitter *e);
 /* Queue a dead letter (headers set) for the dead-letter output. */
 void sl__emitter_put_dead(struct sl_emitter *e, struct sl_msg *m);
+
+/* ---- per-key order across retries (ordered.c), one per worker of an
+ * ordered handler or output stage ---- */
+struct sl__ordered;
+struct sl__ordered *sl__ordered_new(void);
+void sl__ordered_free(struct sl__ordered *o);
+/* True when m's key is held back by an earlier message waiting for a retry:
+ * m is parked behind it (the worker owns it until sl__ordered_release). */
+bool sl__ordered_park(struct sl__ordered *o, struct sl_msg *m);
+/* m went into the retry list / came out of it to be run again. */
+void sl__ordered_retrying(struct sl__ordered *o, struct sl_msg *m);
+void sl__ordered_retry_due(struct sl__ordered *o, struct sl_msg *m);
+/* Up to cap parked messages whose key is free again, at most one per key
+ * (the oldest). Returns how many; call again after running them. */
+size_t sl__ordered_release(struct sl__ordered *o, struct sl_msg **out, size_t cap);
+/* How many of msgs, from the first, have no key in common. */
+size_t sl__ordered_distinct_prefix(const struct sl_msg *const *msgs, size_t n);
 
 /* ---- the one failure path (failure.c) ---- */
 /* m failed at `stage` (counted on inst): one more attempt; then retried by

@@ -43,6 +43,8 @@ static void retry_later(struct sl__worker *w, struct sl_msg *m)
     pm->next = *p;
     *p = pm;
     w->n_retry++;
+    if (w->ordered)
+        sl__ordered_retrying(w->ordered, m); /* its key's later messages wait */
     atomic_fetch_add_explicit(&w->stage->inst->stats.retried, 1, memory_order_relaxed);
 }
 

@@ -95,6 +95,9 @@ static int workers_init(struct sl__pipeline *pl, struct sl__stage *s, struct sl_
         if (s->kind == SL__STAGE_HANDLER &&
             !(w->slot_state = calloc(sl__pool_batch_cap(), sizeof(*w->slot_state))))
             return -1;
+        if (s->inst->ordered && (s->kind == SL__STAGE_HANDLER || s->kind == SL__STAGE_OUTPUT) &&
+            !(w->ordered = sl__ordered_new()))
+            return -1;
         w->em.w = w;
         w->em.no_dlq = s->kind == SL__STAGE_DLQ;
     }
@@ -313,6 +316,7 @@ void sl__pipeline_free(struct sl__pipeline *pl)
                 codec->worker_destroy(w->codec_wctx);
             sl__emitter_fini(&w->em);
             free(w->slot_state);
+            sl__ordered_free(w->ordered);
         }
         link_fini(&s->in);
         free(s->workers);

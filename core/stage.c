@@ -175,6 +175,34 @@ static void run_batch(struct sl__worker *w, struct sl_msg **msgs, size_t n, bool
         sl__trace_hop_end(w, traced);
 }
 
+/* ordered = true: run what arrived, parking the messages of keys held back
+ * by a retry and cutting the batch where a key repeats (see ordered.c).
+ * Retries are not parked: each is the oldest message of its key. */
+static void run_ordered(struct sl__worker *w, struct sl_msg **msgs, size_t n, bool retry)
+{
+    while (n) {
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++)
+            if (retry || !sl__ordered_park(w->ordered, msgs[i]))
+                msgs[kept++] = msgs[i];
+        size_t run = sl__ordered_distinct_prefix((const struct sl_msg *const *)msgs, kept);
+        if (run)
+            run_batch(w, msgs, run, retry);
+        msgs += run;
+        n = kept - run;
+    }
+}
+
+/* Parked messages whose key is free again go on, oldest first; each may
+ * hold its key back again. */
+static void run_released(struct sl__worker *w)
+{
+    struct sl_msg *msgs[64];
+    size_t n;
+    while ((n = sl__ordered_release(w->ordered, msgs, 64)))
+        run_batch(w, msgs, n, false); /* one per key: nothing to cut */
+}
+
 /* Run the retries whose time has come. Returns true if it ran any. */
 static bool run_due_retries(struct sl__worker *w)
 {
@@ -188,8 +216,15 @@ static bool run_due_retries(struct sl__worker *w)
         pm->next = NULL;
         w->n_retry--;
         b->msgs[b->n++] = &pm->pub;
+        if (w->ordered)
+            sl__ordered_retry_due(w->ordered, &pm->pub);
     }
-    run_batch(w, b->msgs, b->n, true);
+    if (w->ordered) {
+        run_ordered(w, b->msgs, b->n, true);
+        run_released(w);
+    } else {
+        run_batch(w, b->msgs, b->n, true);
+    }
     sl__batch_free(b);
     return true;
 }
@@ -232,7 +267,10 @@ static void *worker_main(void *arg)
             }
         }
         if (b) {
-            run_batch(w, b->msgs, b->n, false);
+            if (w->ordered)
+                run_ordered(w, b->msgs, b->n, false);
+            else
+                run_batch(w, b->msgs, b->n, false);
             sl__batch_free(b);
             flushed = false;
             continue;
