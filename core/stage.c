@@ -264,6 +264,7 @@ static void *worker_main(void *arg)
             if (!b && !closed && is_output && p->poll) {
                 p->poll(w->wctx);
                 publish_confirmed(w);
+                sl__ack_flush(); /* what poll() confirmed, as after a batch */
             }
         }
         if (b) {
