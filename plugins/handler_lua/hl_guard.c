@@ -15,6 +15,15 @@
  * past a table's end (that much work stays well inside a call's budget). */
 #define SPAN_FREE (1 << 20)
 
+/* Calls upvalue 1 (the original function) with every argument. */
+static int call_original(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
 /* setmetatable(t, mt): a metatable with a __gc field would make its table
  * finalizable, and Lua runs finalizers with every hook off. */
 static int safe_setmetatable(lua_State *L)
@@ -27,19 +36,7 @@ static int safe_setmetatable(lua_State *L)
                                  "max_cpu_ms)");
         lua_pop(L, 1);
     }
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
-}
-
-/* Calls upvalue 1 (the original function) with every argument. */
-static int call_original(lua_State *L)
-{
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
+    return call_original(L);
 }
 
 /* string.rep(s, n [, sep]) with s and sep empty loops n times copying
@@ -90,6 +87,15 @@ static void check_span(lua_State *L, int t, lua_Integer span, const char *fname)
                fname, span, SPAN_FREE);
 }
 
+/* Elements from i to j (0 when j < i), saturated at LUA_MAXINTEGER. */
+static lua_Integer count(lua_Integer i, lua_Integer j)
+{
+    if (j < i)
+        return 0;
+    lua_Unsigned n = (lua_Unsigned)j - (lua_Unsigned)i;
+    return n >= (lua_Unsigned)LUA_MAXINTEGER ? LUA_MAXINTEGER : (lua_Integer)n + 1;
+}
+
 enum table_fn { T_CONCAT, T_INSERT, T_REMOVE, T_MOVE, T_SORT };
 
 /* A table function (upvalues: the original, its enum table_fn, its name)
@@ -102,7 +108,7 @@ static int safe_table_fn(lua_State *L)
     case T_CONCAT: {
         lua_Integer i = luaL_optinteger(L, 3, 1);
         lua_Integer j = lua_isnoneornil(L, 4) ? luaL_len(L, 1) : luaL_checkinteger(L, 4);
-        span = j >= i ? (lua_Integer)((lua_Unsigned)j - (lua_Unsigned)i) : 0;
+        span = count(i, j);
         break;
     }
     case T_INSERT:
@@ -113,7 +119,7 @@ static int safe_table_fn(lua_State *L)
     case T_MOVE: {
         lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
         /* the source bounds it: writes into a plain table allocate */
-        span = e >= f ? (lua_Integer)((lua_Unsigned)e - (lua_Unsigned)f) : 0;
+        span = count(f, e);
         break;
     }
     }
