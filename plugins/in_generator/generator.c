@@ -50,6 +50,7 @@ static int gen_init(struct sl_instance *inst, void **ctx)
     *ctx = g;
     return SL_OK;
 out_fail:
+    sl_instance_error(inst, "out of memory");
     if (g) {
         tpl_free(&g->payload);
         tpl_free(&g->key);
@@ -82,7 +83,23 @@ static void gen_worker_destroy(void *wctx)
     free(wctx);
 }
 
-enum { CLAIM = 256 };
+enum { CLAIM = 256, NAP_NS = 100 * 1000 * 1000 };
+
+/* Wait until due (monotonic ns, a double: a tiny rate puts it past int64) in
+ * naps of at most 100 ms, so stop() ends the wait soon whatever the rate.
+ * False when stopping. */
+static bool wait_until(struct generator *g, double due)
+{
+    for (;;) {
+        if (atomic_load_explicit(&g->stop, memory_order_relaxed))
+            return false;
+        double left = due - (double)monotime_ns();
+        if (left <= 0)
+            return true;
+        long nap = left < NAP_NS ? (long)left : NAP_NS;
+        nanosleep(&(struct timespec){0, nap}, NULL);
+    }
+}
 
 static int gen_run(void *wctx, struct sl_input_sink *sink)
 {
@@ -101,6 +118,18 @@ static int gen_run(void *wctx, struct sl_input_sink *sink)
         clock_gettime(CLOCK_REALTIME, &wall);
         int64_t ts_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
         for (; seq < last; seq++) {
+            /* paced: each message waits for its time, so a low rate is smooth
+             * (not bursts of CLAIM) and {ts} is the time it was made */
+            if (g->rate > 0) {
+                double due = (double)t0 + (double)made++ / g->rate * 1e9;
+                if ((double)monotime_ns() < due) {
+                    sl_sink_flush(sink);
+                    if (!wait_until(g, due))
+                        return SL_OK;
+                    clock_gettime(CLOCK_REALTIME, &wall);
+                    ts_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+                }
+            }
             struct sl_msg *m = sl_sink_msg(sink);
             if (tpl_render(&g->payload, &m->payload, seq, ts_ms, w->idx) < 0 ||
                 (g->has_key &&
@@ -114,15 +143,6 @@ static int gen_run(void *wctx, struct sl_input_sink *sink)
             m->source.offset = (int64_t)seq;
             m->cookie = seq;
             sl_sink_emit(sink, m);
-        }
-        made += CLAIM;
-        if (g->rate > 0) {
-            int64_t due = t0 + (int64_t)((double)made / g->rate * 1e9), now = monotime_ns();
-            if (due > now) {
-                sl_sink_flush(sink);
-                int64_t d = due - now;
-                nanosleep(&(struct timespec){d / 1000000000, d % 1000000000}, NULL);
-            }
         }
     }
     return SL_OK;
