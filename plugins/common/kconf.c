@@ -47,6 +47,27 @@ out_destroy:
     return NULL;
 }
 
+int kconf_check(const struct sl_instance *inst, const rd_kafka_conf_t *conf, rd_kafka_type_t type)
+{
+    char errstr[512];
+    rd_kafka_conf_t *trial = rd_kafka_conf_dup(conf);
+    /* no brokers: nothing connects; no logs: "no brokers" is expected here */
+    if (rd_kafka_conf_set(trial, "bootstrap.servers", "", errstr, sizeof(errstr)) ||
+        rd_kafka_conf_set(trial, "log_level", "0", errstr, sizeof(errstr))) {
+        rd_kafka_conf_destroy(trial);
+        sl_instance_error(inst, "librdkafka: %s", errstr);
+        return -1;
+    }
+    rd_kafka_t *rk = rd_kafka_new(type, trial, errstr, sizeof(errstr));
+    if (!rk) {
+        rd_kafka_conf_destroy(trial);
+        sl_instance_error(inst, "librdkafka: %s", errstr);
+        return -1;
+    }
+    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    return 0;
+}
+
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     const struct kbase *b = rd_kafka_opaque(rk);

@@ -16,6 +16,12 @@ struct kbase {
  * instance's file:line and returns NULL on error. The caller owns the result. */
 rd_kafka_conf_t *kconf_new(const struct sl_instance *inst, const char *const *defaults);
 
+/* Whether librdkafka accepts conf as a whole for a client of this type: some
+ * settings only clash when a client is made (acks=1 with the idempotent
+ * producer). Makes one with no brokers, so nothing connects, and destroys it;
+ * reports a clash with sl_instance_error and returns -1. Init (main thread). */
+int kconf_check(const struct sl_instance *inst, const rd_kafka_conf_t *conf, rd_kafka_type_t type);
+
 /* Routes librdkafka logs and errors to sl_log; opaque must start with kbase. */
 void kconf_set_logging(rd_kafka_conf_t *conf);
 

@@ -146,6 +146,10 @@ static int kafka_init(struct sl_instance *inst, void **out)
         rd_kafka_conf_destroy(conf);
         return SL_ERROR;
     }
+    if (kconf_check(inst, conf, RD_KAFKA_CONSUMER) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return SL_ERROR;
+    }
     struct kctx *ctx = calloc(1, sizeof(*ctx));
     if (!ctx) {
         rd_kafka_conf_destroy(conf);

@@ -133,6 +133,10 @@ static int out_init(struct sl_instance *inst, void **out)
     ctx->conf = kconf_new(inst, defaults);
     if (!ctx->conf)
         goto out_free;
+    if (kconf_check(inst, ctx->conf, RD_KAFKA_PRODUCER) < 0) {
+        rd_kafka_conf_destroy(ctx->conf);
+        goto out_free;
+    }
     *out = ctx;
     return 0;
 

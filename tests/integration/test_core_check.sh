@@ -42,6 +42,11 @@ refused 2 "input 'file' runs at most 1 worker, not 2" \
   $'inputs = ( { type = "file"; path = "'"$T"$'/in.txt";\n  workers = 2; } );\noutputs = ( { type = "null"; } );'
 refused 1 "input 'stdin' runs at most 1 worker, not 2" \
   $'inputs = ( { type = "stdin"; workers = 2; } );\noutputs = ( { type = "null"; } );'
+# librdkafka settings that only clash when a client is made (rd_kafka_new)
+refused 2 "kafka: librdkafka: \`acks\` must be set to \`all\` when \`enable.idempotence\` is true" \
+  $'inputs = ( { type = "generator"; count = 1; } );\noutputs = ( { type = "kafka"; brokers = "127.0.0.1:1"; topic = "t";\n  properties = [ "acks=1" ]; } );'
+refused 1 "kafka: librdkafka: \`fetch.max.bytes\` must be >= \`message.max.bytes\`" \
+  $'inputs = ( { type = "kafka"; brokers = "127.0.0.1:1"; topics = [ "t" ];\n  properties = [ "fetch.max.bytes=1000", "message.max.bytes=2000" ]; } );\noutputs = ( { type = "null"; } );'
 pass "$n refused configs: exit 1 and one FILE:LINE line, at --check and at start"
 
 # A plugin's own init error (here a Lua script that does not compile) is one
