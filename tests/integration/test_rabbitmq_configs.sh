@@ -20,7 +20,7 @@ awk -v n=$N 'BEGIN { for (i = 1; i <= n; i++) printf "{\"id\":%d,\"kind\":\"k%d\
 bodies() { sed 's/.*body=//' | LC_ALL=C sort; }
 
 # file -> rabbitmq
-sed -e "s#\"events.jsonl\"#\"$T/events.jsonl\"#" configs/file_to_rabbitmq.conf >"$T/f2r.conf"
+sed -e "s#\"configs/data/events.jsonl\"#\"$T/events.jsonl\"#" configs/file_to_rabbitmq.conf >"$T/f2r.conf"
 "$SLUICE" -c "$T/f2r.conf" --check >/dev/null || fail "file_to_rabbitmq.conf --check"
 timeout 60 "$SLUICE" -c "$T/f2r.conf" 2>"$T/f2r.log" || { tail "$T/f2r.log"; fail "file_to_rabbitmq run"; }
 "$IO" dump "$URL" events $N >"$T/f2r.got" || fail "queue events: $(wc -l <"$T/f2r.got") messages"
