@@ -23,6 +23,7 @@ struct sl__msg {
      * of the input a derived message descends from. */
     uint32_t batch_slot;
     uint32_t lineage_slot;
+    int64_t read_ns;    /* sl__coarse_now_ns() when its input handed it over */
     uint32_t batch_gen; /* the worker's batch_gen then: a message a handler
                            keeps past its call cannot touch a later batch */
     /* The incoming traceparent's span (the parent of our spans) and flags. */
@@ -297,8 +298,31 @@ struct sl__stage {
     struct sl__worker *workers;
 };
 
+/* ---- histograms (histogram.c): one writer each, merged on scrape ---- */
+enum { SL__HISTO_BUCKETS = 17 }; /* 16 bounds + the +Inf bucket */
+enum sl__histo_kind { SL__HISTO_SECONDS, SL__HISTO_SIZE };
+struct sl__histo {
+    _Atomic uint64_t buckets[SL__HISTO_BUCKETS]; /* not cumulative */
+    _Atomic uint64_t sum;                        /* ns or messages */
+};
+struct sl__histo_snapshot {
+    uint64_t buckets[SL__HISTO_BUCKETS];
+    uint64_t count, sum;
+};
+/* The upper bounds (ns for SECONDS), SL__HISTO_BUCKETS - 1 of them. */
+const uint64_t *sl__histo_bounds(enum sl__histo_kind kind);
+/* Only the histogram's owner thread may call this. */
+void sl__histo_observe(struct sl__histo *h, enum sl__histo_kind kind, uint64_t value);
+/* Add h to into (any thread; a concurrent observe may be half seen). */
+void sl__histo_merge(struct sl__histo_snapshot *into, const struct sl__histo *h);
+/* CLOCK_MONOTONIC_COARSE (a few ms resolution, a few ns to read). */
+int64_t sl__coarse_now_ns(void);
+
 struct sl__worker {
     struct sl__stage *stage;
+    struct sl__histo batch_sizes;   /* messages per batch this worker ran */
+    struct sl__histo batch_seconds; /* time the stage took per batch */
+    struct sl__histo latency;       /* outputs: read by the input -> confirmed here */
     unsigned idx;
     pthread_t thread;
     void *wctx;       /* plugin worker context */
@@ -439,6 +463,7 @@ struct sl__pipeline {
     struct sl_input_sink **sinks;
     size_t n_sinks;
     _Atomic bool stopping;
+    _Atomic bool ready; /* /readyz: every stage started, not stopping, no fatal error */
     _Atomic int running_threads;
     _Atomic uint64_t unrouted;
     int failure_mode; /* enum sl__failure_mode */

@@ -212,6 +212,7 @@ static int copy_meta(struct sl_msg *dst, const struct sl_msg *src)
     if (pd->ack)
         sl__ack_ref(pd->ack);
     pd->lineage_slot = ps->lineage_slot; /* a replacement or part of src */
+    pd->read_ns = ps->read_ns;
     pd->batch_gen = ps->batch_gen;
     pd->trace = ps->trace;
     return 0;

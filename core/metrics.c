@@ -65,6 +65,48 @@ static void family(struct sl_buf *b, struct sl__pipeline *pl, const char *name, 
     }
 }
 
+/* One histogram family over the stages for which want(s) holds: each
+ * stage's workers merged (cumulative buckets, le in seconds or messages). */
+static void histogram(struct sl_buf *b, struct sl__pipeline *pl, const char *name, const char *help,
+                      enum sl__histo_kind kind, size_t field, bool outputs_only)
+{
+    header(b, name, "histogram", help);
+    const uint64_t *bounds = sl__histo_bounds(kind);
+    double scale = kind == SL__HISTO_SECONDS ? 1e-9 : 1;
+    size_t len = strlen(name);
+    char bucket[96], sum[96], count[96];
+    snprintf(bucket, sizeof(bucket), "%.*s_bucket", (int)len, name);
+    snprintf(sum, sizeof(sum), "%.*s_sum", (int)len, name);
+    snprintf(count, sizeof(count), "%.*s_count", (int)len, name);
+    for (size_t j = 0; j < pl->n_stages; j++) {
+        struct sl__stage *s = pl->stages[j];
+        if (outputs_only && s->kind != SL__STAGE_OUTPUT && s->kind != SL__STAGE_DLQ)
+            continue;
+        struct sl__histo_snapshot snap = {0};
+        for (unsigned w = 0; w < s->nworkers; w++)
+            sl__histo_merge(&snap, (const struct sl__histo *)((char *)&s->workers[w] + field));
+        uint64_t cumulative = 0;
+        for (unsigned i = 0; i < SL__HISTO_BUCKETS; i++) {
+            char le[32];
+            if (i + 1 < SL__HISTO_BUCKETS)
+                snprintf(le, sizeof(le), "%g", (double)bounds[i] * scale);
+            else
+                snprintf(le, sizeof(le), "+Inf");
+            cumulative += snap.buckets[i];
+            sample_start(
+                b, pl, bucket,
+                (const char *[]){"stage", s->label, "kind", stage_kinds[s->kind], "le", le, NULL});
+            sl__buf_printf(b, "%llu\n", (unsigned long long)cumulative);
+        }
+        sample_start(b, pl, sum,
+                     (const char *[]){"stage", s->label, "kind", stage_kinds[s->kind], NULL});
+        sl__buf_printf(b, "%.9g\n", (double)snap.sum * scale);
+        sample_start(b, pl, count,
+                     (const char *[]){"stage", s->label, "kind", stage_kinds[s->kind], NULL});
+        sl__buf_printf(b, "%llu\n", (unsigned long long)snap.count);
+    }
+}
+
 static void render(struct sl__pipeline *pl, struct sl_buf *b)
 {
     family(b, pl, "messages_in_total", "Messages that entered the stage (inputs: read).",
@@ -81,6 +123,13 @@ static void render(struct sl__pipeline *pl, struct sl_buf *b)
            offsetof(struct sl__counts, dropped));
     family(b, pl, "retried_total", "Retries scheduled by the stage.",
            offsetof(struct sl__counts, retried));
+    histogram(b, pl, "batch_size", "Messages per batch a stage ran.", SL__HISTO_SIZE,
+              offsetof(struct sl__worker, batch_sizes), false);
+    histogram(b, pl, "stage_seconds", "Time a stage took per batch.", SL__HISTO_SECONDS,
+              offsetof(struct sl__worker, batch_seconds), false);
+    histogram(b, pl, "delivery_latency_seconds",
+              "From an input handing a message over to this output confirming it.",
+              SL__HISTO_SECONDS, offsetof(struct sl__worker, latency), true);
     header(b, "queue_fill_ratio", "gauge", "Fill of the queue in front of the stage.");
     for (size_t j = 0; j < pl->n_stages; j++) {
         struct sl__stage *s = pl->stages[j];
@@ -133,13 +182,17 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
         sl__buf_printf(&b, "GET only\n");
     } else if (strcmp(url, "/metrics") == 0) {
         render(pl, &b);
+    } else if (strcmp(url, "/readyz") == 0) {
+        bool ok = atomic_load(&pl->ready) && !atomic_load(&pl->fatal);
+        status = ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+        sl__buf_printf(&b, ok ? "ready\n" : "not ready\n");
     } else if (strcmp(url, "/healthz") == 0) {
         bool ok = !atomic_load(&pl->fatal);
         status = ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
         sl__buf_printf(&b, ok ? "ok\n" : "failed\n");
     } else {
         status = MHD_HTTP_NOT_FOUND;
-        sl__buf_printf(&b, "try /metrics or /healthz\n");
+        sl__buf_printf(&b, "try /metrics, /healthz or /readyz\n");
     }
     struct MHD_Response *r =
         MHD_create_response_from_buffer(b.len, b.data ? b.data : (void *)"", MHD_RESPMEM_MUST_COPY);

@@ -253,11 +253,13 @@ int sl__pipeline_start(struct sl__pipeline *pl)
             abort();
         else
             pl->sinks[i]->started = true;
+    atomic_store(&pl->ready, true);
     return 0;
 }
 
 void sl__pipeline_stop(struct sl__pipeline *pl)
 {
+    atomic_store(&pl->ready, false);
     if (atomic_exchange(&pl->stopping, true))
         return;
     for (size_t i = 0; i < pl->n_inputs; i++)
@@ -393,6 +395,7 @@ static void admit(struct sl_input_sink *s, struct sl_msg *m)
         sl__msg_private(m)->ack = sl__ack_new(in, m);
     if (!m->route)
         m->route = in->name;
+    sl__msg_private(m)->read_ns = sl__coarse_now_ns();
     start_trace(m);
     s->uncounted++;
 }

@@ -55,6 +55,8 @@ void sl_out_done(struct sl_msg *m, int status, const char *error)
     w->outstanding--;
     if (status == SL_OK) {
         w->confirmed++; /* added to the shared stats once per batch */
+        int64_t waited = sl__coarse_now_ns() - sl__msg_private(m)->read_ns;
+        sl__histo_observe(&w->latency, SL__HISTO_SECONDS, waited > 0 ? (uint64_t)waited : 0);
         sl__msg_finish(m, w->stage->kind == SL__STAGE_DLQ);
         return;
     }
@@ -137,6 +139,7 @@ static void run_batch(struct sl__worker *w, struct sl_msg **msgs, size_t n, bool
     if (!retry)
         count(&s->inst->stats.in, n);
     uint64_t traced = sl__tracing ? sl__trace_hop_begin(w, msgs, n) : 0;
+    int64_t began = sl__now_ns();
     switch (s->kind) {
     case SL__STAGE_DECODE:
         run_decode(w, msgs, n);
@@ -173,6 +176,8 @@ static void run_batch(struct sl__worker *w, struct sl_msg **msgs, size_t n, bool
     }
     if (traced)
         sl__trace_hop_end(w, traced);
+    sl__histo_observe(&w->batch_sizes, SL__HISTO_SIZE, n);
+    sl__histo_observe(&w->batch_seconds, SL__HISTO_SECONDS, (uint64_t)(sl__now_ns() - began));
 }
 
 /* ordered = true: run what arrived, parking the messages of keys held back
