@@ -74,10 +74,15 @@ soak: build
 docs-options: build
 	bash scripts/options-doc.sh $(BUILD) > docs/options.md
 
+# Every benchmark; the figures also go to $(BUILD)/bench.txt, and
+# bench/plot.sh draws them as docs/throughput.svg (gnuplot).
 bench: build
-	@for b in bench/*.sh; do echo "== $$b"; \
+	@: > $(BUILD)/bench.txt; for b in bench/*.sh; do [ "$$b" = bench/plot.sh ] && continue; \
+	  echo "== $$b" | tee -a $(BUILD)/bench.txt; \
 	  SLUICE=$(abspath $(BUILD))/bin/sluice SLUICE_PLUGIN_PATH=$(abspath $(BUILD))/plugins \
-	  SLUICE_BUILD_DIR=$(abspath $(BUILD)) bash $$b || exit 1; done
+	  SLUICE_BUILD_DIR=$(abspath $(BUILD)) bash $$b > $(BUILD)/bench.last || \
+	  { cat $(BUILD)/bench.last; exit 1; }; tee -a $(BUILD)/bench.txt < $(BUILD)/bench.last; done
+	bash bench/plot.sh $(BUILD)/bench.txt docs/throughput.svg
 
 # Every libFuzzer target for FUZZ_SECONDS (default 300) each; make test runs them briefly.
 FUZZ_SECONDS ?= 300

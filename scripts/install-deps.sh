@@ -12,7 +12,7 @@ packages=(
   kcat valgrind procps psmisc curl bc python3 python3-prometheus-client time
   libsystemd-dev systemd scdoc dpkg-dev file man-db groff-base graphviz
   librabbitmq-dev amqp-tools rabbitmq-server
-  libcurl4-openssl-dev zlib1g-dev
+  libcurl4-openssl-dev zlib1g-dev gnuplot-nox
 )
 missing=()
 for p in "${packages[@]}"; do
