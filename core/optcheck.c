@@ -123,6 +123,8 @@ static int check_string(const struct sl_option *o, const char *v, char *why, siz
         return -1;
     }
     if (is_string_check(o->check) && !*v) {
+        if (o->def && !*o->def)
+            return 0; /* "" is the default: the feature is off (state_file = "") */
         snprintf(why, n, "must not be empty");
         return -1;
     }

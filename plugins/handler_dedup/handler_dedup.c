@@ -73,6 +73,7 @@ static const struct sl_option dedup_options[] = {
     {.name = "state_file",
      .type = SL_OPT_STRING,
      .def = "",
+     .check = SL_CHECK_WRITABLE_PATH,
      .doc = "keep committed keys across restarts in this file (+ FILE.log); empty: memory only"},
     {0},
 };

@@ -129,6 +129,7 @@ static const struct sl_option file_options[] = {
     {.name = "state_file",
      .type = SL_OPT_STRING,
      .def = "",
+     .check = SL_CHECK_WRITABLE_PATH,
      .doc = "checkpoint: resume after the last delivered line on restart (device, inode, offset)"},
     {.name = "checkpoint_ms",
      .type = SL_OPT_INT,

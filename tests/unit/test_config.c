@@ -534,6 +534,8 @@ static void test_option_checks(void **state)
                                "is not a host name or address)"},
         {"names = [];", "option 'names' of input 'opts' must not be empty"},
         {"names = [ \"a\", \"\" ];", "option 'names' of input 'opts' item 2 must not be empty"},
+        {"optfile = \"/nonexistent/x\";", "option 'optfile' of input 'opts' must be a file to "
+                                          "write (directory '/nonexistent' does not exist)"},
         {"range = 11;", "option 'range' of input 'opts' must be between 1 and 10, not 11"},
     };
     for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
@@ -550,6 +552,7 @@ static void test_option_checks(void **state)
              "inputs = ( { type = \"opts\"; req = \"r\"; range = 10; frac = 0.5; least = 0;\n"
              "  ms = 0; color = \"green\"; nonempty = \"x\"; infile = \"%s/checks.conf\";\n"
              "  outfile = \"%s/new.txt\"; addr = \"[::1]:9464\"; re = \"^a(b|c)+$\";\n"
+             "  optfile = \"\"; /* \"\" is its default: off */\n"
              "  names = [ \"orders\", \"^orders-[0-9]+$\" ]; } );\n"
              "outputs = ( { type = \"null\"; } );\n",
              dir, dir);
@@ -668,6 +671,21 @@ static void test_refused_at_check(void **state)
          "handlers = ( { type = \"lua\"; script = \"x.lua\"; memory_mb = -1; } );\n"
          "outputs = ( { type = \"null\"; } );\n",
          2, "option 'memory_mb' of handler 'lua' must be between 0 and 1048576, not -1"},
+        {"file-state.conf",
+         "inputs = ( { type = \"file\"; path = \"/dev/null\";\n"
+         "  state_file = \"/nonexistent/state\"; } );\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         2,
+         "option 'state_file' of input 'file' must be a file to write (directory '/nonexistent' "
+         "does not exist)"},
+        {"dedup-state.conf",
+         "inputs = ( { type = \"generator\"; } );\n"
+         "handlers = ( { type = \"dedup\"; key = \"payload\"; state_file = \"/nonexistent/d\"; } "
+         ");\n"
+         "outputs = ( { type = \"null\"; } );\n",
+         2,
+         "option 'state_file' of handler 'dedup' must be a file to write (directory "
+         "'/nonexistent' does not exist)"},
         {"kafka-reset.conf",
          "inputs = ( { type = \"kafka\"; brokers = \"127.0.0.1:1\"; topics = [ \"t\" ];\n"
          "  auto_offset_reset = \"newest\"; } );\n"

@@ -58,7 +58,8 @@ enum sl_opt_type {
  * and at start, before init, and reports `FILE:LINE: message`; a plugin
  * never re-checks what its table declares. On a list option every item is
  * checked, and a string check or allowed values also refuse an empty list.
- * The string checks also refuse "". */
+ * The string checks also refuse "", unless "" is the option's default
+ * (meaning "off", as an empty state_file). */
 enum sl_opt_check {
     SL_CHECK_NONE = 0,
     SL_CHECK_NONEMPTY,      /* string: not "" */
