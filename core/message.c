@@ -133,7 +133,9 @@ void sl_msg_traceparent(const struct sl_msg *m, char *buf)
     hex(buf + 3, m->trace_id, 16);
     buf[35] = '-';
     hex(buf + 36, m->span_id, 8);
-    memcpy(buf + 52, "-01", 4); /* includes the NUL */
+    /* sampled flag: with tracing on, our head-sampling decision, so the
+     * next service samples the same traces; else "sampled" as before */
+    memcpy(buf + 52, !sl__tracing || sl__trace_sampled(m) ? "-01" : "-00", 4); /* with the NUL */
 }
 
 static int unhex(const char *s, uint8_t *out, size_t n)

@@ -122,6 +122,10 @@ assert 800 < len(want) < 1200, len(want)
 tp = {json.loads(l)["traceparent"].split("-")[1]: json.loads(l)["traceparent"].split("-")[2]
       for l in open(f"{t}/g.out")}
 assert all(tp[s["trace_id"]] == s["span_id"] for s in got)
+# and its sampled flag is the decision: 01 for the exported traces, 00 for the rest
+flags = {json.loads(l)["traceparent"].split("-")[1]: json.loads(l)["traceparent"].split("-")[3]
+         for l in open(f"{t}/g.out")}
+assert all((flags[i] == "01") == (i in want) for i in all_ids)
 print(f"{len(got)} of {len(all_ids)} traces kept at sample 0.25")
 PY
 echo "ok: sample 0.25: exactly the trace ids under the ratio are exported; outgoing traceparent names the publish span"

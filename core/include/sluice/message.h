@@ -92,7 +92,8 @@ static inline size_t sl_msg_out_len(const struct sl_msg *m)
 {
     return m->out_raw ? m->payload.len : m->out.len;
 }
-/* W3C traceparent of the message: "00-<32 hex>-<16 hex>-01", buf >= 56 bytes. */
+/* W3C traceparent of the message: "00-<32 hex>-<16 hex>-01", buf >= 56 bytes
+ * (flags "00" when tracing is on and did not sample the trace). */
 void sl_msg_traceparent(const struct sl_msg *m, char *buf);
 /* Parse a traceparent value into trace_id/span_id. Returns 0, or -1 if invalid. */
 int sl_msg_parse_traceparent(struct sl_msg *m, const char *v, size_t len);
