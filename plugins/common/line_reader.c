@@ -107,8 +107,7 @@ static void reject_long(struct line_reader *r, struct sl_input_sink *sink, const
              r->label, r->line_no, exact ? "" : "at least ", len, r->max_line,
              exact ? "" : "; its end was not read");
     line_reader_set_payload(r, m, head, r->max_line);
-    sl_log(r->inst, SL_LOG_WARN, "%s", err);
-    sl_sink_reject(sink, m, err);
+    sl_sink_reject(sink, m, err); /* the core logs it, throttled, with the message */
 }
 
 static void emit(struct line_reader *r, struct sl_input_sink *sink, const uint8_t *p, size_t n)
