@@ -68,8 +68,8 @@ docs-graph: build
 soak: build
 	SLUICE=$(abspath $(BUILD))/bin/sluice SLUICE_PLUGIN_PATH=$(abspath $(BUILD))/plugins \
 	  SLUICE_BUILD_DIR=$(abspath $(BUILD)) SLUICE_SOURCE_DIR=$(CURDIR) \
-	  SOAK_KILLS=20 SOAK_LINES=200000 SOAK_KAFKA_MESSAGES=40000 \
-	  bash tests/integration/test_crash_soak.sh
+	  SOAK_KILLS=20 SOAK_LINES=200000 SOAK_KAFKA_MESSAGES=40000 SOAK_RABBIT_MESSAGES=40000 \
+	  sh -c 'bash tests/integration/test_crash_soak.sh && bash tests/integration/test_crash_soak_rabbitmq.sh'
 
 docs-options: build
 	bash scripts/options-doc.sh $(BUILD) > docs/options.md

@@ -6,7 +6,7 @@
 #           flaky dead-letter output, the input checkpointed (state_file)
 #   file -> flaky output, checkpoint only (no dedup: duplicates expected, none lost)
 #   kafka -> dedup(state_file) -> lua -> kafka (librdkafka's mock cluster)
-# rabbitmq -> kafka is not run: there is no RabbitMQ plugin yet.
+# rabbitmq -> kafka: tests/integration/test_crash_soak_rabbitmq.sh.
 # Short form (make test): SOAK_KILLS=3. Long form: make soak (SOAK_KILLS=20).
 # Lost must be 0 in every run. Duplicates with dedup + state_file come only from the
 # window no non-transactional output can close (docs/dedup.md): what the output had
@@ -25,72 +25,8 @@ RANDOM=$SEED
 exec 3>&1
 echo "soak: $KILLS kills per pipeline, seed $SEED"
 
-# kill_loop CONF LOG PROGRESS...: KILLS runs, each killed at a random moment once
-# PROGRESS (a command, run with the count before this run) says it has moved; then
-# one run to the end.
-kill_loop() {
-    local conf=$1 log=$2 k pid ms before
-    shift 2
-    for k in $(seq 1 "$KILLS"); do
-        before=$("$@")
-        "$SLUICE" -c "$conf" >>"$log" 2>&1 &
-        pid=$!
-        KAFKA_PIDS="$KAFKA_PIDS $pid"
-        wait_until 60 moved_or_ended "$pid" "$before" "$@" ||
-            { tail -n 20 "$log"; fail "no progress in $conf"; }
-        if ! kill -0 "$pid" 2>/dev/null; then # it finished first: no more to kill
-            wait "$pid" || { tail -n 20 "$log"; fail "run of $conf exited $?"; }
-            echo "  run $k finished before its kill" >>"$log"
-            break
-        fi
-        ms=$((RANDOM % 500))
-        sleep "$(printf '0.%03d' "$ms")"
-        kill -9 "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-        echo "  kill $k: ${ms} ms after progress" >>"$log"
-    done
-    timeout 300 "$SLUICE" -c "$conf" >>"$log" 2>&1 || { tail -n 20 "$log"; fail "final run of $conf exited $?"; }
-}
-moved_or_ended() {
-    local pid=$1 before=$2
-    shift 2
-    ! kill -0 "$pid" 2>/dev/null || [ "$("$@")" -gt "$before" ]
-}
-lines_in() { cat "$@" 2>/dev/null | wc -l; }
-
-# count NAME N FILE...: ids 1..N looked for in JSON lines {"id":..} of the files.
-count() {
-    python3 - "$@" <<'PY'
-import json, sys
-name, n, files = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-seen, total, torn = {}, 0, 0
-for f in files:
-    try:
-        lines = open(f, encoding="utf-8", errors="replace").read().splitlines()
-    except FileNotFoundError:
-        continue
-    for l in lines:
-        try:
-            i = json.loads(l)["id"]
-        except Exception:
-            torn += 1
-            continue
-        total += 1
-        seen[i] = seen.get(i, 0) + 1
-lost = sum(1 for i in range(1, n + 1) if i not in seen)
-dups = total - len(seen)
-print("%s: lost %d duplicated %d (of %d, %d torn lines)" % (name, lost, dups, n, torn))
-PY
-}
-
-check() { # line from count, max duplicates allowed
-    echo "$1" >&3
-    local lost dups
-    lost=$(sed 's/.*lost \([0-9]*\).*/\1/' <<<"$1")
-    dups=$(sed 's/.*duplicated \([0-9]*\).*/\1/' <<<"$1")
-    [ "$lost" -eq 0 ] || fail "$1"
-    [ "$dups" -le "$2" ] || fail "$1 (more than $2 duplicates)"
-}
+. "$SRC/tests/tools/soak_lib.sh"
+soak_started() { KAFKA_PIDS="$KAFKA_PIDS $1"; }
 
 python3 -c "
 import sys
@@ -140,4 +76,3 @@ CONF
 kill_loop "$T/kafka.conf" "$T/kafka.log" topic_count out
 kcat -b "$BROKERS" -C -t out -e -q -f '%s\n' >"$T/kout.jsonl" || fail "kcat consume"
 check "$(count "kafka -> dedup -> lua -> kafka, $KILLS kills" "$K" "$T/kout.jsonl")" "$K"
-echo "rabbitmq -> kafka: not run (no RabbitMQ plugins in this tree)"

@@ -1,0 +1,71 @@
+# soak_lib.sh - the crash soak's parts shared by tests/integration/test_crash_soak*.sh:
+# kill a pipeline at random moments, run it to the end, count lost and duplicated ids.
+# Source it after the broker library; the caller defines soak_started PID (register a
+# process for its cleanup trap), KILLS, SLUICE, and fd 3 (where results are printed).
+# kill_loop CONF LOG PROGRESS...: KILLS runs, each killed at a random moment once
+# PROGRESS (a command, run with the count before this run) says it has moved; then
+# one run to the end.
+kill_loop() {
+    local conf=$1 log=$2 k pid ms before
+    shift 2
+    for k in $(seq 1 "$KILLS"); do
+        before=$("$@")
+        "$SLUICE" -c "$conf" >>"$log" 2>&1 &
+        pid=$!
+        soak_started "$pid"
+        wait_until 60 moved_or_ended "$pid" "$before" "$@" ||
+            { tail -n 20 "$log"; fail "no progress in $conf"; }
+        if ! kill -0 "$pid" 2>/dev/null; then # it finished first: no more to kill
+            wait "$pid" || { tail -n 20 "$log"; fail "run of $conf exited $?"; }
+            echo "  run $k finished before its kill" >>"$log"
+            break
+        fi
+        ms=$((RANDOM % 500))
+        sleep "$(printf '0.%03d' "$ms")"
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        echo "  kill $k: ${ms} ms after progress" >>"$log"
+    done
+    timeout 300 "$SLUICE" -c "$conf" >>"$log" 2>&1 || { tail -n 20 "$log"; fail "final run of $conf exited $?"; }
+}
+moved_or_ended() {
+    local pid=$1 before=$2
+    shift 2
+    ! kill -0 "$pid" 2>/dev/null || [ "$("$@")" -gt "$before" ]
+}
+lines_in() { cat "$@" 2>/dev/null | wc -l; }
+
+# count NAME N FILE...: ids 1..N looked for in JSON lines {"id":..} of the files.
+count() {
+    python3 - "$@" <<'PY'
+import json, sys
+name, n, files = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+seen, total, torn = {}, 0, 0
+for f in files:
+    try:
+        lines = open(f, encoding="utf-8", errors="replace").read().splitlines()
+    except FileNotFoundError:
+        continue
+    for l in lines:
+        try:
+            i = json.loads(l)["id"]
+        except Exception:
+            torn += 1
+            continue
+        total += 1
+        seen[i] = seen.get(i, 0) + 1
+lost = sum(1 for i in range(1, n + 1) if i not in seen)
+dups = total - len(seen)
+print("%s: lost %d duplicated %d (of %d, %d torn lines)" % (name, lost, dups, n, torn))
+PY
+}
+
+check() { # line from count, max duplicates allowed
+    echo "$1" >&3
+    local lost dups
+    lost=$(sed 's/.*lost \([0-9]*\).*/\1/' <<<"$1")
+    dups=$(sed 's/.*duplicated \([0-9]*\).*/\1/' <<<"$1")
+    [ "$lost" -eq 0 ] || fail "$1"
+    [ "$dups" -le "$2" ] || fail "$1 (more than $2 duplicates)"
+}
+
