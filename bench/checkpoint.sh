@@ -26,7 +26,7 @@ run() { # mode -> rate
     /usr/bin/time -f "%e" -o "$T/time" "$S" -c "$T/$1.conf" 2>/dev/null
     echo "$M / $(cat "$T/time")" | bc -l
 }
-for _ in 1 2 3; do
+for _ in $(seq 1 "${ROUNDS:-3}"); do
     run plain >>"$T/plain.r"
     run checkpoint >>"$T/checkpoint.r"
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # dedup handler cost: N distinct keys (default 10 M) through the JSON pipeline
 # generator -> json decode -> [dedup key = record.id] -> json encode -> null,
-# with and without the dedup stage (best of 3 each, interleaved). Prints the
+# with and without the dedup stage (best of ROUNDS, default 3, interleaved). Prints the
 # rate ratio (target >= 0.8) and the memory the held keys cost (peak RSS
 # difference / N, target < 100 bytes per key), then the same with a state_file.
 # Usage: bench/dedup.sh [BUILD_DIR] [N]
@@ -33,7 +33,7 @@ run() { # name -> "rate rss_kb"
     read -r secs rss <"$T/time"
     echo "$(echo "$N / $secs" | bc -l) $rss"
 }
-for _ in 1 2 3; do
+for _ in $(seq 1 "${ROUNDS:-3}"); do
     run plain >>"$T/plain.r"
     run dedup >>"$T/dedup.r"
 done

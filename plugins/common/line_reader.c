@@ -198,6 +198,8 @@ static bool wait_readable(struct line_reader *r, struct sl_input_sink *sink, int
     if (poll(fds, 2, 0) > 0 && (fds[0].revents || fds[1].revents))
         return !atomic_load(&r->stop);
     sl_sink_flush(sink);
+    if (r->track_idle)
+        r->track_idle(r->track_arg);
     while (poll(fds, 2, timeout_ms) < 0 && errno == EINTR)
         ;
     return !atomic_load(&r->stop);
@@ -341,6 +343,8 @@ static bool follow_idle(struct line_reader *r, struct sl_input_sink *sink)
         return true;
     }
     sl_sink_flush(sink);
+    if (r->track_idle)
+        r->track_idle(r->track_arg);
     struct pollfd w = {r->wake_fd, POLLIN, 0};
     poll(&w, 1, FOLLOW_POLL_MS);
     if (stopping(r))

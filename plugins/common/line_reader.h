@@ -29,9 +29,11 @@ struct line_reader {
     const struct sl_instance *inst;
     /* Optional (the file input's checkpoint): told of every line with the
      * byte after it (end) and its number; returns the message's cookie.
-     * new_file: reading moved to another file (fd) or back to the start. */
+     * new_file: reading moved to another file (fd) or back to the start.
+     * track_idle: the reader is about to wait (it flushed its batch). */
     uint64_t (*track_line)(void *arg, int64_t end, int64_t line_no);
     void (*new_file)(void *arg, int fd);
+    void (*track_idle)(void *arg); /* about to wait for more input */
     void *track_arg;
     int framing;       /* enum framing (framing.h); not lines: frame_reader.c reads */
     size_t frame_skip; /* framed: bytes of an oversize frame still to drop */

@@ -14,6 +14,9 @@
 #define STATE_FORMAT                                                                               \
     "sluice-file-checkpoint 1 dev=%ju ino=%ju offset=%" PRId64 " line=%" PRId64 "\n"
 
+static void publish(struct checkpoint *c);
+static void advance(struct checkpoint *c);
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -56,12 +59,14 @@ void checkpoint_free(struct checkpoint *c)
 {
     if (!c)
         return;
+    publish(c); /* the reader has stopped: every line it emitted is known */
     checkpoint_write(c);
     pthread_mutex_destroy(&c->mu);
     pthread_mutex_destroy(&c->write_mu);
     free(c->path);
     free(c->tmp_path);
     free(c->ring);
+    free(c->early);
     free(c);
 }
 
@@ -127,6 +132,7 @@ struct checkpoint_pos checkpoint_resume(struct checkpoint *c, dev_t dev, ino_t i
 
 void checkpoint_file(struct checkpoint *c, dev_t dev, ino_t ino)
 {
+    publish(c); /* the old file's lines first */
     pthread_mutex_lock(&c->mu);
     c->cur_file++;
     c->files[c->cur_file % CHECKPOINT_FILES].dev = dev;
@@ -159,18 +165,67 @@ static void grow(struct checkpoint *c)
     c->head = (c->next_seq - c->count) & (cap - 1);
 }
 
+/* Caller holds mu: mark seq done, or remember it until it is published. */
+static void mark_done(struct checkpoint *c, uint64_t seq)
+{
+    if (seq < c->next_seq) {
+        if (seq >= c->next_seq - c->count)
+            c->ring[seq & (c->cap - 1)].done = true;
+        return;
+    }
+    if (c->n_early == c->cap_early) {
+        size_t cap = c->cap_early ? c->cap_early * 2 : 64;
+        uint64_t *e = realloc(c->early, cap * sizeof(*e));
+        if (!e) {
+            sl_log(c->inst, SL_LOG_ERROR, "out of memory tracking lines for the checkpoint");
+            abort();
+        }
+        c->early = e;
+        c->cap_early = cap;
+    }
+    c->early[c->n_early++] = seq;
+}
+
+/* Move the reader's pending lines into the ring (reader thread). */
+static void publish(struct checkpoint *c)
+{
+    if (!c->n_local)
+        return;
+    pthread_mutex_lock(&c->mu);
+    while (c->cap - c->count < c->n_local)
+        grow(c);
+    for (size_t i = 0; i < c->n_local; i++) {
+        c->ring[c->local[i].seq & (c->cap - 1)] = c->local[i];
+        c->count++;
+        c->next_seq++;
+    }
+    c->head = (c->next_seq - c->count) & (c->cap - 1);
+    c->n_local = 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < c->n_early; i++) {
+        uint64_t seq = c->early[i];
+        if (seq < c->next_seq)
+            mark_done(c, seq);
+        else
+            c->early[kept++] = seq;
+    }
+    c->n_early = kept;
+    advance(c);
+    pthread_mutex_unlock(&c->mu);
+}
+
 uint64_t checkpoint_push(struct checkpoint *c, int64_t end, int64_t line_no)
 {
-    pthread_mutex_lock(&c->mu);
-    if (c->count == c->cap)
-        grow(c);
-    uint64_t seq = c->next_seq++;
-    struct checkpoint_line *l = &c->ring[seq & (c->cap - 1)];
-    *l = (struct checkpoint_line){seq, end, line_no, c->cur_file, false};
-    c->count++;
-    c->head = (c->next_seq - c->count) & (c->cap - 1);
-    pthread_mutex_unlock(&c->mu);
+    uint64_t seq = c->local_seq++;
+    c->local[c->n_local++] = (struct checkpoint_line){seq, end, line_no, c->cur_file, false};
+    if (c->n_local == CHECKPOINT_LOCAL)
+        publish(c);
     return seq;
+}
+
+void checkpoint_idle(struct checkpoint *c)
+{
+    publish(c);
 }
 
 /* Caller holds mu. */
@@ -203,10 +258,8 @@ static void advance(struct checkpoint *c)
 void checkpoint_done(struct checkpoint *c, const struct sl_delivery *d, size_t n)
 {
     pthread_mutex_lock(&c->mu);
-    uint64_t first = c->next_seq - c->count;
     for (size_t i = 0; i < n; i++)
-        if (d[i].cookie >= first && d[i].cookie < c->next_seq)
-            c->ring[d[i].cookie & (c->cap - 1)].done = true;
+        mark_done(c, d[i].cookie);
     advance(c);
     bool due = !c->written_current && now_ms() - c->last_write_ms >= c->interval_ms;
     pthread_mutex_unlock(&c->mu);

@@ -36,7 +36,7 @@ struct checkpoint_line {
     bool done;
 };
 
-enum { CHECKPOINT_FILES = 8 };
+enum { CHECKPOINT_FILES = 8, CHECKPOINT_LOCAL = 64 };
 
 struct checkpoint {
     const struct sl_instance *inst;
@@ -46,7 +46,15 @@ struct checkpoint {
     pthread_mutex_t write_mu;     /* one state-file write at a time (taken before mu) */
     struct checkpoint_line *ring; /* emitted, not yet in the done prefix */
     size_t cap, head, count;      /* cap: a power of two; line seq is at seq & (cap - 1) */
-    uint64_t next_seq;
+    uint64_t next_seq;            /* published: seqs below it are in the ring (or done) */
+    /* The reader's lines not yet published to the ring: it takes the lock
+     * once per CHECKPOINT_LOCAL lines (and before it blocks), not per line. */
+    struct checkpoint_line local[CHECKPOINT_LOCAL];
+    size_t n_local;
+    uint64_t local_seq; /* the reader's next seq */
+    /* reported done before their line was published */
+    uint64_t *early;
+    size_t n_early, cap_early;
     /* the files lines came from (a rotation or truncation starts a new one) */
     struct {
         dev_t dev;
@@ -76,6 +84,9 @@ void checkpoint_file(struct checkpoint *c, dev_t dev, ino_t ino);
 /* Record an emitted line; returns the cookie its message must carry. Aborts
  * when out of memory (the reader cannot go on without tracking it). */
 uint64_t checkpoint_push(struct checkpoint *c, int64_t end, int64_t line_no);
+/* The reader is about to wait for more input: publish its pending lines so
+ * their deliveries can move the checkpoint. Reader thread. */
+void checkpoint_idle(struct checkpoint *c);
 /* Lines delivered (any status: a dead letter is final too). Writes the
  * checkpoint when the interval has passed. */
 void checkpoint_done(struct checkpoint *c, const struct sl_delivery *d, size_t n);

@@ -16,6 +16,11 @@ static uint64_t track_line(void *arg, int64_t end, int64_t line_no)
     return checkpoint_push(arg, end, line_no);
 }
 
+static void reader_idle(void *arg)
+{
+    checkpoint_idle(arg);
+}
+
 static void new_file(void *arg, int fd)
 {
     struct stat st;
@@ -48,6 +53,7 @@ static int start_checkpoint(struct line_reader *r, const struct sl_instance *ins
     r->line_no = at.line_no;
     r->track_line = track_line;
     r->new_file = new_file;
+    r->track_idle = reader_idle;
     r->track_arg = c;
     return SL_OK;
 }
