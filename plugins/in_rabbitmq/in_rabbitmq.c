@@ -378,9 +378,17 @@ static int step(struct rworker *w, struct sl_input_sink *sink, char *err, size_t
             sl_sink_flush(sink);
             w->flush_pending = false;
         }
-        if (w->ctx->exit_when_idle_ms > 0 &&
-            monotime_ms() - w->last_delivery_ms >= w->ctx->exit_when_idle_ms)
-            return IDLE_DONE;
+        if (w->ctx->exit_when_idle_ms > 0) {
+            /* With deliveries unacked the broker may be holding back
+             * (prefetch): the queue is idle only once nothing is in flight. */
+            pthread_mutex_lock(&w->lock);
+            bool busy = rtrack_in_flight(&w->track) > 0;
+            pthread_mutex_unlock(&w->lock);
+            if (busy)
+                w->last_delivery_ms = monotime_ms();
+            else if (monotime_ms() - w->last_delivery_ms >= w->ctx->exit_when_idle_ms)
+                return IDLE_DONE;
+        }
         return RMQ_OK;
     }
     if (f.frame_type == AMQP_FRAME_METHOD && f.payload.method.id == AMQP_BASIC_DELIVER_METHOD)
@@ -470,12 +478,8 @@ static int rabbit_run(void *p, struct sl_input_sink *sink)
                    ctx->queue, ctx->exit_when_idle_ms);
             break;
         }
-        if (c == RMQ_FATAL) {
-            sl_log(ctx->inst, SL_LOG_ERROR, "rabbitmq: %s: %s (queue \"%s\")", ctx->conf.url.shown,
-                   err, ctx->queue);
-            rc = SL_ERROR;
-            break;
-        }
+        /* Whatever broke an open connection, connecting again tells whether
+         * it is for good (credentials revoked, queue deleted: fatal there). */
         if (c != RMQ_OK) {
             sl_log(ctx->inst, SL_LOG_WARN, "rabbitmq: worker %u: %s: %s; reconnecting", w->index,
                    ctx->conf.url.shown, err);

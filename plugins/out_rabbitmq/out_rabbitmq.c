@@ -322,8 +322,8 @@ static int settle(struct oworker *w)
             rc = read_answers(w, true, err, sizeof(err));
         if (rc == RMQ_OK)
             continue;
-        if (rc == RMQ_FATAL && w->conn.st == NULL)
-            return SL_ERROR;
+        /* A broken open connection is tried again; connecting tells whether
+         * the refusal is for good. */
         sl_log(w->ctx->inst, SL_LOG_WARN,
                "rabbitmq: output worker %u: %s: %s; reconnecting and publishing %zu messages "
                "again",

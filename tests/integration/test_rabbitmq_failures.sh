@@ -43,7 +43,7 @@ PARTS=${PARTS:-123}
 if [[ $PARTS == *1* ]]; then
 gen $N a >"$T/a.in"
 "$IO" publish "$URL" "" src_a <"$T/a.in" || fail "publish a"
-conf a src_a dst_a 64 "prefetch = 50;"
+conf a src_a dst_a 256 "prefetch = 50;"
 sluice_bg a1 "$T/a.conf"
 sluice_bg a2 "$T/a.conf"
 wait "$PID_a1" || fail "instance 1 exited $?: $(tail -n 3 "$T/a1.log")"
@@ -59,6 +59,7 @@ fi
 
 # 2. broker stop and restart mid-stream
 if [[ $PARTS == *2* ]]; then
+N=6000
 gen $N b >"$T/b.in"
 "$IO" publish "$URL" "" src_b <"$T/b.in" || fail "publish b"
 conf b src_b dst_b 16
