@@ -2,8 +2,10 @@
  *
  * One connection + channel per output worker, kept open and reused (the
  * library's connection state is not thread-safe; this is the pool). The
- * channel is in confirm mode. write() publishes its batch, then reads the
- * broker's answers until every delivery tag is answered: ack -> confirmed;
+ * channel is in confirm mode. write() publishes its batch and takes the
+ * broker's answers that have come; it waits only while more than
+ * max_unconfirmed publishes are unanswered, so confirms of one batch overlap
+ * the next (poll() and flush() take the rest). Answers: ack -> confirmed;
  * nack or basic.return (mandatory, unroutable) -> the engine's retry with
  * backoff, then dead_letter with the reason in x-sluice-error. A lost
  * connection says nothing about the messages: write() reconnects with
@@ -12,6 +14,7 @@
  * the pipeline up instead of dead-lettering.
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,7 @@ struct octx {
     const char *default_key;
     bool mandatory;
     int confirm_timeout_ms;
+    size_t max_unconfirmed;
 };
 
 struct oworker {
@@ -77,6 +81,11 @@ static const struct sl_option options[] = {
     {.name = "properties",
      .type = SL_OPT_GROUP,
      .doc = "default properties: { content_type = \"application/json\"; app_id = \"x\"; ... }"},
+    {.name = "max_unconfirmed",
+     .type = SL_OPT_INT,
+     .def = "1000",
+     SL_RANGE(1, 1000000),
+     .doc = "published messages awaiting the broker's confirm before a worker waits for them"},
     {.name = "confirm_timeout_ms",
      .type = SL_OPT_INT,
      .def = "30000",
@@ -119,6 +128,7 @@ static int out_init(struct sl_instance *inst, void **out)
     ctx->default_key = sl_opt_str(inst, "default_routing_key");
     ctx->mandatory = sl_opt_bool(inst, "mandatory");
     ctx->confirm_timeout_ms = (int)sl_opt_int(inst, "confirm_timeout_ms");
+    ctx->max_unconfirmed = (size_t)sl_opt_int(inst, "max_unconfirmed");
     *out = ctx;
     return SL_OK;
 
@@ -195,9 +205,9 @@ static void out_worker_destroy(void *p)
     struct oworker *w = p;
     if (!w)
         return;
-    if (w->box.n > w->box.first_open)
+    if (outbox_open(&w->box))
         sl_log(w->ctx->inst, SL_LOG_ERROR, "rabbitmq: %zu messages unconfirmed at exit",
-               w->box.n - w->box.first_open);
+               outbox_open(&w->box));
     rmq_close(&w->conn, true);
     outbox_free(&w->box);
     free(w);
@@ -259,13 +269,16 @@ static int publish_open(struct oworker *w, char *err, size_t errlen)
     return RMQ_OK;
 }
 
-/* Reads frames until the outbox is settled (or, when block is false, until
- * none is waiting). A channel closed by the broker fails the open entries
- * (the error names the reason); a lost connection returns RMQ_TRANSIENT. */
-static int read_answers(struct oworker *w, bool block, char *err, size_t errlen)
+/* Reads the broker's answers: waits while more than `limit` publishes are
+ * unanswered (or the broker holds publishes with connection.blocked), then
+ * takes what has already come. A channel closed by the broker fails the open
+ * entries (the error names the reason); a lost connection, or no answer for
+ * confirm_timeout_ms, returns RMQ_TRANSIENT. */
+static int read_answers(struct oworker *w, size_t limit, char *err, size_t errlen)
 {
     int64_t deadline = monotime_ms() + w->ctx->confirm_timeout_ms;
-    while (w->conn.st && (!block || !outbox_settled(&w->box) || w->conn.blocked)) {
+    while (w->conn.st) {
+        bool block = outbox_open(&w->box) > limit || (w->conn.blocked && outbox_open(&w->box));
         if (w->conn.blocked) /* a broker alarm holds publishes: not a dead link */
             deadline = monotime_ms() + w->ctx->confirm_timeout_ms;
         int64_t left = deadline - monotime_ms();
@@ -283,16 +296,18 @@ static int read_answers(struct oworker *w, bool block, char *err, size_t errlen)
                 return RMQ_OK;
             continue;
         }
+        size_t open_before = outbox_open(&w->box);
         bool other, handled;
         rc = outbox_frame(&w->box, w->conn.st, &f, &other, err, errlen);
         if (rc == RMQ_OK && other)
             rc = rmq_common_frame(&w->conn, &f, &handled, err, errlen);
+        if (outbox_open(&w->box) < open_before) /* progress */
+            deadline = monotime_ms() + w->ctx->confirm_timeout_ms;
         if (rc == RMQ_OK)
             continue;
         if (f.frame_type == AMQP_FRAME_METHOD && f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD) {
             /* e.g. 404 no exchange: the messages are at fault, not the link */
             outbox_fail_open(&w->box, SL_RETRY, err);
-            outbox_finish(&w->box);
             rmq_close(&w->conn, false);
             return RMQ_OK;
         }
@@ -301,15 +316,18 @@ static int read_answers(struct oworker *w, bool block, char *err, size_t errlen)
     return RMQ_OK;
 }
 
-/* Publish and wait until every entry is answered, reconnecting as needed.
- * Returns SL_OK, or SL_ERROR when the broker refuses us for good. */
-static int settle(struct oworker *w)
+/* Publishes what is not published and reads answers until at most `limit`
+ * are unanswered, reconnecting (and publishing the unanswered again) as
+ * needed. Returns SL_OK, or SL_ERROR when the broker refuses us for good. */
+static int pump(struct oworker *w, size_t limit)
 {
     static atomic_bool never; /* an output keeps trying until the broker is back */
     char err[1024];
-    while (!outbox_settled(&w->box)) {
+    for (;;) {
         int rc = RMQ_OK;
         if (!w->conn.st) {
+            if (outbox_open(&w->box) == 0)
+                return SL_OK; /* connect when there is something to publish */
             rc = open_channel(w, err, sizeof(err));
             if (rc == RMQ_FATAL) {
                 sl_log(w->ctx->inst, SL_LOG_ERROR, "rabbitmq: %s: %s", w->ctx->conf.url.shown, err);
@@ -319,19 +337,29 @@ static int settle(struct oworker *w)
         if (rc == RMQ_OK && !w->conn.blocked)
             rc = publish_open(w, err, sizeof(err));
         if (rc == RMQ_OK)
-            rc = read_answers(w, true, err, sizeof(err));
+            rc = read_answers(w, limit, err, sizeof(err));
+        if (rc == RMQ_OK && (w->conn.st || outbox_open(&w->box) == 0))
+            return SL_OK;
         if (rc == RMQ_OK)
-            continue;
+            continue; /* the channel closed under failed messages: new connection */
         /* A broken open connection is tried again; connecting tells whether
          * the refusal is for good. */
         sl_log(w->ctx->inst, SL_LOG_WARN,
                "rabbitmq: output worker %u: %s: %s; reconnecting and publishing %zu messages "
                "again",
-               w->index, w->ctx->conf.url.shown, err, w->box.n - w->box.first_open);
+               w->index, w->ctx->conf.url.shown, err, outbox_open(&w->box));
         rmq_close(&w->conn, false);
         rmq_backoff(&w->conn, &w->ctx->conf, &never);
     }
-    return SL_OK;
+}
+
+/* Hands the answered messages to the engine. */
+static void finish(struct oworker *w)
+{
+    size_t failed = 0;
+    size_t ok = outbox_finish(&w->box, &failed);
+    sl_counter_add(w->c_ok, (int64_t)ok);
+    sl_counter_add(w->c_retry, (int64_t)failed);
 }
 
 static int out_write(void *p, struct sl_msg **msgs, size_t n)
@@ -350,31 +378,27 @@ static int out_write(void *p, struct sl_msg **msgs, size_t n)
             continue;
         }
     }
-    int rc = settle(w);
-    size_t total = w->box.n - w->box.first_open;
-    size_t ok = outbox_finish(&w->box);
-    sl_counter_add(w->c_ok, (int64_t)ok);
-    sl_counter_add(w->c_retry, (int64_t)(total - ok));
+    int rc = pump(w, w->ctx->max_unconfirmed);
+    finish(w);
     return rc;
 }
 
-/* Idle: serve heartbeats and blocked notices. */
+/* Idle: take answers, serve heartbeats and blocked notices. */
 static int out_poll(void *p)
 {
     struct oworker *w = p;
-    char err[1024];
-    if (w->conn.st && read_answers(w, false, err, sizeof(err)) != RMQ_OK) {
-        sl_log(w->ctx->inst, SL_LOG_WARN, "rabbitmq: output worker %u: %s: %s; will reconnect",
-               w->index, w->ctx->conf.url.shown, err);
-        rmq_close(&w->conn, false);
-    }
-    return 0;
+    int rc = pump(w, SIZE_MAX);
+    finish(w);
+    return rc;
 }
 
+/* Everything published is answered before this returns. */
 static int out_flush(void *p)
 {
-    (void)p; /* write() returns only once its batch is answered */
-    return 0;
+    struct oworker *w = p;
+    int rc = pump(w, 0);
+    finish(w);
+    return rc;
 }
 
 SL_PLUGIN_DEFINE = {
@@ -382,7 +406,7 @@ SL_PLUGIN_DEFINE = {
     .kind = SL_KIND_OUTPUT,
     .name = "rabbitmq",
     .version = "0.1.0",
-    .doc = "RabbitMQ publisher (librabbitmq): publisher confirms per batch, mandatory, reconnects",
+    .doc = "RabbitMQ publisher (librabbitmq): publisher confirms, mandatory, reconnects",
     .options = options,
     .init = out_init,
     .destroy = out_destroy,

@@ -29,6 +29,7 @@ int outbox_add(struct outbox *o, struct sl_msg *m, amqp_bytes_t routing_key)
         o->cap = ncap;
     }
     o->e[o->n++] = (struct outbox_entry){.m = m, .routing_key = routing_key};
+    o->n_open++;
     return 0;
 }
 
@@ -42,17 +43,10 @@ void outbox_restart(struct outbox *o)
         }
 }
 
-bool outbox_settled(const struct outbox *o)
-{
-    for (size_t i = o->first_open; i < o->n; i++)
-        if (!o->e[i].answered)
-            return false;
-    return true;
-}
-
-static void answer(struct outbox_entry *e, bool ack)
+static void answer(struct outbox *o, struct outbox_entry *e, bool ack)
 {
     e->answered = true;
+    o->n_open--;
     if (ack && !e->returned) {
         e->status = SL_OK;
     } else {
@@ -71,7 +65,7 @@ static void answer_tags(struct outbox *o, uint64_t tag, bool multiple, bool ack)
         if (e->tag > tag)
             break;
         if (multiple || e->tag == tag)
-            answer(e, ack);
+            answer(o, e, ack);
     }
 }
 
@@ -143,18 +137,29 @@ void outbox_fail_open(struct outbox *o, int status, const char *error)
             o->e[i].status = status;
             o->e[i].error = error;
         }
+    o->n_open = 0;
 }
 
-size_t outbox_finish(struct outbox *o)
+size_t outbox_finish(struct outbox *o, size_t *failed)
 {
     size_t ok = 0, i = o->first_open;
     for (; i < o->n && o->e[i].answered; i++) {
         struct outbox_entry *e = &o->e[i];
-        ok += e->status == SL_OK;
+        if (e->status == SL_OK)
+            ok++;
+        else
+            (*failed)++;
         sl_out_done(e->m, e->status, e->status == SL_OK ? NULL : e->error);
     }
     o->first_open = i;
-    if (o->first_open == o->n)
+    /* With publishes always in flight the front never empties: move the
+     * open entries down once the answered ones fill half the array. */
+    if (o->first_open == o->n) {
         o->n = o->first_open = 0;
+    } else if (o->first_open > o->cap / 2) {
+        memmove(o->e, o->e + o->first_open, (o->n - o->first_open) * sizeof(*o->e));
+        o->n -= o->first_open;
+        o->first_open = 0;
+    }
     return ok;
 }

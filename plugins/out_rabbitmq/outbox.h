@@ -26,6 +26,7 @@ struct outbox {
     struct outbox_entry *e;
     size_t n, cap;
     size_t first_open; /* entries before this one are answered */
+    size_t n_open;     /* entries not answered */
     uint64_t next_tag; /* tag the next publish gets on the current channel */
     uint64_t answered_upto;
 };
@@ -36,8 +37,11 @@ int outbox_add(struct outbox *o, struct sl_msg *m, amqp_bytes_t routing_key);
 /* A new channel: tags start again at 1 and every unanswered entry is to be
  * published again. */
 void outbox_restart(struct outbox *o);
-/* True when every entry is answered. */
-bool outbox_settled(const struct outbox *o);
+/* Entries not answered yet. */
+static inline size_t outbox_open(const struct outbox *o)
+{
+    return o->n_open;
+}
 
 /* Applies one confirm-channel frame: ack, nack or return (whose content it
  * reads). Returns RMQ_OK, RMQ_OK with *other set for frames it does not
@@ -49,8 +53,9 @@ int outbox_frame(struct outbox *o, amqp_connection_state_t st, const amqp_frame_
  * under them). */
 void outbox_fail_open(struct outbox *o, int status, const char *error);
 
-/* Hands answered entries to the engine (sl_out_done) in order and forgets
- * them. Returns how many were confirmed (SL_OK). */
-size_t outbox_finish(struct outbox *o);
+/* Hands the answered entries at the front to the engine (sl_out_done), in
+ * publish order, and forgets them. Returns how many were confirmed (SL_OK)
+ * and adds the others to *failed. */
+size_t outbox_finish(struct outbox *o, size_t *failed);
 
 #endif

@@ -11,14 +11,15 @@ IO=$BUILD/tests/tools/amqp_io
 broker_start
 
 gen() { awk -v n="$1" -v p="$2" 'BEGIN { for (i = 1; i <= n; i++) printf "delivery_mode=2\th.x-i=%d\tbody=%s-%d\n", i, p, i }'; }
-# conf NAME SRC DST BATCH [extra input options]: small output batches slow the
-# stream down (a confirm round trip per BATCH messages) so failures land mid-stream.
+# conf NAME SRC DST BATCH [extra input options]: small output batches with as
+# few unconfirmed slow the stream down (a confirm round trip per BATCH
+# messages) so failures land mid-stream.
 conf() {
     cat >"$T/$1.conf" <<EOF2
 queue = { batch_size = $4; };
 inputs = ( { type = "rabbitmq"; url = "$URL"; queue = "$2"; exit_when_idle_ms = 3000;
              reconnect_backoff_ms = 100; reconnect_max_backoff_ms = 1000; ${5:-} } );
-outputs = ( { type = "rabbitmq"; url = "$URL"; routing_key = "$3";
+outputs = ( { type = "rabbitmq"; url = "$URL"; routing_key = "$3"; max_unconfirmed = $4;
               reconnect_backoff_ms = 100; reconnect_max_backoff_ms = 1000; } );
 EOF2
 }
