@@ -46,7 +46,7 @@ timed() {
     return $rc
 }
 
-IDLE_MS=1000
+IDLE_MS=${IDLE_MS:-5000} # the broker may pause over a second under load
 cat >"$T/s.conf" <<EOF2
 queue = { batch_size = $BATCH; };
 inputs = ( { type = "rabbitmq"; url = "$URL"; queue = "src"; prefetch = $PREFETCH;
