@@ -33,6 +33,25 @@ cd "$src"
 core=()
 for f in core/*.c; do [ "$f" = core/main.c ] || core+=("$f"); done
 core_pkgs=$(sed -n 's/^pkg_check_modules([A-Z_]* REQUIRED IMPORTED_TARGET \([^ )]*\).*/\1/p' CMakeLists.txt)
+# The core's OTLP trace export: C generated from the vendored protos as core/CMakeLists.txt
+# does (optional rewritten, then protoc-c), copied over only when it changed.
+otlp=$root/otlp
+otlp_protos=(common/v1/common resource/v1/resource trace/v1/trace collector/trace/v1/trace_service)
+rm -rf "$otlp.new" && mkdir -p "$otlp.new/proto"
+for p in "${otlp_protos[@]}"; do
+    mkdir -p "$otlp.new/proto/opentelemetry/proto/$(dirname "$p")"
+    python3 third_party/opentelemetry-proto/rewrite_optional.py \
+        "third_party/opentelemetry-proto/opentelemetry/proto/$p.proto" \
+        "$otlp.new/proto/opentelemetry/proto/$p.proto"
+done
+(cd "$otlp.new/proto" && protoc-c --c_out=.. $(for p in "${otlp_protos[@]}"; do
+    echo "opentelemetry/proto/$p.proto"; done))
+(cd "$otlp.new" && find . -name '*.pb-c.*') | while IFS= read -r f; do
+    cmp -s "$otlp.new/$f" "$otlp/$f" || { mkdir -p "$(dirname "$otlp/$f")"; cp "$otlp.new/$f" "$otlp/$f"; }
+done
+rm -rf "$otlp.new"
+for p in "${otlp_protos[@]}"; do core+=("$otlp/opentelemetry/proto/$p.pb-c.c"); done
+core_pkgs="$core_pkgs libprotobuf-c libcurl zlib"
 # Generated files are made in a staging dir and copied over only when they changed, so
 # their objects are not rebuilt every time.
 rm -rf "$GEN.new" && mkdir -p "$GEN.new"
@@ -56,7 +75,7 @@ fi
 set +f
 
 base=(-g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-      -Icore/include -Icore -DSLUICE_INSTALL_PLUGIN_DIR=\"/nonexistent\"
+      -Icore/include -Icore -I"$otlp" -DSLUICE_INSTALL_PLUGIN_DIR=\"/nonexistent\"
       -DSLUICE_BUILD_PLUGIN_DIR=\"/nonexistent\")
 core_cflags=($(pkg-config --cflags $core_pkgs))
 stale() { # object source: true when the object must be (re)built
