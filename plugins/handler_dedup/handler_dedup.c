@@ -205,18 +205,26 @@ static int dedup_process(void *wctx, struct sl_msg **msgs, size_t n, struct sl_e
     if (reserve(w, n) < 0)
         return SL_ERROR;
     int64_t no_key = 0, dropped = 0, held = 0, tracked = 0;
+    /* Hash (and prefetch) outside the lock; 0 marks a message with no key. */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h;
+        if (dedup_key_hash(&d->key, msgs[i], &h) < 0) {
+            w->hash[i] = 0;
+            no_key++;
+            continue;
+        }
+        w->hash[i] = h ? h : 1; /* 0 marks an empty slot in the tables */
+        keytable_prefetch(&d->committed, w->hash[i]);
+    }
     pthread_mutex_lock(&d->mu);
     if (d->ttl_s)
         keytable_expire(&d->committed, now_s(), d->ttl_s);
     for (size_t i = 0; i < n; i++) {
-        uint64_t h;
-        if (dedup_key_hash(&d->key, msgs[i], &h) < 0) {
+        uint64_t h = w->hash[i];
+        if (!h) {
             w->act[i] = PASS;
-            no_key++;
             continue;
         }
-        h = h ? h : 1; /* 0 marks an empty slot in the tables */
-        w->hash[i] = h;
         struct inflight_entry *e;
         if (keytable_contains(&d->committed, h)) {
             w->act[i] = DROP;
@@ -260,6 +268,8 @@ static void dedup_delivered(void *ctx, const struct sl_delivery *dv, size_t n)
     size_t n_release = 0, cap_release = 0;
     int64_t finished = 0;
     uint32_t now = now_s();
+    for (size_t i = 0; i < n; i++)
+        keytable_prefetch(&d->committed, dv[i].cookie);
     pthread_mutex_lock(&d->mu);
     for (size_t i = 0; i < n; i++) {
         struct inflight_entry *e = inflight_find(&d->inflight, dv[i].cookie);
