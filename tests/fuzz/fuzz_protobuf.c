@@ -8,7 +8,7 @@
  * fuzz-sources: plugins/codec_protobuf/loader.c plugins/codec_protobuf/schema.c
  * fuzz-sources: plugins/codec_protobuf/library.c plugins/codec_protobuf/check.c
  * fuzz-sources: plugins/codec_protobuf/decode.c plugins/codec_protobuf/encode.c
- * fuzz-sources: plugins/codec_protobuf/value.c plugins/common/utf8.c
+ * fuzz-sources: plugins/codec_protobuf/value.c plugins/common/utf8.c plugins/common/base64.c
  * fuzz-sources: $GEN/google/protobuf/descriptor.pb-c.c
  * fuzz-cflags: -Iplugins/codec_protobuf -Iplugins/common -I$GEN -DFUZZ_GEN="$GEN"
  * fuzz-pkgs: libprotobuf-c */
