@@ -131,10 +131,10 @@ struct sl_plugin {
     unsigned max_workers;
 
     /* Every kind. init reads options and builds the shared context *ctx,
-     * which the plugin owns and frees in destroy (called once, also when
-     * init failed part way, with whatever *ctx holds, possibly NULL). It must
-     * not touch the network when sl_instance_checking() is true. On failure
-     * it reports why with sl_instance_error() and returns SL_ERROR. */
+     * which the plugin owns and frees in destroy: called once when *ctx is
+     * not NULL, also after an init that failed having set it. init must not
+     * touch the network when sl_instance_checking() is true. On failure it
+     * reports why with sl_instance_error() and returns SL_ERROR. */
     int (*init)(struct sl_instance *inst, void **ctx);
     void (*destroy)(void *ctx);
     /* Optional per-worker state; when set, kind callbacks get the wctx. The
