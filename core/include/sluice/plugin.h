@@ -150,7 +150,7 @@ struct sl_plugin {
      * that sets delivered takes part in acknowledgement (at-least-once);
      * without it the core tracks no acks for this input. */
     int (*run)(void *wctx, struct sl_input_sink *sink);
-    void (*stop)(void *ctx); /* any thread, even a signal-time one; makes run() return soon */
+    void (*stop)(void *ctx); /* any thread; makes run() return soon */
     /* Optional: messages fully delivered, in batches; d is valid only during
      * the call. When NULL, the engine does not track acks for this input.
      * Input: every message it emitted (d->cookie is m->cookie).
