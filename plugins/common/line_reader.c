@@ -36,7 +36,7 @@ struct line_reader *line_reader_new(const struct sl_instance *inst, int fd, bool
     r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     atomic_init(&r->stop, false);
     if (!r->buf || r->wake_fd < 0) {
-        sl_log(inst, SL_LOG_ERROR, "%s: cannot set up the reader: %s", label, strerror(errno));
+        sl_instance_error(inst, "%s: cannot set up the reader: %s", label, strerror(errno));
         r->owns_fd = false; /* the caller still owns fd on failure */
         line_reader_destroy(r);
         return NULL;

@@ -45,7 +45,7 @@ struct checkpoint *checkpoint_new(const struct sl_instance *inst, const char *pa
     c->last_write_ms = now_ms();
     return c;
 out_of_memory:
-    sl_log(inst, SL_LOG_ERROR, "out of memory");
+    sl_instance_error(inst, "out of memory");
     if (c) {
         free(c->path);
         free(c->tmp_path);

@@ -98,7 +98,6 @@ static const struct sl_option options[] = {
 
 static int out_init(struct sl_instance *inst, void **out)
 {
-    const char *where = sl_instance_where(inst);
     struct octx *ctx = calloc(1, sizeof(*ctx));
     if (!ctx)
         return SL_ERROR;
@@ -120,9 +119,8 @@ static int out_init(struct sl_instance *inst, void **out)
         ctx->key = key;
     }
     if (ctx->exchange.len == 0 && ctx->key_src == KEY_STATIC && !key[0]) {
-        sl_log(inst, SL_LOG_ERROR,
-               "%s: with the default exchange (exchange = \"\") routing_key must name a queue",
-               where);
+        sl_instance_error(
+            inst, "with the default exchange (exchange = \"\") routing_key must name a queue");
         goto out_conf;
     }
     ctx->default_key = sl_opt_str(inst, "default_routing_key");

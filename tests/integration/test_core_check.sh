@@ -47,6 +47,9 @@ refused 2 "kafka: librdkafka: \`acks\` must be set to \`all\` when \`enable.idem
   $'inputs = ( { type = "generator"; count = 1; } );\noutputs = ( { type = "kafka"; brokers = "127.0.0.1:1"; topic = "t";\n  properties = [ "acks=1" ]; } );'
 refused 1 "kafka: librdkafka: \`fetch.max.bytes\` must be >= \`message.max.bytes\`" \
   $'inputs = ( { type = "kafka"; brokers = "127.0.0.1:1"; topics = [ "t" ];\n  properties = [ "fetch.max.bytes=1000", "message.max.bytes=2000" ]; } );\noutputs = ( { type = "null"; } );'
+# errors a plugin's init finds (sl_instance_error): one line, nothing added by the core
+refused 2 "rabbitmq: tls is set but the url is not amqps://" \
+  $'inputs = ( { type = "generator"; count = 1; } );\noutputs = ( { type = "rabbitmq"; url = "amqp://127.0.0.1:1/";\n  tls = { verify = false; }; } );'
 pass "$n refused configs: exit 1 and one FILE:LINE line, at --check and at start"
 
 # A plugin's own init error (here a Lua script that does not compile) is one

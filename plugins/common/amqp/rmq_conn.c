@@ -21,7 +21,7 @@ int64_t rmq_now_ms(void)
 
 static int conf_fail(const struct sl_instance *inst, const char *what)
 {
-    sl_log(inst, SL_LOG_ERROR, "%s: %s", sl_instance_where(inst), what);
+    sl_instance_error(inst, "%s", what);
     return -1;
 }
 

@@ -9,7 +9,7 @@
 
 static int bad(const struct sl_instance *inst, const char *what)
 {
-    sl_log(inst, SL_LOG_ERROR, "%s: declare: %s", sl_instance_where(inst), what);
+    sl_instance_error(inst, "declare: %s", what);
     return -1;
 }
 

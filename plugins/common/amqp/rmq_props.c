@@ -267,12 +267,12 @@ int rmq_out_props_init(struct rmq_out_props *o, const struct sl_instance *inst)
             pr = NULL;
         }
         if (!pr || !pr->out || !set_prop(&o->defaults, pr, text, len)) {
-            sl_log(
-                inst, SL_LOG_ERROR,
-                "%s: properties.%s: not a property sluice can set, or a bad value (content_type, "
+            sl_instance_error(
+                inst,
+                "properties.%s: not a property sluice can set, or a bad value (content_type, "
                 "content_encoding, delivery_mode, priority, correlation_id, reply_to, "
                 "expiration, message_id, timestamp, type, app_id)",
-                sl_instance_where(inst), m->key);
+                m->key);
             return -1;
         }
     }
