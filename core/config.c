@@ -7,9 +7,9 @@
 
 #include "engine.h"
 
-static const char *const top_keys[] = {"name",     "plugin_path", "queue",       "inputs",
-                                       "handlers", "outputs",     "dead_letter", "failure",
-                                       "retry",    "metrics",     "tracing",     NULL};
+static const char *const top_keys[] = {
+    "name",    "plugin_path", "queue",   "inputs",  "handlers",        "outputs", "dead_letter",
+    "failure", "retry",       "metrics", "tracing", "stop_timeout_ms", NULL};
 static const char *const input_keys[] = {"type",           "name",    "workers", "codec",
                                          "decode_workers", "ordered", NULL};
 static const char *const handler_keys[] = {"type", "name", "workers", "ordered", "retry", NULL};
@@ -427,7 +427,8 @@ static int read_globals(struct sl__pipeline *pl, const config_setting_t *root)
         return -1;
     if (listen && !(pl->metrics_listen = strdup(listen)))
         return -1;
-    if (read_failure_mode(pl, root) < 0)
+    if (read_failure_mode(pl, root) < 0 ||
+        get_uint(pl, root, "stop_timeout_ms", 0, 3600000, &pl->stop_timeout_ms) < 0)
         return -1;
     return read_retry(pl, root, &pl->max_attempts, &pl->backoff_ms, &pl->max_backoff_ms);
 }
@@ -470,6 +471,7 @@ struct sl__pipeline *sl__pipeline_load(const char *path, bool checking)
     pl->max_attempts = 1;
     pl->backoff_ms = 100;
     pl->max_backoff_ms = 30000;
+    pl->stop_timeout_ms = SL__STOP_TIMEOUT_MS_DEFAULT;
     pthread_mutex_init(&pl->done_mu, NULL);
     pthread_cond_init(&pl->done_cv, NULL);
     config_init(&pl->cfg);

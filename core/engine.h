@@ -430,6 +430,10 @@ struct sl_input_sink {
 };
 
 /* What happens to a message that fails for good when there is no dead_letter. */
+/* Inside Kubernetes' default 30 s grace period, and past the Kafka input's own
+ * bound for a stop (drain_timeout_ms 20 s + 5 s for the commit and leave). */
+#define SL__STOP_TIMEOUT_MS_DEFAULT 28000
+
 enum sl__failure_mode {
     SL__FAILURE_UNSET = 0, /* as discard, but --check warns and the exit code is 2 */
     SL__FAILURE_DISCARD,   /* failure = "discard": logged, counted, acknowledged */
@@ -467,6 +471,9 @@ struct sl__pipeline {
     _Atomic int running_threads;
     _Atomic uint64_t unrouted;
     int failure_mode; /* enum sl__failure_mode */
+    /* After a stop signal, how long the drain may take before the process
+     * exits 2 with what is still in flight unacknowledged; 0: no limit. */
+    uint32_t stop_timeout_ms;
     /* failure lines: dead-lettered, discarded, dead-letter write retried */
     struct sl__throttle log_dead, log_discarded, log_dlq_retry;
     int64_t started_ns;

@@ -79,6 +79,24 @@ static int summary(struct sl__pipeline *pl, double secs)
     return atomic_load(&pl->fatal) ? 2 : 0;
 }
 
+/* The drain outlived stop_timeout_ms: some stage cannot confirm (an output or
+ * the dead-letter output failing for good). Its messages are not acknowledged,
+ * so their source sends them again; the threads still retrying cannot be
+ * joined, so the process ends here, as on a second signal. */
+static void stop_timed_out(struct sl__pipeline *pl, double secs)
+{
+    uint64_t in_flight = 0;
+    for (size_t i = 0; i < pl->n_inputs; i++)
+        in_flight += atomic_load(&pl->inputs[i]->in_flight);
+    sl_log(NULL, SL_LOG_ERROR,
+           "the drain did not finish within stop_timeout_ms (%u ms): exiting without "
+           "acknowledging the %llu messages still in flight (their source delivers them again)",
+           pl->stop_timeout_ms, (unsigned long long)in_flight);
+    summary(pl, secs);
+    sl__log_flush_suppressed();
+    _exit(2);
+}
+
 /* A stop signal this soon after the first is the same request delivered
  * twice (GNU timeout and other supervisors signal the child and then its
  * process group), not an impatient second one. */
@@ -127,6 +145,9 @@ static int run(struct sl__pipeline *pl, double stats_every)
             sl_log(NULL, SL_LOG_INFO, "%s: stopping inputs and draining", strsignal(sig));
             sl__pipeline_stop(pl);
         }
+        if (stopping && pl->stop_timeout_ms &&
+            sl__now_ns() - stop_signal_ns >= (int64_t)pl->stop_timeout_ms * 1000000)
+            stop_timed_out(pl, (double)(sl__now_ns() - start) / 1e9);
         if (stats_every > 0 && sl__now_ns() >= next_stats) {
             sl__stats_line(pl, stderr, false);
             next_stats += (int64_t)(stats_every * 1e9);
