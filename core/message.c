@@ -62,12 +62,24 @@ void sl_buf_free(struct sl_buf *b)
     b->len = b->cap = 0;
 }
 
+/* First entry named `name` in a header list, or NULL. */
+static const struct sl_header *find_header(const struct sl_header *list, uint32_t n,
+                                           const char *name)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(list[i].name, name) == 0)
+            return &list[i];
+    return NULL;
+}
+
 const struct sl_header *sl_msg_header(const struct sl_msg *m, const char *name)
 {
-    for (uint32_t i = 0; i < m->n_headers; i++)
-        if (strcmp(m->headers[i].name, name) == 0)
-            return &m->headers[i];
-    return NULL;
+    return find_header(m->headers, m->n_headers, name);
+}
+
+const struct sl_header *sl_msg_source_attr(const struct sl_msg *m, const char *name)
+{
+    return find_header(m->source_attrs, m->n_source_attrs, name);
 }
 
 void sl_msg_del_header(struct sl_msg *m, const char *name)
@@ -79,34 +91,46 @@ void sl_msg_del_header(struct sl_msg *m, const char *name)
     m->n_headers = j;
 }
 
-int sl_msg_set_header(struct sl_msg *m, const char *name, const void *value, size_t len)
+/* Set (replace) name = value in a header list living in arena `a`. */
+static int set_in_list(struct sl_arena *a, struct sl_header **list, uint32_t *n, uint32_t *cap,
+                       const char *name, const void *value, size_t len)
 {
-    uint8_t *v = (uint8_t *)sl_arena_strndup(&m->arena, value, len);
+    uint8_t *v = (uint8_t *)sl_arena_strndup(a, value, len);
     if (!v)
         return -1;
-    for (uint32_t i = 0; i < m->n_headers; i++) {
-        if (strcmp(m->headers[i].name, name) == 0) {
-            m->headers[i].value = v;
-            m->headers[i].value_len = (uint32_t)len;
-            return 0;
-        }
+    struct sl_header *same = (struct sl_header *)find_header(*list, *n, name);
+    if (same) {
+        same->value = v;
+        same->value_len = (uint32_t)len;
+        return 0;
     }
-    if (m->n_headers == m->headers_cap) {
+    if (*n == *cap) {
         /* Arrays in the arena cannot grow in place: copy to a larger one. */
-        uint32_t cap = m->headers_cap ? m->headers_cap * 2 : 8;
-        struct sl_header *h = sl_arena_alloc(&m->arena, cap * sizeof(*h));
+        uint32_t grown = *cap ? *cap * 2 : 8;
+        struct sl_header *h = sl_arena_alloc(a, grown * sizeof(*h));
         if (!h)
             return -1;
-        if (m->n_headers)
-            memcpy(h, m->headers, m->n_headers * sizeof(*h));
-        m->headers = h;
-        m->headers_cap = cap;
+        if (*n)
+            memcpy(h, *list, *n * sizeof(*h));
+        *list = h;
+        *cap = grown;
     }
-    const char *n = sl_arena_strndup(&m->arena, name, strlen(name));
-    if (!n)
+    const char *copy = sl_arena_strndup(a, name, strlen(name));
+    if (!copy)
         return -1;
-    m->headers[m->n_headers++] = (struct sl_header){n, v, (uint32_t)len};
+    (*list)[(*n)++] = (struct sl_header){copy, v, (uint32_t)len};
     return 0;
+}
+
+int sl_msg_set_header(struct sl_msg *m, const char *name, const void *value, size_t len)
+{
+    return set_in_list(&m->arena, &m->headers, &m->n_headers, &m->headers_cap, name, value, len);
+}
+
+int sl_msg_set_source_attr(struct sl_msg *m, const char *name, const void *value, size_t len)
+{
+    return set_in_list(&m->arena, &m->source_attrs, &m->n_source_attrs, &m->source_attrs_cap, name,
+                       value, len);
 }
 
 int sl_msg_set_route(struct sl_msg *m, const char *route)
@@ -208,6 +232,11 @@ static int copy_meta(struct sl_msg *dst, const struct sl_msg *src)
         return -1;
     if (src->source.n_failure && copy_failure(dst, &src->source) < 0)
         return -1;
+    for (uint32_t i = 0; i < src->n_source_attrs; i++) {
+        const struct sl_header *a = &src->source_attrs[i];
+        if (sl_msg_set_source_attr(dst, a->name, a->value, a->value_len) < 0)
+            return -1;
+    }
     dst->cookie = src->cookie;
     struct sl__msg *pd = sl__msg_private(dst), *ps = sl__msg_private(src);
     pd->ack = ps->ack;

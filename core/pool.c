@@ -153,6 +153,8 @@ void sl__msg_recycle(struct sl_msg *m)
     m->source.timestamp_ms = 0;
     m->source.failure = NULL;
     m->source.n_failure = 0;
+    m->source_attrs = NULL;
+    m->n_source_attrs = m->source_attrs_cap = 0;
     m->cookie = 0;
     m->out_raw = false;
     struct sl__msg *pm = sl__msg_private(m);

@@ -99,9 +99,25 @@ static void push_headers(lua_State *L, const struct sl_msg *m)
     }
 }
 
+/* An input's source attribute: "true"/"false" as a boolean, else a string. */
+static void push_source_attr(lua_State *L, const struct sl_header *a)
+{
+    if (a->value_len == 4 && memcmp(a->value, "true", 4) == 0)
+        lua_pushboolean(L, 1);
+    else if (a->value_len == 5 && memcmp(a->value, "false", 5) == 0)
+        lua_pushboolean(L, 0);
+    else
+        lua_pushlstring(L, (const char *)a->value, a->value_len);
+}
+
 static void push_source(lua_State *L, const struct sl_msg *m)
 {
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 4 + (int)m->n_source_attrs);
+    /* attributes first: the fixed fields below hide one of the same name */
+    for (uint32_t i = 0; i < m->n_source_attrs; i++) {
+        push_source_attr(L, &m->source_attrs[i]);
+        lua_setfield(L, -2, m->source_attrs[i].name);
+    }
     if (m->source.name) {
         lua_pushstring(L, m->source.name);
         lua_setfield(L, -2, "name");

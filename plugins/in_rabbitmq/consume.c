@@ -32,6 +32,24 @@ static int set_text_header(struct sl_msg *m, const char *name, amqp_bytes_t b)
     return sl_msg_set_header(m, name, b.bytes ? b.bytes : "", b.len);
 }
 
+static int set_text_attr(struct sl_msg *m, const char *name, amqp_bytes_t b)
+{
+    return sl_msg_set_source_attr(m, name, b.bytes ? b.bytes : "", b.len);
+}
+
+/* The delivery's facts as source attributes (msg.source.* in Lua). */
+static int set_source_attrs(struct sl_msg *m, const amqp_basic_deliver_t *d, const char *queue)
+{
+    const char *redelivered = d->redelivered ? "true" : "false";
+    if (sl_msg_set_source_attr(m, "queue", queue, strlen(queue)) < 0 ||
+        set_text_attr(m, "exchange", d->exchange) < 0 ||
+        set_text_attr(m, "routing_key", d->routing_key) < 0 ||
+        set_text_attr(m, "consumer_tag", d->consumer_tag) < 0 ||
+        sl_msg_set_source_attr(m, "redelivered", redelivered, strlen(redelivered)) < 0)
+        return -1;
+    return 0;
+}
+
 int consume_read(amqp_connection_state_t st, const amqp_basic_deliver_t *d, const char *queue,
                  struct sl_msg *m, struct sl_buf *scratch, char *err, size_t errlen)
 {
@@ -46,7 +64,8 @@ int consume_read(amqp_connection_state_t st, const amqp_basic_deliver_t *d, cons
         set_text_header(m, RMQ_HEADER_PREFIX "exchange", d->exchange) < 0 ||
         set_text_header(m, RMQ_HEADER_PREFIX "routing_key", d->routing_key) < 0 ||
         sl_msg_set_header(m, RMQ_HEADER_PREFIX "redelivered", d->redelivered ? "true" : "false",
-                          d->redelivered ? 4 : 5) < 0) {
+                          d->redelivered ? 4 : 5) < 0 ||
+        set_source_attrs(m, d, queue) < 0) {
         snprintf(err, errlen, "out of memory");
         rc = RMQ_TRANSIENT;
     }

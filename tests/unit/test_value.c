@@ -406,6 +406,9 @@ static struct sl_msg *parent_msg(struct sl_instance *in)
     p->source.partition = 3;
     p->source.offset = 1234;
     p->source.timestamp_ms = 99;
+    sl_msg_set_source_attr(p, "exchange", "ex", 2);
+    sl_msg_set_source_attr(p, "routing_key", "old", 3);
+    sl_msg_set_source_attr(p, "routing_key", "rk.1", 4); /* replaces */
     p->cookie = 555;
     p->attempts = 2;
     struct sl_arena *a = &p->arena;
@@ -434,6 +437,13 @@ static void assert_meta_inherited(const struct sl_msg *c, const struct sl_msg *p
     assert_string_equal(c->source.name, "topic-a");
     assert_int_equal(c->source.partition, 3);
     assert_int_equal(c->source.offset, 1234);
+    assert_int_equal(c->n_source_attrs, 2);
+    assert_memory_equal(sl_msg_source_attr(c, "exchange")->value, "ex", 3);
+    assert_int_equal(sl_msg_source_attr(c, "routing_key")->value_len, 4);
+    assert_memory_equal(sl_msg_source_attr(c, "routing_key")->value, "rk.1", 5);
+    assert_true(sl_msg_source_attr(c, "exchange")->value !=
+                sl_msg_source_attr(p, "exchange")->value); /* own arena */
+    assert_null(sl_msg_source_attr(c, "queue"));
     assert_int_equal(c->cookie, 555);
     assert_ptr_equal(sl__msg_private(c)->ack, sl__msg_private(p)->ack);
 }
@@ -495,7 +505,9 @@ static void test_clone(void **state)
     struct sl_msg *reuse = sl__msg_alloc();
     sl_buf_set(&reuse->payload, "XXXXXXXXXXXXXXXXXXXX", 20);
     memset(sl_arena_alloc(&reuse->arena, 512), 'X', 512);
+    assert_int_equal(reuse->n_source_attrs, 0); /* the pool forgot them */
     assert_memory_equal(c->payload.data, "parent payload", 14);
+    assert_memory_equal(sl_msg_source_attr(c, "routing_key")->value, "rk.1", 5);
     assert_int_equal(sl_value_path(c->record, "id")->u.i, 9);
     assert_string_equal(sl_value_path(c->record, "tags.0")->u.str, "t");
     sl__ack_flush();

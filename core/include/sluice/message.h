@@ -72,6 +72,14 @@ struct sl_msg {
     struct sl_buf out; /* encoded bytes an output writes (see sl_msg_out) */
     bool out_raw;      /* out not used: the payload is written as is */
     struct sl_arena arena;
+    /* Input-specific facts about where the message came from, beyond
+     * struct sl_source (e.g. an AMQP exchange and routing key), set with
+     * sl_msg_set_source_attr; in the arena. They belong to the source but
+     * sit here, after every field of ABI 2.0, so that plugins built
+     * against 2.0 keep their field offsets. */
+    struct sl_header *source_attrs;
+    uint32_t n_source_attrs;
+    uint32_t source_attrs_cap;
 };
 
 /* Set (replace) a header; name and value are copied into the message arena.
@@ -81,6 +89,19 @@ int sl_msg_set_header(struct sl_msg *m, const char *name, const void *value, siz
 const struct sl_header *sl_msg_header(const struct sl_msg *m, const char *name);
 /* Remove every header with this name. */
 void sl_msg_del_header(struct sl_msg *m, const char *name);
+/* Set (replace) an input-specific source attribute: a fact about where the
+ * message came from that struct sl_source has no field for. name and value
+ * are copied into the message arena; derived and cloned messages inherit
+ * them like the source. Handlers see each as a field of the source (Lua:
+ * msg.source.NAME): a value that is exactly "true" or "false" as a
+ * boolean, any other as a string. The names name, partition, offset,
+ * timestamp and failure are taken by struct sl_source and hidden by it.
+ * The message's owner thread (normally the input, before sl_sink_emit).
+ * Returns 0, or -1 out of memory. */
+int sl_msg_set_source_attr(struct sl_msg *m, const char *name, const void *value, size_t len);
+/* First source attribute with this name, or NULL; valid while the message
+ * is owned. */
+const struct sl_header *sl_msg_source_attr(const struct sl_msg *m, const char *name);
 /* Copy a string into the message arena and use it as the route. */
 int sl_msg_set_route(struct sl_msg *m, const char *route);
 /* Bytes an output should write: the encoded form, or the payload when raw. */

@@ -17,9 +17,10 @@ extern "C" {
 
 /* A plugin built for another major version is refused at load. Minor versions
  * only append: a plugin with a minor <= the host's loads. Major 2: options
- * carry checks (struct sl_option grew), plugins declare max_workers. */
+ * carry checks (struct sl_option grew), plugins declare max_workers.
+ * Minor 1: source attributes (sl_msg_set_source_attr, appended to sl_msg). */
 #define SL_ABI_MAJOR 2
-#define SL_ABI_MINOR 0
+#define SL_ABI_MINOR 1
 /* Build signature: pointer and size_t widths. A mismatch is refused. */
 #define SL_ABI_SIGNATURE ((uint32_t)(sizeof(void *) << 8 | sizeof(size_t)))
 
