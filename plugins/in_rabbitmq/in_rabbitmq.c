@@ -27,11 +27,9 @@
 #include "rtrack.h"
 
 #define MAX_WORKERS 256
-#define GEN_MASK    ((UINT64_C(1) << 56) - 1)
-/* cookie = worker (8 bits) | connection generation (56 bits); the delivery
+/* cookie: rtrack_cookie (worker and connection generation); the delivery
  * tag travels as the message's source offset */
-#define COOKIE(w, g) ((uint64_t)(w) << 56 | ((g)&GEN_MASK))
-#define WAIT_MAX_MS  1000 /* longest sleep between checks when idle */
+#define WAIT_MAX_MS 1000 /* longest sleep between checks when idle */
 
 struct rctx;
 
@@ -41,9 +39,8 @@ struct rworker {
     struct rmq_conn conn;
     int wake_fd;           /* eventfd: acks to send, or stop */
     atomic_bool wake_sent; /* a wake is pending in wake_fd */
-    pthread_mutex_t lock;  /* guards track and gen */
+    pthread_mutex_t lock;  /* guards track (the worker thread alone writes its gen) */
     struct rtrack track;
-    uint64_t gen;           /* generation of the connection track belongs to */
     char consumer_tag[256]; /* as the broker confirmed it */
     bool flush_pending;     /* emitted since the last sl_sink_flush */
     int64_t last_delivery_ms;
@@ -186,7 +183,7 @@ static void rabbit_delivered(void *p, const struct sl_delivery *d, size_t n)
     struct rctx *ctx = p;
     struct rworker *w = NULL;
     for (size_t i = 0; i < n; i++) {
-        struct rworker *dw = ctx->workers[d[i].cookie >> 56];
+        struct rworker *dw = ctx->workers[rtrack_cookie_worker(d[i].cookie)];
         if (dw != w) {
             if (w)
                 release(w);
@@ -194,9 +191,8 @@ static void rabbit_delivered(void *p, const struct sl_delivery *d, size_t n)
             if (w)
                 pthread_mutex_lock(&w->lock);
         }
-        /* a tag of a connection that is gone means nothing on this one */
-        if (w && (d[i].cookie & GEN_MASK) == (w->gen & GEN_MASK))
-            rtrack_done(&w->track, (uint64_t)d[i].offset);
+        if (w) /* a tag of a connection that is gone means nothing on this one */
+            rtrack_done_cookie(&w->track, d[i].cookie, (uint64_t)d[i].offset);
     }
     if (w)
         release(w);
@@ -261,8 +257,7 @@ static int connect_consume(struct rworker *w, char *err, size_t errlen)
         return rc;
     }
     pthread_mutex_lock(&w->lock);
-    w->gen = w->conn.generation;
-    rtrack_reset(&w->track);
+    rtrack_reset(&w->track, w->conn.generation);
     pthread_mutex_unlock(&w->lock);
     return RMQ_OK;
 }
@@ -273,8 +268,7 @@ static void drop(struct rworker *w)
 {
     rmq_close(&w->conn, false);
     pthread_mutex_lock(&w->lock);
-    w->gen = 0; /* generations start at 1: nothing matches */
-    rtrack_reset(&w->track);
+    rtrack_reset(&w->track, 0); /* generations start at 1: nothing matches */
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -291,7 +285,7 @@ static int deliver(struct rworker *w, struct sl_input_sink *sink, const amqp_fra
         sl_msg_release(m);
         return rc;
     }
-    m->cookie = COOKIE(w->index, w->gen);
+    m->cookie = rtrack_cookie(&w->track, w->index);
     pthread_mutex_lock(&w->lock);
     int pushed = rtrack_push(&w->track, (uint64_t)m->source.offset);
     pthread_mutex_unlock(&w->lock);

@@ -7,7 +7,7 @@
 void rtrack_init(struct rtrack *t)
 {
     memset(t, 0, sizeof(*t));
-    rtrack_reset(t);
+    rtrack_reset(t, 0);
 }
 
 void rtrack_free(struct rtrack *t)
@@ -16,8 +16,9 @@ void rtrack_free(struct rtrack *t)
     rtrack_init(t);
 }
 
-void rtrack_reset(struct rtrack *t)
+void rtrack_reset(struct rtrack *t, uint64_t gen)
 {
+    t->gen = gen;
     if (t->done)
         memset(t->done, 0, t->cap);
     t->first = 1;
@@ -77,4 +78,11 @@ bool rtrack_done(struct rtrack *t, uint64_t tag)
     *f = 1;
     advance(t);
     return true;
+}
+
+bool rtrack_done_cookie(struct rtrack *t, uint64_t cookie, uint64_t tag)
+{
+    if (!t->gen || (cookie & RTRACK_GEN_MASK) != (t->gen & RTRACK_GEN_MASK))
+        return false;
+    return rtrack_done(t, tag);
 }

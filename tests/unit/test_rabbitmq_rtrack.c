@@ -69,7 +69,7 @@ static void reset_for_a_new_channel(void **state)
     for (uint64_t tag = 1; tag <= 10; tag++)
         assert_int_equal(rtrack_push(&t, tag), 0);
     assert_true(rtrack_done(&t, 1));
-    rtrack_reset(&t);
+    rtrack_reset(&t, 2);
     assert_int_equal(rtrack_in_flight(&t), 0);
     assert_false(rtrack_done(&t, 5));
     assert_int_equal(rtrack_push(&t, 1), 0);
@@ -82,12 +82,49 @@ static void reset_for_a_new_channel(void **state)
     rtrack_free(&t);
 }
 
+/* After a reconnect, a message read on the old connection finishes: its
+ * tag must not mark the new channel's delivery with the same tag (acking it
+ * would ack a message the pipeline has not delivered). */
+static void old_connection_cookie_ignored(void **state)
+{
+    (void)state;
+    struct rtrack t;
+    rtrack_init(&t);
+    assert_false(rtrack_done_cookie(&t, rtrack_cookie(&t, 0), 1)); /* never connected */
+    rtrack_reset(&t, 7); /* connection 7, worker 3 reads tags 1..3 */
+    uint64_t old = rtrack_cookie(&t, 3);
+    assert_int_equal(rtrack_cookie_worker(old), 3);
+    for (uint64_t tag = 1; tag <= 3; tag++)
+        assert_int_equal(rtrack_push(&t, tag), 0);
+    assert_true(rtrack_done_cookie(&t, old, 1));
+    assert_int_equal(rtrack_ack_point(&t), 1);
+
+    rtrack_reset(&t, 0); /* connection lost: nothing matches while down */
+    assert_false(rtrack_done_cookie(&t, old, 2));
+
+    rtrack_reset(&t, 8); /* reconnected: the broker numbers from 1 again */
+    uint64_t cur = rtrack_cookie(&t, 3);
+    assert_int_not_equal(cur, old);
+    for (uint64_t tag = 1; tag <= 3; tag++)
+        assert_int_equal(rtrack_push(&t, tag), 0);
+    for (uint64_t tag = 1; tag <= 3; tag++)
+        assert_false(rtrack_done_cookie(&t, old, tag)); /* old connection's 1..3 */
+    assert_int_equal(rtrack_ack_point(&t), 0);
+    assert_false(rtrack_dirty(&t));
+    assert_int_equal(rtrack_in_flight(&t), 3);
+    assert_true(rtrack_done_cookie(&t, cur, 1));
+    assert_true(rtrack_done_cookie(&t, cur, 2));
+    assert_int_equal(rtrack_ack_point(&t), 2);
+    rtrack_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(contiguous_point),
         cmocka_unit_test(grows_and_keeps_flags),
         cmocka_unit_test(reset_for_a_new_channel),
+        cmocka_unit_test(old_connection_cookie_ignored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
