@@ -1,7 +1,6 @@
 /* keylog.c - snapshot + append-only log of committed dedup keys. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include "dedup_key.h"
 #include "keylog.h"
+#include "fsync_dir.h"
 
 static const char SNAPSHOT_MAGIC[8] = {'S', 'L', 'D', 'E', 'D', 'U', 'P', '1'};
 enum { RECORD = 16, READ_CHUNK = RECORD * 4096, COMPACT_SLACK = 4096 };
@@ -64,21 +64,6 @@ static int write_all(int fd, const uint8_t *p, size_t n)
         n -= (size_t)w;
     }
     return 0;
-}
-
-/* A rename or a new file is durable only once its directory is synced. */
-static int sync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return -1;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 static char *concat(const char *a, const char *b)
@@ -209,7 +194,7 @@ int keylog_open(struct keylog *l, const char *path, struct keytable *t,
         }
     }
     l->log_records = (uint64_t)good / RECORD;
-    if (sync_dir_of(l->log_path) < 0) {
+    if (fsync_dir_of(l->log_path) < 0) {
         snprintf(err, errlen, "%s: cannot sync its directory: %s", l->log_path, strerror(errno));
         goto out_free;
     }
@@ -265,7 +250,7 @@ int keylog_compact(struct keylog *l, const struct keytable *t)
     close(fd);
     /* The snapshot holds every key now; only then may the log go. A crash
      * between the two replays the old log over it, which changes nothing. */
-    if (rename(l->tmp_path, l->path) < 0 || sync_dir_of(l->path) < 0)
+    if (rename(l->tmp_path, l->path) < 0 || fsync_dir_of(l->path) < 0)
         return -1;
     if (ftruncate(l->log_fd, 0) < 0 || fsync(l->log_fd) < 0)
         return -1;

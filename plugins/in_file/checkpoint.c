@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "fsync_dir.h"
 
 #define STATE_FORMAT                                                                               \
     "sluice-file-checkpoint 1 dev=%ju ino=%ju offset=%" PRId64 " line=%" PRId64 "\n"
@@ -267,20 +267,6 @@ void checkpoint_done(struct checkpoint *c, const struct sl_delivery *d, size_t n
         checkpoint_write(c);
 }
 
-static int sync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return -1;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 int checkpoint_write(struct checkpoint *c)
 {
     /* One writer at a time, so checkpoints reach the file in order. */
@@ -303,7 +289,7 @@ int checkpoint_write(struct checkpoint *c)
     bool ok = fd >= 0 && write(fd, text, (size_t)len) == len && fsync(fd) == 0;
     if (fd >= 0)
         close(fd);
-    ok = ok && rename(c->tmp_path, c->path) == 0 && sync_dir_of(c->path) == 0;
+    ok = ok && rename(c->tmp_path, c->path) == 0 && fsync_dir_of(c->path) == 0;
     pthread_mutex_lock(&c->mu);
     if (!ok) {
         if (!c->write_failing)
