@@ -15,6 +15,7 @@ struct sl__ack {
     struct sl_delivery d;
     struct sl__ack *parent; /* a handler's token: the share of the input's it holds */
     struct sl__ack *next;
+    int64_t read_ns; /* when the input handed the message over */
 };
 
 enum { ACK_CACHE = 256, DELIVERY_BATCH = 256, ACK_SLAB = 128 };
@@ -76,6 +77,7 @@ struct sl__ack *sl__ack_new(struct sl_instance *input, const struct sl_msg *m)
     a->d.offset = m->source.offset;
     a->d.status = SL_OK;
     a->parent = NULL;
+    a->read_ns = sl__msg_private(m)->read_ns;
     atomic_fetch_add_explicit(&input->in_flight, 1, memory_order_relaxed);
     return a;
 }
@@ -98,7 +100,8 @@ void sl__ack_flush(void)
         memcpy(d, tls.d, n * sizeof(d[0]));
         memcpy(parent, tls.parent, n * sizeof(parent[0]));
         tls.n = 0;
-        in->plugin->delivered(in->ctx, d, n);
+        if (in->plugin->delivered) /* NULL: a token only for the latency (metrics) */
+            in->plugin->delivered(in->ctx, d, n);
         atomic_fetch_sub_explicit(&in->in_flight, n, memory_order_relaxed);
         /* A handler has heard (and, dedup, made its keys durable): only now
          * may the shares it held of the inputs' tokens go. */
@@ -120,12 +123,29 @@ static void ack_free(struct sl__ack *a)
     pthread_mutex_unlock(&free_mu);
 }
 
+_Thread_local struct sl__histo *sl__input_latency;
+
+/* An input's message is finished (every copy delivered, dead-lettered or
+ * dropped): read-to-finished goes into this thread's histogram of that
+ * input. */
+static void observe_finished(const struct sl__ack *a)
+{
+    int64_t waited = sl__coarse_now_ns() - a->read_ns;
+    uint64_t ns = waited > 0 ? (uint64_t)waited : 0;
+    if (sl__input_latency)
+        sl__histo_observe(&sl__input_latency[a->input->input_index], SL__HISTO_SECONDS, ns);
+    else if (a->input->input_latency_shared) /* NULL: an instance outside a pipeline */
+        sl__histo_observe_shared(a->input->input_latency_shared, SL__HISTO_SECONDS, ns);
+}
+
 void sl__ack_unref(struct sl__ack *a, bool failed)
 {
     if (failed)
         atomic_store_explicit(&a->failed, true, memory_order_relaxed);
     if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1)
         return;
+    if (a->input->kind == SL_KIND_INPUT)
+        observe_finished(a);
     if (tls.n && (tls.input != a->input || tls.n == DELIVERY_BATCH))
         sl__ack_flush();
     tls.input = a->input;

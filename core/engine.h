@@ -171,6 +171,10 @@ struct sl_instance {
     struct sl__pipeline *pl;
     struct sl__stats stats;
     _Atomic uint64_t in_flight; /* inputs with ack tracking */
+    unsigned input_index;       /* inputs: the place in pl->inputs */
+    /* inputs: read -> finished, observed by threads with no histograms of
+     * their own (locked adds; pipeline.c allocates it) */
+    struct sl__histo *input_latency_shared;
     pthread_mutex_t counters_mu;
     struct sl_counter *counters;
 };
@@ -313,6 +317,8 @@ struct sl__histo_snapshot {
 const uint64_t *sl__histo_bounds(enum sl__histo_kind kind);
 /* Only the histogram's owner thread may call this. */
 void sl__histo_observe(struct sl__histo *h, enum sl__histo_kind kind, uint64_t value);
+/* Any thread (locked adds): for the rare thread without histograms of its own. */
+void sl__histo_observe_shared(struct sl__histo *h, enum sl__histo_kind kind, uint64_t value);
 /* Add h to into (any thread; a concurrent observe may be half seen). */
 void sl__histo_merge(struct sl__histo_snapshot *into, const struct sl__histo *h);
 /* CLOCK_MONOTONIC_COARSE (a few ms resolution, a few ns to read). */
@@ -320,9 +326,10 @@ int64_t sl__coarse_now_ns(void);
 
 struct sl__worker {
     struct sl__stage *stage;
-    struct sl__histo batch_sizes;   /* messages per batch this worker ran */
-    struct sl__histo batch_seconds; /* time the stage took per batch */
-    struct sl__histo latency;       /* outputs: read by the input -> confirmed here */
+    struct sl__histo batch_sizes;    /* messages per batch this worker ran */
+    struct sl__histo batch_seconds;  /* time the stage took per batch */
+    struct sl__histo latency;        /* outputs: read by the input -> confirmed here */
+    struct sl__histo *input_latency; /* per input: read -> finished, when finished here */
     unsigned idx;
     pthread_t thread;
     void *wctx;       /* plugin worker context */
@@ -425,8 +432,9 @@ struct sl_input_sink {
     pthread_t thread;
     bool started;
     int rc;
-    uint64_t uncounted;       /* read, not yet added to stats.in */
-    uint64_t unpublished_out; /* passed on, not yet added to stats.out */
+    uint64_t uncounted;              /* read, not yet added to stats.in */
+    uint64_t unpublished_out;        /* passed on, not yet added to stats.out */
+    struct sl__histo *input_latency; /* per input, as a worker's */
 };
 
 /* What happens to a message that fails for good when there is no dead_letter. */
@@ -513,5 +521,8 @@ const char *sl__counter_name(const struct sl_counter *c);
 int64_t sl__counter_value(struct sl_counter *c);
 
 extern _Thread_local struct sl__worker *sl__current_worker;
+/* The running worker's or input sink's per-input read-to-finished
+ * histograms (pl->n_inputs of them); NULL on any other thread. */
+extern _Thread_local struct sl__histo *sl__input_latency;
 
 #endif

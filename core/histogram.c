@@ -24,14 +24,25 @@ static void bump(_Atomic uint64_t *v, uint64_t n)
                           memory_order_relaxed);
 }
 
-void sl__histo_observe(struct sl__histo *h, enum sl__histo_kind kind, uint64_t value)
+static unsigned bucket_of(enum sl__histo_kind kind, uint64_t value)
 {
     const uint64_t *bounds = sl__histo_bounds(kind);
     unsigned i = 0;
     while (i < SL__HISTO_BUCKETS - 1 && value > bounds[i])
         i++;
-    bump(&h->buckets[i], 1);
+    return i;
+}
+
+void sl__histo_observe(struct sl__histo *h, enum sl__histo_kind kind, uint64_t value)
+{
+    bump(&h->buckets[bucket_of(kind, value)], 1);
     bump(&h->sum, value);
+}
+
+void sl__histo_observe_shared(struct sl__histo *h, enum sl__histo_kind kind, uint64_t value)
+{
+    atomic_fetch_add_explicit(&h->buckets[bucket_of(kind, value)], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum, value, memory_order_relaxed);
 }
 
 void sl__histo_merge(struct sl__histo_snapshot *into, const struct sl__histo *h)

@@ -65,19 +65,42 @@ static void family(struct sl_buf *b, struct sl__pipeline *pl, const char *name, 
     }
 }
 
-/* One histogram family over the stages for which want(s) holds: each
- * stage's workers merged (cumulative buckets, le in seconds or messages). */
+/* One histogram's samples (cumulative buckets, le in seconds or
+ * messages, _sum, _count) under the labels stage and kind. */
+static void histogram_samples(struct sl_buf *b, struct sl__pipeline *pl, const char *name,
+                              enum sl__histo_kind kind, const struct sl__histo_snapshot *snap,
+                              const char *stage, const char *stage_kind)
+{
+    const uint64_t *bounds = sl__histo_bounds(kind);
+    double scale = kind == SL__HISTO_SECONDS ? 1e-9 : 1;
+    char bucket[96], sum[96], count[96];
+    snprintf(bucket, sizeof(bucket), "%s_bucket", name);
+    snprintf(sum, sizeof(sum), "%s_sum", name);
+    snprintf(count, sizeof(count), "%s_count", name);
+    uint64_t cumulative = 0;
+    for (unsigned i = 0; i < SL__HISTO_BUCKETS; i++) {
+        char le[32];
+        if (i + 1 < SL__HISTO_BUCKETS)
+            snprintf(le, sizeof(le), "%g", (double)bounds[i] * scale);
+        else
+            snprintf(le, sizeof(le), "+Inf");
+        cumulative += snap->buckets[i];
+        sample_start(b, pl, bucket,
+                     (const char *[]){"stage", stage, "kind", stage_kind, "le", le, NULL});
+        sl__buf_printf(b, "%llu\n", (unsigned long long)cumulative);
+    }
+    sample_start(b, pl, sum, (const char *[]){"stage", stage, "kind", stage_kind, NULL});
+    sl__buf_printf(b, "%.9g\n", (double)snap->sum * scale);
+    sample_start(b, pl, count, (const char *[]){"stage", stage, "kind", stage_kind, NULL});
+    sl__buf_printf(b, "%llu\n", (unsigned long long)snap->count);
+}
+
+/* One histogram family over the stages (outputs_only: outputs and
+ * dead_letter), each stage's workers merged. */
 static void histogram(struct sl_buf *b, struct sl__pipeline *pl, const char *name, const char *help,
                       enum sl__histo_kind kind, size_t field, bool outputs_only)
 {
     header(b, name, "histogram", help);
-    const uint64_t *bounds = sl__histo_bounds(kind);
-    double scale = kind == SL__HISTO_SECONDS ? 1e-9 : 1;
-    size_t len = strlen(name);
-    char bucket[96], sum[96], count[96];
-    snprintf(bucket, sizeof(bucket), "%.*s_bucket", (int)len, name);
-    snprintf(sum, sizeof(sum), "%.*s_sum", (int)len, name);
-    snprintf(count, sizeof(count), "%.*s_count", (int)len, name);
     for (size_t j = 0; j < pl->n_stages; j++) {
         struct sl__stage *s = pl->stages[j];
         if (outputs_only && s->kind != SL__STAGE_OUTPUT && s->kind != SL__STAGE_DLQ)
@@ -85,25 +108,26 @@ static void histogram(struct sl_buf *b, struct sl__pipeline *pl, const char *nam
         struct sl__histo_snapshot snap = {0};
         for (unsigned w = 0; w < s->nworkers; w++)
             sl__histo_merge(&snap, (const struct sl__histo *)((char *)&s->workers[w] + field));
-        uint64_t cumulative = 0;
-        for (unsigned i = 0; i < SL__HISTO_BUCKETS; i++) {
-            char le[32];
-            if (i + 1 < SL__HISTO_BUCKETS)
-                snprintf(le, sizeof(le), "%g", (double)bounds[i] * scale);
-            else
-                snprintf(le, sizeof(le), "+Inf");
-            cumulative += snap.buckets[i];
-            sample_start(
-                b, pl, bucket,
-                (const char *[]){"stage", s->label, "kind", stage_kinds[s->kind], "le", le, NULL});
-            sl__buf_printf(b, "%llu\n", (unsigned long long)cumulative);
-        }
-        sample_start(b, pl, sum,
-                     (const char *[]){"stage", s->label, "kind", stage_kinds[s->kind], NULL});
-        sl__buf_printf(b, "%.9g\n", (double)snap.sum * scale);
-        sample_start(b, pl, count,
-                     (const char *[]){"stage", s->label, "kind", stage_kinds[s->kind], NULL});
-        sl__buf_printf(b, "%llu\n", (unsigned long long)snap.count);
+        histogram_samples(b, pl, name, kind, &snap, s->label, stage_kinds[s->kind]);
+    }
+}
+
+/* Read-to-finished per input: wherever its messages finished, every
+ * worker's and input sink's histogram of that input, and the shared one. */
+static void input_latency(struct sl_buf *b, struct sl__pipeline *pl, const char *name,
+                          const char *help)
+{
+    header(b, name, "histogram", help);
+    for (size_t i = 0; i < pl->n_inputs; i++) {
+        struct sl_instance *in = pl->inputs[i];
+        struct sl__histo_snapshot snap = {0};
+        for (size_t j = 0; j < pl->n_stages; j++)
+            for (unsigned w = 0; w < pl->stages[j]->nworkers; w++)
+                sl__histo_merge(&snap, &pl->stages[j]->workers[w].input_latency[i]);
+        for (size_t k = 0; k < pl->n_sinks; k++)
+            sl__histo_merge(&snap, &pl->sinks[k]->input_latency[i]);
+        sl__histo_merge(&snap, in->input_latency_shared);
+        histogram_samples(b, pl, name, SL__HISTO_SECONDS, &snap, in->name, "input");
     }
 }
 
@@ -130,6 +154,9 @@ static void render(struct sl__pipeline *pl, struct sl_buf *b)
     histogram(b, pl, "delivery_latency_seconds",
               "From an input handing a message over to this output confirming it.",
               SL__HISTO_SECONDS, offsetof(struct sl__worker, latency), true);
+    input_latency(b, pl, "input_delivery_latency_seconds",
+                  "From an input handing a message over to the message being finished: every "
+                  "output it matched confirmed it, or it was dead-lettered, dropped or unrouted.");
     header(b, "queue_fill_ratio", "gauge", "Fill of the queue in front of the stage.");
     for (size_t j = 0; j < pl->n_stages; j++) {
         struct sl__stage *s = pl->stages[j];

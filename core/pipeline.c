@@ -100,6 +100,8 @@ static int workers_init(struct sl__pipeline *pl, struct sl__stage *s, struct sl_
             return -1;
         w->em.w = w;
         w->em.no_dlq = s->kind == SL__STAGE_DLQ;
+        if (!(w->input_latency = calloc(pl->n_inputs, sizeof(*w->input_latency))))
+            return -1;
     }
     return 0;
 }
@@ -147,6 +149,9 @@ static int build(struct sl__pipeline *pl)
     pl->first = pl->n_handlers ? &hstages[0]->in : NULL;
     for (size_t i = 0; i < pl->n_inputs; i++) {
         struct sl_instance *in = pl->inputs[i];
+        in->input_index = (unsigned)i;
+        if (!(in->input_latency_shared = calloc(1, sizeof(*in->input_latency_shared))))
+            goto out_fail;
         pl->input_links[i] = pl->first;
         if (in->codec && in->codec->plugin->decode) {
             struct sl__stage *d = stage_new(pl, SL__STAGE_DECODE, in->codec, in, in->decode_workers,
@@ -191,6 +196,8 @@ static int sinks_init(struct sl__pipeline *pl)
             s->inst = in;
             s->pl = pl;
             s->wctx = in->ctx;
+            if (!(s->input_latency = calloc(pl->n_inputs, sizeof(*s->input_latency))))
+                return -1;
             if (sl__emitter_init(&s->em, pl, pl->input_links[i], true) < 0)
                 return -1;
             if (in->plugin->worker_init && in->plugin->worker_init(in->ctx, k, &s->wctx) != SL_OK) {
@@ -213,6 +220,7 @@ void sl__pipeline_thread_done(struct sl__pipeline *pl)
 static void *sink_main(void *arg)
 {
     struct sl_input_sink *s = arg;
+    sl__input_latency = s->input_latency;
     s->rc = s->inst->plugin->run(s->wctx, s);
     if (s->rc < 0) {
         sl_log(s->inst, SL_LOG_ERROR, "input failed; stopping the pipeline");
@@ -301,6 +309,7 @@ void sl__pipeline_free(struct sl__pipeline *pl)
         if (s->inst->plugin->worker_destroy && s->wctx != s->inst->ctx)
             s->inst->plugin->worker_destroy(s->wctx);
         sl__emitter_fini(&s->em);
+        free(s->input_latency);
         free(s);
     }
     free(pl->sinks);
@@ -318,6 +327,7 @@ void sl__pipeline_free(struct sl__pipeline *pl)
                 codec->worker_destroy(w->codec_wctx);
             sl__emitter_fini(&w->em);
             free(w->slot_state);
+            free(w->input_latency);
             sl__ordered_free(w->ordered);
         }
         link_fini(&s->in);
@@ -329,6 +339,8 @@ void sl__pipeline_free(struct sl__pipeline *pl)
     free(pl->out_links);
     free(pl->input_links);
     /* instances in reverse: codecs after the stages that use them */
+    for (size_t i = 0; i < pl->n_inputs; i++)
+        free(pl->inputs[i]->input_latency_shared);
     for (size_t i = pl->n_all; i-- > 0;)
         sl__instance_free(pl->all[i]);
     free(pl->all);
@@ -391,11 +403,13 @@ static void publish_counts(struct sl_input_sink *s)
 static void admit(struct sl_input_sink *s, struct sl_msg *m)
 {
     struct sl_instance *in = s->inst;
-    if (in->plugin->delivered)
+    sl__msg_private(m)->read_ns = sl__coarse_now_ns();
+    /* Without acks (generator, stdin) a token is kept only when /metrics
+     * shows the read-to-finished latency it measures. */
+    if (in->plugin->delivered || s->pl->metrics_listen)
         sl__msg_private(m)->ack = sl__ack_new(in, m);
     if (!m->route)
         m->route = in->name;
-    sl__msg_private(m)->read_ns = sl__coarse_now_ns();
     start_trace(m);
     s->uncounted++;
 }

@@ -248,6 +248,7 @@ static void *worker_main(void *arg)
     bool flushed = false;
     struct sl__queue *q = s->in.q[s->in.nq > 1 ? w->idx : 0];
     sl__current_worker = w;
+    sl__input_latency = w->input_latency;
     for (;;) {
         if (run_due_retries(w)) {
             flushed = false; /* what the retries wrote needs a flush too */

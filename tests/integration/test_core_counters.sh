@@ -60,7 +60,8 @@ want_fams = set("sluice_" + f for f in per_stage) | {
     "sluice_queue_fill_ratio", "sluice_in_flight", "sluice_unrouted", "sluice_pooled_messages",
     "sluice_script_counter",
     # histograms, checked against exact counts by test_ops_histograms.sh
-    "sluice_batch_size", "sluice_stage_seconds", "sluice_delivery_latency_seconds"}
+    "sluice_batch_size", "sluice_stage_seconds", "sluice_delivery_latency_seconds",
+    "sluice_input_delivery_latency_seconds"}
 bad = []
 if set(fams) != want_fams:
     bad.append(f"families {sorted(set(fams) ^ want_fams)} unexpected or missing")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # /metrics histograms (batch sizes, time per stage batch, read-to-confirm
-# latency per output) parsed with the real Prometheus text parser
+# latency per output, read-to-finished per input) parsed with the real Prometheus text parser
 # (python3-prometheus-client) and checked against exact message counts;
 # /readyz is 200 while the pipeline runs and 503 once it is draining.
 source "$(dirname "$0")/lib.sh"
@@ -63,6 +63,9 @@ for stage in ("a", "b"):
     assert c == kept, (stage, c, kept)              # one per confirmed message
     s = lat[stage]["sluice_delivery_latency_seconds_sum"][0].value
     assert 0 <= s / c < 5, s / c
+inp = hist("sluice_input_delivery_latency_seconds")
+c = inp["in"]["sluice_input_delivery_latency_seconds_count"][0].value
+assert c == n, (c, n)                               # every message read, dropped ones too
 outs = {s.labels["stage"]: s.value for s in fams["sluice_messages_out"].samples}
 assert outs["a"] == kept and outs["b"] == kept and outs["in"] == n, outs
 print(f"{n} messages: batch sizes, stage times and {kept} latencies per output add up")
