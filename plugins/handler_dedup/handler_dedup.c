@@ -16,6 +16,7 @@
  * lock, taken once per batch, so any `workers` count is correct. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ struct dedup {
     struct inflight inflight;
     struct keylog log;
     bool persistent;
-    bool log_failing; /* a state-file write failed: said once until it works */
+    atomic_bool log_failing; /* a state-file write failed: said once until it works */
     size_t held_reported;
     uint64_t evictions_reported, expirations_reported;
     struct sl_counter *c_dropped, *c_held, *c_in_flight, *c_waiting, *c_evicted, *c_expired,
@@ -261,6 +262,20 @@ static int dedup_process(void *wctx, struct sl_msg **msgs, size_t n, struct sl_e
     return SL_OK;
 }
 
+/* Logs the first failure to write the state file (err: its errno, 0 for
+ * none), and the first success after failures. Any thread. */
+static void report_state_write(struct dedup *d, int err)
+{
+    bool failing = err != 0;
+    if (atomic_load(&d->log_failing) == failing ||
+        atomic_exchange(&d->log_failing, failing) == failing)
+        return; /* nothing changed, or another thread said it */
+    if (failing)
+        sl_log(d->inst, SL_LOG_ERROR, "state_file: cannot write: %s (retrying)", strerror(err));
+    else
+        sl_log(d->inst, SL_LOG_INFO, "state_file: writing again");
+}
+
 static void dedup_delivered(void *ctx, const struct sl_delivery *dv, size_t n)
 {
     struct dedup *d = ctx;
@@ -283,23 +298,23 @@ static void dedup_delivered(void *ctx, const struct sl_delivery *dv, size_t n)
             sl_log(d->inst, SL_LOG_ERROR, "out of memory: held duplicates stay unacknowledged");
         finished++;
     }
-    /* Durable before the input may acknowledge the source (it hears after
-     * this returns), so a restart never forgets a key whose message is acked. */
-    if (d->persistent) {
-        if (keylog_sync(&d->log, &d->committed) < 0) {
-            if (!d->log_failing)
-                sl_log(d->inst, SL_LOG_ERROR, "state_file: cannot write: %s (retrying)",
-                       strerror(errno));
-            d->log_failing = true;
-        } else if (d->log_failing) {
-            sl_log(d->inst, SL_LOG_INFO, "state_file: writing again");
-            d->log_failing = false;
-        }
-    }
+    /* In the kernel now, under the lock, so keys reach the log in commit
+     * order and a kill -9 from here on keeps them; the fdatasync (a
+     * machine crash) follows outside the lock, so the other workers and
+     * outputs are not held up by it. */
+    uint64_t upto = 0;
+    int err = d->persistent && keylog_write(&d->log, &d->committed, &upto) < 0 ? errno : 0;
     if (d->ttl_s)
         keytable_expire(&d->committed, now, d->ttl_s);
     publish_counts(d);
     pthread_mutex_unlock(&d->mu);
+    /* Durable before the input may acknowledge the source (it hears after
+     * this returns), so a restart never forgets a key whose message is acked. */
+    if (d->persistent) {
+        if (!err && keylog_sync_to(&d->log, upto) < 0)
+            err = errno;
+        report_state_write(d, err);
+    }
     for (size_t i = 0; i < n_release; i++)
         sl_msg_release(release[i]);
     free(release);

@@ -157,6 +157,8 @@ int keylog_open(struct keylog *l, const char *path, struct keytable *t,
                 void (*warn)(void *arg, const char *msg), void *warn_arg, char *err, size_t errlen)
 {
     *l = (struct keylog){.log_fd = -1};
+    pthread_mutex_init(&l->sync_mu, NULL);
+    atomic_init(&l->sync_failed, false);
     l->path = strdup(path);
     l->log_path = concat(path, ".log");
     l->tmp_path = concat(path, ".tmp");
@@ -205,6 +207,7 @@ out_free:
     free(l->path);
     free(l->log_path);
     free(l->tmp_path);
+    pthread_mutex_destroy(&l->sync_mu);
     *l = (struct keylog){.log_fd = -1};
     return -1;
 }
@@ -265,18 +268,28 @@ out_close:
     return -1;
 }
 
-int keylog_sync(struct keylog *l, const struct keytable *t)
+int keylog_write(struct keylog *l, const struct keytable *t, uint64_t *upto)
 {
+    *upto = l->written;
     if (!l->pend_len)
         return 0;
-    if (l->must_compact || l->log_records > 2 * (uint64_t)t->count + COMPACT_SLACK) {
-        /* The table already holds what is queued: the snapshot covers it. */
-        if (keylog_compact(l, t) < 0)
+    if (atomic_load(&l->sync_failed) || l->must_compact ||
+        l->log_records > 2 * (uint64_t)t->count + COMPACT_SLACK) {
+        /* The table already holds what is queued: the snapshot covers it,
+         * fsync'd, and so every record written before it. (The caller's
+         * fdatasync then finds an empty log: cheap, and not worth a lock
+         * here that an fdatasync elsewhere may be holding.) */
+        atomic_store(&l->sync_failed, false);
+        if (keylog_compact(l, t) < 0) {
+            atomic_store(&l->sync_failed, true);
             return -1;
+        }
+        l->written += l->pend_len / RECORD;
         l->pend_len = 0;
+        *upto = l->written;
         return 0;
     }
-    if (write_all(l->log_fd, l->pend, l->pend_len) < 0 || fdatasync(l->log_fd) < 0) {
+    if (write_all(l->log_fd, l->pend, l->pend_len) < 0) {
         /* A partial append would hide every later record behind a torn one. */
         int saved = errno;
         if (ftruncate(l->log_fd, (off_t)(l->log_records * RECORD)) < 0)
@@ -285,8 +298,36 @@ int keylog_sync(struct keylog *l, const struct keytable *t)
         return -1;
     }
     l->log_records += l->pend_len / RECORD;
+    l->written += l->pend_len / RECORD;
     l->pend_len = 0;
+    *upto = l->written;
     return 0;
+}
+
+int keylog_sync_to(struct keylog *l, uint64_t upto)
+{
+    pthread_mutex_lock(&l->sync_mu);
+    int rc = 0;
+    /* Group commit: whoever waited here while another thread's fdatasync
+     * ran may find its records covered already. */
+    if (l->synced < upto) {
+        /* Everything written by now is covered by this fdatasync, and upto
+         * was written before it starts (the caller wrote it). */
+        if (fdatasync(l->log_fd) == 0) {
+            l->synced = upto;
+        } else {
+            rc = -1;
+            atomic_store(&l->sync_failed, true); /* the dirty pages may be gone: rewrite */
+        }
+    }
+    pthread_mutex_unlock(&l->sync_mu);
+    return rc;
+}
+
+int keylog_sync(struct keylog *l, const struct keytable *t)
+{
+    uint64_t upto;
+    return keylog_write(l, t, &upto) < 0 ? -1 : keylog_sync_to(l, upto);
 }
 
 void keylog_close(struct keylog *l, const struct keytable *t)
@@ -299,5 +340,6 @@ void keylog_close(struct keylog *l, const struct keytable *t)
     free(l->log_path);
     free(l->tmp_path);
     free(l->pend);
+    pthread_mutex_destroy(&l->sync_mu);
     *l = (struct keylog){.log_fd = -1};
 }

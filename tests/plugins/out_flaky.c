@@ -1,5 +1,6 @@
 /* out_flaky - test output for delivery tests: appends each message as a line
- * to `path` (write + fdatasync before it confirms), but asks for a retry of
+ * to `path` and confirms it once write(2) returned, as the file output does
+ * (in the kernel, it survives a kill -9; fdatasync on flush), but asks for a retry of
  * every `fail_every`-th write, refuses for good every `refuse_every`-th one,
  * pauses `stall_ms` every `stall_every` batches, and can fail the first
  * `fail_first` attempts of messages whose key starts with `fail_key_prefix`.
@@ -106,11 +107,15 @@ static int flaky_write(void *ctx, struct sl_msg **msgs, size_t n)
             return SL_ERROR;
         off += (size_t)w;
     }
-    if (f->buf.len && fdatasync(f->fd) < 0)
-        return SL_ERROR;
     for (size_t i = 0; i < f->n_held; i++)
         sl_out_done(f->held[i], SL_OK, NULL);
     return SL_OK;
+}
+
+static int flaky_flush(void *ctx)
+{
+    struct flaky *f = ctx;
+    return fdatasync(f->fd) < 0 ? SL_ERROR : SL_OK;
 }
 
 static const struct sl_option flaky_options[] = {
@@ -162,4 +167,5 @@ SL_PLUGIN_DEFINE = {
     .init = flaky_init,
     .destroy = flaky_destroy,
     .write = flaky_write,
+    .flush = flaky_flush,
 };

@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,6 +350,57 @@ static void log_compacts_into_snapshot(void **state)
     keytable_free(&t);
 }
 
+static void *hold_sync_lock(void *arg)
+{
+    struct keylog *l = arg;
+    pthread_mutex_lock(&l->sync_mu); /* as a thread inside fdatasync would */
+    nanosleep(&(struct timespec){0, 300 * 1000000}, NULL);
+    pthread_mutex_unlock(&l->sync_mu);
+    return NULL;
+}
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* keylog_write puts the keys in the file at once (a kill -9 right after it
+ * keeps them, before any fdatasync) and never waits for an fdatasync that
+ * another thread is in: delivered() writes under the handler's lock and
+ * syncs outside it. */
+static void write_is_visible_before_sync(void **state)
+{
+    (void)state;
+    reset_state();
+    struct keylog l, l2;
+    struct keytable t, t2;
+    open_table(&l, &t, 100);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, hold_sync_lock, &l), 0);
+    nanosleep(&(struct timespec){0, 50 * 1000000}, NULL);
+    for (uint64_t k = 1; k <= 10; k++)
+        commit(&l, &t, k);
+    uint64_t upto = 0;
+    double t0 = seconds();
+    assert_int_equal(keylog_write(&l, &t, &upto), 0);
+    assert_true(seconds() - t0 < 0.2); /* did not wait for the other thread's sync */
+    assert_int_equal(upto, 10);
+
+    open_table(&l2, &t2, 100); /* what a restart after kill -9 would load */
+    assert_int_equal(t2.count, 10);
+    keylog_close(&l2, &t2);
+    keytable_free(&t2);
+
+    assert_int_equal(keylog_sync_to(&l, upto), 0); /* waits for the holder, then syncs */
+    assert_int_equal(l.synced, 10);
+    assert_int_equal(keylog_sync_to(&l, 5), 0); /* covered already */
+    pthread_join(th, NULL);
+    keylog_close(&l, &t);
+    keytable_free(&t);
+}
+
 static void refuses_a_foreign_file(void **state)
 {
     (void)state;
@@ -378,6 +431,7 @@ int main(void)
         cmocka_unit_test(state_survives_restart),
         cmocka_unit_test(torn_tail_is_ignored),
         cmocka_unit_test(log_compacts_into_snapshot),
+        cmocka_unit_test(write_is_visible_before_sync),
         cmocka_unit_test(refuses_a_foreign_file),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
