@@ -29,7 +29,7 @@ exec 3>&1
 echo "soak: $KILLS kills per pipeline, seed $SEED"
 
 . "$SRC/tests/tools/soak_lib.sh"
-soak_started() { KAFKA_PIDS="$KAFKA_PIDS $1"; }
+soak_started() { bg_track "$1"; }
 
 python3 -c "
 import sys

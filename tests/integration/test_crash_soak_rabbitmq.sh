@@ -17,7 +17,7 @@ SEED=${SOAK_SEED:-$$}
 RANDOM=$SEED
 exec 3>&1
 . "$SRC/tests/tools/soak_lib.sh"
-soak_started() { RABBIT_PIDS="$RABBIT_PIDS $1"; }
+soak_started() { bg_track "$1"; }
 
 broker_start
 declare_queue src

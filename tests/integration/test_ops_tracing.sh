@@ -21,7 +21,7 @@ protoc --python_out="$T/py" -I"$SRC/third_party/opentelemetry-proto" "$P/common/
 receiver() { # receiver NAME [--status CODE]: start one; sets PORT
   $PY "$SRC/tests/tools/otlp_receiver.py" "$T/py" "$T/$1.port" "$T/$1.spans" "${@:2}" \
     2> "$T/$1.err" &
-  KAFKA_PIDS="$KAFKA_PIDS $!"
+  bg_track $!
   wait_until 10 test -s "$T/$1.port" || fail "receiver $1 did not start: $(cat "$T/$1.err")"
   PORT=$(cat "$T/$1.port")
 }
@@ -137,7 +137,7 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1024)
 open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1])); os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 time.sleep(120)
 PY
-KAFKA_PIDS="$KAFKA_PIDS $!"
+bg_track $!
 wait_until 10 test -s "$T/hole.port" || fail "black hole did not start"
 cat > "$T/fast.conf" <<CONF
 queue = { capacity = 4096; };

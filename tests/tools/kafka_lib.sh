@@ -12,11 +12,7 @@
 #   fail MSG                       print and exit 1
 
 set -u
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/bg_lib.sh"
 
 kafka_setup() {
     SRC=${SLUICE_SOURCE_DIR:-$(pwd)}
@@ -30,18 +26,11 @@ kafka_setup() {
     command -v kcat >/dev/null || fail "kcat is not installed"
     T=$(mktemp -d /tmp/sluice-kafka.XXXXXX)
     KAFKA_TMP=$T # T may be pointed elsewhere by a test; this stays
-    KAFKA_PIDS=""
     trap kafka_cleanup EXIT
 }
 
 kafka_cleanup() {
-    local p
-    for p in $KAFKA_PIDS; do
-        kill -9 "$p" 2>/dev/null
-    done
-    for p in $KAFKA_PIDS; do
-        wait "$p" 2>/dev/null
-    done
+    bg_stop_all
     if [ -n "${KEEP_TMP:-}" ]; then
         echo "kept $KAFKA_TMP" >&2
     else
@@ -53,7 +42,7 @@ mock_start() {
     mkfifo "$KAFKA_TMP/mock.ctl"
     "$MOCK_BIN" "$@" <"$KAFKA_TMP/mock.ctl" >"$KAFKA_TMP/mock.out" 2>"$KAFKA_TMP/mock.err" &
     MOCK_PID=$!
-    KAFKA_PIDS="$KAFKA_PIDS $MOCK_PID"
+    bg_track "$MOCK_PID"
     exec 9>"$KAFKA_TMP/mock.ctl" # hold the control pipe open
     local i
     for i in $(seq 1 100); do
@@ -79,23 +68,6 @@ conf_from() {
     sed -e "s#127.0.0.1:9092#$BROKERS#g" "$@" "$in" >"$out"
 }
 
-sluice_bg() {
-    local name=$1 conf=$2
-    shift 2
-    "$SLUICE" -c "$conf" "$@" >"$T/$name.out" 2>"$T/$name.log" &
-    eval "PID_$name=$!"
-    KAFKA_PIDS="$KAFKA_PIDS $!"
-}
-
-wait_until() {
-    local end=$((SECONDS + $1))
-    shift
-    while [ $SECONDS -lt $end ]; do
-        "$@" 2>/dev/null && return 0
-        sleep 0.2
-    done
-    "$@" 2>/dev/null
-}
 
 topic_count() {
     "$OFFSETS_BIN" "$BROKERS" - "$1" 2>/dev/null | awk '$1 == "total" { print $2 }'

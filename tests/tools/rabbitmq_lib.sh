@@ -17,11 +17,7 @@
 # also when the test fails.
 
 set -u
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/bg_lib.sh"
 
 rabbit_setup() {
     SRC=${SLUICE_SOURCE_DIR:-$(pwd)}
@@ -35,20 +31,13 @@ rabbit_setup() {
     command -v amqp-publish >/dev/null || fail "amqp-tools is not installed"
     T=$(mktemp -d /tmp/sluice-rabbit.XXXXXX)
     RABBIT_TMP=$T
-    RABBIT_PIDS=""
     BROKER_PID=""
     AMQP_PORT=""
     trap rabbit_cleanup EXIT
 }
 
 rabbit_cleanup() {
-    local p
-    for p in $RABBIT_PIDS; do
-        kill -9 "$p" 2>/dev/null
-    done
-    for p in $RABBIT_PIDS; do
-        wait "$p" 2>/dev/null
-    done
+    bg_stop_all
     broker_stop
     if [ -n "${KEEP_TMP:-}" ]; then
         echo "kept $RABBIT_TMP" >&2
@@ -153,20 +142,3 @@ declare_queue() {
     amqp-declare-queue --url "$URL" -d -q "$1" >/dev/null || fail "declare queue $1"
 }
 
-sluice_bg() {
-    local name=$1 conf=$2
-    shift 2
-    "$SLUICE" -c "$conf" "$@" >"$T/$name.out" 2>"$T/$name.log" &
-    eval "PID_$name=$!"
-    RABBIT_PIDS="$RABBIT_PIDS $!"
-}
-
-wait_until() {
-    local end=$((SECONDS + $1))
-    shift
-    while [ $SECONDS -lt $end ]; do
-        "$@" 2>/dev/null && return 0
-        sleep 0.2
-    done
-    "$@" 2>/dev/null
-}
