@@ -121,6 +121,9 @@ void sl__log_flush_suppressed(void);
  * out by their caller already (sl__throttle). */
 void sl__log_unlimited(const struct sl_instance *inst, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* sl_log_msg without the per-call-site rate limit (see sl__log_unlimited). */
+void sl__log_msg_unlimited(const struct sl_instance *inst, int level, const struct sl_msg *m,
+                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* ---- stats ---- */
 struct sl__stats {

@@ -48,9 +48,11 @@ static void retry_later(struct sl__worker *w, struct sl_msg *m)
     atomic_fetch_add_explicit(&w->stage->inst->stats.retried, 1, memory_order_relaxed);
 }
 
-/* Log one failure line unless the flood of them is being thinned out. */
-static void log_throttled(struct sl__throttle *t, int level, const char *stage,
-                          const struct sl_msg *m, const char *what, const char *error)
+/* Log one failure line (with m's trace id) unless the flood of them is
+ * being thinned out. */
+static void log_throttled(struct sl__throttle *t, int level, const struct sl_instance *inst,
+                          const char *stage, const struct sl_msg *m, const char *what,
+                          const char *error)
 {
     uint64_t suppressed;
     if (!sl__throttle_pass(t, &suppressed))
@@ -59,11 +61,11 @@ static void log_throttled(struct sl__throttle *t, int level, const char *stage,
     if (suppressed)
         snprintf(more, sizeof(more), " (%llu similar lines suppressed)",
                  (unsigned long long)suppressed);
-    char trace[33];
-    sl__trace_id_hex(m, trace);
-    sl__log_unlimited(NULL, level, "%s: message %s:%lld %s: %s [trace %s]%s", stage,
-                      m->source.name ? m->source.name : "-", (long long)m->source.offset, what,
-                      error, trace, more);
+    /* the stage only when the instance's name does not say it (a decode stage) */
+    bool same = strcmp(stage, inst->name) == 0;
+    sl__log_msg_unlimited(inst, level, m, "%s%smessage %s:%lld %s: %s%s", same ? "" : stage,
+                          same ? "" : ": ", m->source.name ? m->source.name : "-",
+                          (long long)m->source.offset, what, error, more);
 }
 
 /* Headers, count, log, and into the dead-letter stage's queue; or, with no
@@ -75,10 +77,11 @@ static void dead_letter(struct sl_emitter *e, struct sl_instance *inst, const ch
     if (!pl->dlq_link && pl->failure_mode == SL__FAILURE_STOP) {
         /* Not acknowledged: the source keeps it (a Kafka commit stays below
          * it) and sends it again once the cause is fixed. */
-        sl_log(NULL, SL_LOG_ERROR,
-               "%s: message %s:%lld failed: %s; failure = \"stop\": stopping the pipeline "
-               "without acknowledging it",
-               stage, m->source.name ? m->source.name : "-", (long long)m->source.offset, error);
+        sl_log_msg(inst, SL_LOG_ERROR, m,
+                   "%s: message %s:%lld failed: %s; failure = \"stop\": stopping the pipeline "
+                   "without acknowledging it",
+                   stage, m->source.name ? m->source.name : "-", (long long)m->source.offset,
+                   error);
         atomic_store(&pl->fatal, 1);
         sl__pipeline_stop(pl);
         sl__msg_recycle(m); /* its share of the ack is never given back */
@@ -86,7 +89,7 @@ static void dead_letter(struct sl_emitter *e, struct sl_instance *inst, const ch
     }
     if (!pl->dlq_link) {
         atomic_fetch_add_explicit(&inst->stats.discarded, 1, memory_order_relaxed);
-        log_throttled(&pl->log_discarded, SL_LOG_ERROR, stage, m,
+        log_throttled(&pl->log_discarded, SL_LOG_ERROR, inst, stage, m,
                       "discarded (no dead_letter configured)", error);
         sl__msg_finish(m, true);
         return;
@@ -105,9 +108,9 @@ static void dead_letter(struct sl_emitter *e, struct sl_instance *inst, const ch
         sl_msg_set_header(m, "x-sluice-stage", stage, strlen(stage)) < 0 ||
         sl_msg_set_header(m, "x-sluice-attempts", attempts, strlen(attempts)) < 0 ||
         sl_msg_set_header(m, "x-sluice-failed-at", when, strlen(when)) < 0)
-        sl_log(NULL, SL_LOG_WARN, "%s: out of memory adding dead-letter headers", stage);
+        sl_log_msg(inst, SL_LOG_WARN, m, "%s: out of memory adding dead-letter headers", stage);
     atomic_fetch_add_explicit(&inst->stats.dead, 1, memory_order_relaxed);
-    log_throttled(&pl->log_dead, SL_LOG_WARN, stage, m, "dead-lettered", error);
+    log_throttled(&pl->log_dead, SL_LOG_WARN, inst, stage, m, "dead-lettered", error);
     m->attempts = 0; /* the dead-letter output counts its own attempts */
     sl__emitter_put_dead(e, m);
 }
@@ -123,7 +126,7 @@ void sl__failure(struct sl_emitter *e, struct sl_instance *inst, const char *sta
     m->attempts++;
     if (w && w->stage->kind == SL__STAGE_DLQ) {
         /* The dead-letter output never drops: retry forever, stop acking. */
-        log_throttled(&e->pl->log_dlq_retry, SL_LOG_ERROR, stage, m,
+        log_throttled(&e->pl->log_dlq_retry, SL_LOG_ERROR, inst, stage, m,
                       "dead-letter write failed, retrying", error);
         retry_later(w, m);
     } else if (transient && w && m->attempts < inst->max_attempts) {

@@ -1,6 +1,7 @@
 /* log.c - one line per event on stderr: time, level, instance, message, as
  * text, JSON or logfmt; a call site that repeats itself is rate-limited and
- * the suppressed lines are counted. */
+ * the suppressed lines are counted. A line about one message names its
+ * trace id, in every format, here and nowhere else. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -136,8 +137,9 @@ static void put_raw(char *buf, size_t cap, size_t *n, const char *s)
     *n += len;
 }
 
-/* Format and write one line; one write(2) keeps lines whole across threads. */
-static void emit(const struct sl_instance *inst, int level, const char *msg)
+/* Format and write one line; one write(2) keeps lines whole across threads.
+ * trace_id: the hex trace id of the message the line is about, or NULL. */
+static void emit(const struct sl_instance *inst, int level, const char *msg, const char *trace_id)
 {
     char line[4096], ts[64];
     struct timespec now;
@@ -153,10 +155,14 @@ static void emit(const struct sl_instance *inst, int level, const char *msg)
     if (log_format == SL__LOG_TEXT) {
         n = (size_t)snprintf(line, cap, "%s %s %s: ", ts, level_names[level], name);
         put_raw(line, cap, &n, msg);
+        if (trace_id) {
+            put_raw(line, cap, &n, " trace_id=");
+            put_raw(line, cap, &n, trace_id);
+        }
     } else {
         bool json = log_format == SL__LOG_JSON;
-        const char *const keys[] = {"ts", "level", "instance", "kind", "plugin", "msg"};
-        const char *const values[] = {ts, level_names[level], name, kind, plugin, msg};
+        const char *const keys[] = {"ts", "level", "instance", "kind", "plugin", "trace_id", "msg"};
+        const char *const values[] = {ts, level_names[level], name, kind, plugin, trace_id, msg};
         put_raw(line, cap, &n, json ? "{" : "");
         bool first = true;
         for (size_t k = 0; k < sizeof(keys) / sizeof(*keys); k++) {
@@ -192,7 +198,7 @@ static void emit_suppressed(const struct site *s)
              "%llu more lines like this were suppressed (at most %d per %llds): %s",
              (unsigned long long)s->suppressed, LIMIT_BURST,
              (long long)(LIMIT_WINDOW_NS / 1000000000LL), s->last);
-    emit(s->inst, s->level, msg);
+    emit(s->inst, s->level, msg, NULL);
 }
 
 /* true: print this line. Reports the previous window's suppressed count
@@ -240,8 +246,8 @@ void sl__log_flush_suppressed(void)
     pthread_mutex_unlock(&sites_mu);
 }
 
-static void vlog(const struct sl_instance *inst, int level, bool limited, const char *fmt,
-                 va_list ap)
+static void vlog(const struct sl_instance *inst, int level, bool limited,
+                 const struct sl_msg *about, const char *fmt, va_list ap)
 {
     if (level < log_level)
         return;
@@ -262,14 +268,17 @@ static void vlog(const struct sl_instance *inst, int level, bool limited, const 
         }
         pthread_mutex_unlock(&sites_mu);
     }
-    emit(inst, level, msg);
+    char trace_id[33];
+    if (about)
+        sl__trace_id_hex(about, trace_id);
+    emit(inst, level, msg, about ? trace_id : NULL);
 }
 
 void sl_log(const struct sl_instance *inst, int level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vlog(inst, level, true, fmt, ap);
+    vlog(inst, level, true, NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -277,7 +286,25 @@ void sl__log_unlimited(const struct sl_instance *inst, int level, const char *fm
 {
     va_list ap;
     va_start(ap, fmt);
-    vlog(inst, level, false, fmt, ap);
+    vlog(inst, level, false, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void sl_log_msg(const struct sl_instance *inst, int level, const struct sl_msg *m, const char *fmt,
+                ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(inst, level, true, m, fmt, ap);
+    va_end(ap);
+}
+
+void sl__log_msg_unlimited(const struct sl_instance *inst, int level, const struct sl_msg *m,
+                           const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(inst, level, false, m, fmt, ap);
     va_end(ap);
 }
 

@@ -28,8 +28,7 @@ static void reject(struct line_reader *r, struct sl_input_sink *sink, const uint
 {
     struct sl_msg *m = line_reader_next_msg(r, sink, end);
     line_reader_set_payload(r, m, p, n);
-    sl_log(r->inst, SL_LOG_WARN, "%s", err);
-    sl_sink_reject(sink, m, err);
+    sl_sink_reject(sink, m, err); /* the core logs it, throttled, with the trace id */
 }
 
 /* Hands on every whole frame in the buffer, and drops the bytes of a frame

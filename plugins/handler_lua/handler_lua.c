@@ -348,7 +348,9 @@ static int call_singles(lua_State *L)
         hl_msg_push(L, p, 0);
         lua_pushvalue(L, -1);
         lua_rawseti(L, 3, 1);
+        hs->current = r->msgs[i];
         lua_call(L, 1, 1);
+        hs->current = NULL;
         hl_plan_outputs(L, 4, p); /* the anchor sits just below the result */
         hs->call_id++;            /* message objects of this call expire */
         lua_settop(L, 3);
@@ -375,6 +377,7 @@ static void run_singles(struct worker *w, struct sl_msg **msgs, size_t n, struct
         lua_pushcfunction(L, call_singles);
         lua_pushlightuserdata(L, &r);
         int st = lua_pcall(L, 1, 0, base + 1);
+        hs->current = NULL; /* an error left call_singles inside the call */
         if (st == LUA_OK) {
             lua_settop(L, base);
             return;

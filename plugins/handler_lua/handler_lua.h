@@ -50,6 +50,7 @@ struct hl_state {
     int ref_process, ref_batch, ref_traceback, ref_array_mt, ref_map_mt, ref_msg_mt;
     int ref_counters;              /* name -> light userdata (struct sl_counter *) */
     int ref_anchor;                /* list that keeps the current call's message objects alive */
+    const struct sl_msg *current;  /* the message process(msg) runs on (sluice.log names it) */
     const void *array_mt, *map_mt; /* identities of the marker metatables */
     int ref_record_mt;             /* lazy records (hl_record.c) */
     const void *record_mt;

@@ -4,7 +4,8 @@
 
 #include "handler_lua.h"
 
-/* sluice.log(level, ...): level is "debug", "info", "warn" or "error". */
+/* sluice.log(level, ...): level is "debug", "info", "warn" or "error".
+ * Called from process(msg), the line names msg's trace id. */
 static int l_log(lua_State *L)
 {
     static const char *const names[] = {"debug", "info", "warn", "error", NULL};
@@ -21,7 +22,11 @@ static int l_log(lua_State *L)
         luaL_addvalue(&b);
     }
     luaL_pushresult(&b);
-    sl_log(hl_state_of(L)->conf->inst, level, "%s", lua_tostring(L, -1));
+    const struct hl_state *hs = hl_state_of(L);
+    if (hs->current) /* inside process(msg): the line is about that message */
+        sl_log_msg(hs->conf->inst, level, hs->current, "%s", lua_tostring(L, -1));
+    else
+        sl_log(hs->conf->inst, level, "%s", lua_tostring(L, -1));
     return 0;
 }
 

@@ -98,7 +98,7 @@ dl = [json.loads(l) for l in open(f"{t}/dlq.jsonl")]
 ids = {d["headers"]["x-sluice-trace-id"] for d in dl}
 assert ids == {s["trace_id"] for s in spans if s["name"] == "dead-letter dlq"}, ids
 log = open(f"{t}/k.log").read()
-assert all(f"[trace {i}]" in log for i in ids), log
+assert all(f"trace_id={i}" in log for i in ids), log
 PY
 echo "ok: sample 0: 10 upstream-sampled traces x 3 hops under their parents, 2 failures x 2 spans, trace ids on dead letters"
 

@@ -18,9 +18,10 @@ extern "C" {
 /* A plugin built for another major version is refused at load. Minor versions
  * only append: a plugin with a minor <= the host's loads. Major 2: options
  * carry checks (struct sl_option grew), plugins declare max_workers.
- * Minor 1: source attributes (sl_msg_set_source_attr, appended to sl_msg). */
+ * Minor 1: source attributes (sl_msg_set_source_attr, appended to sl_msg).
+ * Minor 2: sl_log_msg (log lines naming a message's trace id). */
 #define SL_ABI_MAJOR 2
-#define SL_ABI_MINOR 1
+#define SL_ABI_MINOR 2
 /* Build signature: pointer and size_t widths. A mismatch is refused. */
 #define SL_ABI_SIGNATURE ((uint32_t)(sizeof(void *) << 8 | sizeof(size_t)))
 
@@ -235,6 +236,12 @@ enum sl_log_level { SL_LOG_DEBUG = 0, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR };
  * threads log at once. Any thread. inst may be NULL (the line says "sluice"). */
 void sl_log(const struct sl_instance *inst, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* sl_log for a line about one message (it failed, it is odd): the line also
+ * names m's trace id (text: " trace_id=HEX" at the end; json and logfmt: a
+ * trace_id field), so it can be matched with the dead letter and the trace.
+ * Any thread; m is only read. ABI 2.2. */
+void sl_log_msg(const struct sl_instance *inst, int level, const struct sl_msg *m, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
 /* Whether sl_log at this level prints anything: skip costly formatting. Any thread. */
 bool sl_log_enabled(int level);
 
