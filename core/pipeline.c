@@ -70,6 +70,16 @@ static struct sl__stage *stage_new(struct sl__pipeline *pl, int kind, struct sl_
     return s;
 }
 
+/* A worker_init that failed: the plugin normally said why with
+ * sl_instance_error (one line naming the config place); only when it did not
+ * does the core add a line of its own. */
+static void start_failed(const struct sl_instance *inst, const struct sl_instance *failed,
+                         const char *what, unsigned worker)
+{
+    if (!failed->error_reported)
+        sl_log(inst, SL_LOG_ERROR, "%s %u failed to start and gave no reason", what, worker);
+}
+
 static int workers_init(struct sl__pipeline *pl, struct sl__stage *s, struct sl__link *next,
                         bool route)
 {
@@ -81,13 +91,13 @@ static int workers_init(struct sl__pipeline *pl, struct sl__stage *s, struct sl_
         w->idx = i;
         w->wctx = s->inst->ctx;
         if (p->worker_init && p->worker_init(s->inst->ctx, i, &w->wctx) != SL_OK) {
-            sl_log(s->inst, SL_LOG_ERROR, "worker %u failed to start", i);
+            start_failed(s->inst, s->inst, "worker", i);
             return -1;
         }
         w->codec_wctx = s->inst->codec ? s->inst->codec->ctx : NULL;
         if (codec && codec->worker_init &&
             codec->worker_init(s->inst->codec->ctx, i, &w->codec_wctx) != SL_OK) {
-            sl_log(s->inst, SL_LOG_ERROR, "codec worker %u failed to start", i);
+            start_failed(s->inst, s->inst->codec, "codec worker", i);
             return -1;
         }
         if (sl__emitter_init(&w->em, pl, next, route) < 0)
@@ -201,7 +211,7 @@ static int sinks_init(struct sl__pipeline *pl)
             if (sl__emitter_init(&s->em, pl, pl->input_links[i], true) < 0)
                 return -1;
             if (in->plugin->worker_init && in->plugin->worker_init(in->ctx, k, &s->wctx) != SL_OK) {
-                sl_log(in, SL_LOG_ERROR, "input worker %u failed to start", k);
+                start_failed(in, in, "input worker", k);
                 return -1;
             }
         }

@@ -98,6 +98,23 @@ static char *find_script(const struct sl_instance *inst, const char *script)
     return strdup(access(path, R_OK) == 0 ? path : script);
 }
 
+/* A fresh state running the current script, or NULL (error logged). */
+static struct hl_state *new_loaded_state(struct hl_conf *conf, unsigned worker)
+{
+    struct hl_state *hs = hl_state_new(conf);
+    if (!hs) {
+        sl_log(conf->inst, SL_LOG_ERROR, "worker %u: cannot create a Lua state", worker);
+        return NULL;
+    }
+    char err[ERR_MAX];
+    if (hl_state_load(hs, sl_instance_config(conf->inst), err, sizeof err) != 0) {
+        sl_instance_error(conf->inst, "%s", err);
+        hl_state_free(hs);
+        return NULL;
+    }
+    return hs;
+}
+
 static int lua_init(struct sl_instance *inst, void **ctx)
 {
     struct hl_conf *conf = calloc(1, sizeof *conf);
@@ -132,6 +149,16 @@ static int lua_init(struct sl_instance *inst, void **ctx)
         sl_instance_error(inst, "%s", err);
         goto out_free;
     }
+    /* A sandboxed script cannot touch anything outside its state, so running
+     * its main chunk and init() once here is safe even at --check, and finds
+     * what compiling cannot (an error at load, no process function) before
+     * any worker starts. */
+    if (conf->sandbox && !conf->allow_io) {
+        struct hl_state *trial = new_loaded_state(conf, 0);
+        if (!trial)
+            goto out_free;
+        hl_state_free(trial);
+    }
     *ctx = conf;
     return SL_OK;
 out_free:
@@ -142,23 +169,6 @@ out_free:
 static void lua_destroy(void *ctx)
 {
     conf_free(ctx);
-}
-
-/* A fresh state running the current script, or NULL (error logged). */
-static struct hl_state *new_loaded_state(struct hl_conf *conf, unsigned worker)
-{
-    struct hl_state *hs = hl_state_new(conf);
-    if (!hs) {
-        sl_log(conf->inst, SL_LOG_ERROR, "worker %u: cannot create a Lua state", worker);
-        return NULL;
-    }
-    char err[ERR_MAX];
-    if (hl_state_load(hs, sl_instance_config(conf->inst), err, sizeof err) != 0) {
-        sl_log(conf->inst, SL_LOG_ERROR, "%s", err);
-        hl_state_free(hs);
-        return NULL;
-    }
-    return hs;
 }
 
 static int lua_worker_init(void *ctx, unsigned worker, void **wctx)

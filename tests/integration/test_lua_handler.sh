@@ -295,4 +295,17 @@ printf 'function init(conf)\n  error("no config " .. conf.name)\nend\nfunction p
 sed 's/broken.lua/badinit.lua/' broken.conf > badinit.conf
 if echo '{}' | "$SLUICE" -c badinit.conf > check.out 2>&1; then fail "a failing init() did not stop the start"; fi
 grep -q "badinit.lua:2: no config b" check.out || { cat check.out; fail "init error lacks script.lua:LINE"; }
-pass "--check: syntax errors and missing scripts reported with file:line; init() errors stop the start"
+[ "$(grep -c '' check.out)" = 1 ] || { cat check.out; fail "a failing init() gave more than one line"; }
+# a sandboxed script is run once at --check: errors at load, in init() and a
+# missing process function are found before anything starts, with the config line
+if "$SLUICE" -c badinit.conf --check > check.out 2>&1; then fail "--check accepted a failing init()"; fi
+grep -q "^badinit.conf:2: b: .*badinit.lua:2: no config b" check.out || { cat check.out; fail "--check: init error lacks conf:LINE and script.lua:LINE"; }
+printf 'local x = nil\nx.field = 1\nfunction process(m) return m end\n' > badload.lua
+sed 's/broken.lua/badload.lua/' broken.conf > badload.conf
+if "$SLUICE" -c badload.conf --check > check.out 2>&1; then fail "--check accepted a script that fails at load"; fi
+grep -q "badload.lua:2: attempt to index" check.out || { cat check.out; fail "--check: load error lacks script.lua:LINE"; }
+printf 'function proccess(m) return m end\n' > noproc.lua
+sed 's/broken.lua/noproc.lua/' broken.conf > noproc.conf
+if "$SLUICE" -c noproc.conf --check > check.out 2>&1; then fail "--check accepted a script without process()"; fi
+grep -q "defines neither process(msg) nor process_batch(msgs)" check.out || { cat check.out; fail "--check: no word on the missing process()"; }
+pass "--check: syntax errors, missing scripts, errors at load and in init(), a missing process() reported with file:line; one line each"
