@@ -132,6 +132,12 @@ static int envelope_encode(void *wctx, const struct sl_msg *m, struct sl_buf *ou
         put_str(g, "offset");
         yajl_gen_integer(g, m->source.offset);
     }
+    /* The input's own facts (an AMQP exchange, a file's path...), beside
+     * the fields struct sl_source has, which hide attributes of their names. */
+    for (uint32_t i = 0; i < m->n_source_attrs; i++)
+        if (!envelope_source_field(m->source_attrs[i].name))
+            put_bytes(g, m->source_attrs[i].name, m->source_attrs[i].value,
+                      m->source_attrs[i].value_len);
     yajl_gen_map_close(g);
     sl_msg_traceparent(m, trace);
     put_str(g, "traceparent");

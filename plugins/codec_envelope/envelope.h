@@ -4,6 +4,7 @@
 #define SLUICE_ENVELOPE_H
 
 #include <stdbool.h>
+#include <string.h>
 #include <yajl/yajl_gen.h>
 
 #include <sluice/sluice.h>
@@ -22,6 +23,17 @@ struct envelope_worker {
     struct json_dec *dec; /* decode, made on first use */
     struct sl_buf text;   /* decode: a copy of the envelope while it is taken apart */
 };
+
+/* True for the names of the envelope's "source" object that are struct
+ * sl_source's own fields; every other member there is a source attribute. */
+static inline bool envelope_source_field(const char *name)
+{
+    static const char *const fields[] = {"name", "partition", "offset", "timestamp", "failure"};
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        if (strcmp(name, fields[i]) == 0)
+            return true;
+    return false;
+}
 
 /* Decode one envelope back into the message it was (see unwrap.c). */
 int envelope_decode(void *wctx, struct sl_msg *m, char *err, size_t errlen);

@@ -48,6 +48,20 @@ static int get_bytes(const struct sl_value *map, const char *name, struct sl_are
     return 1;
 }
 
+/* The name a bytes member stands for (name_base64 carries a value that is
+ * not UTF-8), NUL-terminated in buf. Returns its length, 0 when too long. */
+static size_t member_name(const struct sl_member *mb, char *buf, size_t size)
+{
+    size_t len = mb->key_len;
+    if (len > 7 && memcmp(mb->key + len - 7, "_base64", 7) == 0)
+        len -= 7;
+    if (!len || len >= size)
+        return 0;
+    memcpy(buf, mb->key, len);
+    buf[len] = '\0';
+    return len;
+}
+
 static int restore_headers(struct sl_msg *m, const struct sl_value *hdrs, char *err, size_t errlen)
 {
     if (!hdrs)
@@ -61,18 +75,12 @@ static int restore_headers(struct sl_msg *m, const struct sl_value *hdrs, char *
     if (!fail)
         goto out_of_memory;
     for (uint32_t i = 0; i < hdrs->len; i++) {
-        const struct sl_member *h = &hdrs->u.members[i];
         char name[256];
-        size_t len = h->key_len;
-        /* name_base64 carries a value that is not UTF-8 */
-        if (len > 7 && memcmp(h->key + len - 7, "_base64", 7) == 0)
-            len -= 7;
-        if (len >= sizeof(name)) {
+        size_t len = member_name(&hdrs->u.members[i], name, sizeof(name));
+        if (!len) {
             snprintf(err, errlen, "envelope: header name too long");
             return -1;
         }
-        memcpy(name, h->key, len);
-        name[len] = '\0';
         const uint8_t *v;
         size_t vlen;
         if (get_bytes(hdrs, name, &m->arena, &v, &vlen, err, errlen) < 0)
@@ -95,10 +103,23 @@ out_of_memory:
     return -1;
 }
 
-static int restore_source(struct sl_msg *m, const struct sl_value *src)
+static int restore_source(struct sl_msg *m, const struct sl_value *src, char *err, size_t errlen)
 {
     if (!src || src->type != SL_MAP)
         return 0;
+    for (uint32_t i = 0; i < src->len; i++) {
+        char name[256];
+        const uint8_t *v;
+        size_t vlen;
+        if (!member_name(&src->u.members[i], name, sizeof(name)) || envelope_source_field(name))
+            continue;
+        if (get_bytes(src, name, &m->arena, &v, &vlen, err, errlen) < 0)
+            return -1;
+        if (sl_msg_set_source_attr(m, name, v, vlen) < 0) {
+            snprintf(err, errlen, "envelope: out of memory");
+            return -1;
+        }
+    }
     const struct sl_value *name = sl_map_get(src, "name");
     const struct sl_value *part = sl_map_get(src, "partition");
     const struct sl_value *off = sl_map_get(src, "offset");
@@ -209,8 +230,8 @@ int envelope_decode(void *wctx, struct sl_msg *m, char *err, size_t errlen)
     const struct sl_value *tp = sl_map_get(&env, "traceparent");
     if (tp && tp->type == SL_STRING)
         sl_msg_parse_traceparent(m, tp->u.str, tp->len); /* a bad one: keep the new id */
-    if (restore_source(m, sl_map_get(&env, "source")) < 0)
-        goto out_of_memory;
+    if (restore_source(m, sl_map_get(&env, "source"), err, errlen) < 0)
+        return SL_ERROR;
     return decode_payload(w, m, err, errlen);
 out_of_memory:
     snprintf(err, errlen, "envelope: out of memory");

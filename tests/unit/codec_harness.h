@@ -158,7 +158,7 @@ void *realloc(void *p, size_t n)
  * worker reuses one message. Fails the test on an error; after it, m->out holds
  * the last encoding. Returns the mallocs made after the first 1000 (warm-up);
  * the arena must not have grown either. */
-static unsigned long codec_churn(struct codec *c, struct sl_msg *m, int n)
+static inline unsigned long codec_churn(struct codec *c, struct sl_msg *m, int n)
 {
     const struct sl_plugin *p = c->inst.plugin;
     unsigned long before = 0;
