@@ -1,255 +1,333 @@
-/* encode.c - a record to protobuf bytes: the record is turned into a protobuf-c message
- * in the worker's scratch arena (strings and bytes borrow the record), then protobuf-c
- * packs it straight into the output buffer. */
+/* encode.c - the record tree straight to protobuf wire bytes in the output buffer, driven
+ * by the schema's compiled fields (schema.c). Record members are matched to fields (by
+ * the key's pointer or the next field's name first, else the key hash), then written in
+ * field order as protobuf_c_message_pack writes the same message; a nested message or
+ * packed run gets a one-byte length, widened (its bytes moved) in the rare longer case. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "pb.h"
+#include "wire.h"
+
+#define MAX_FIELD_NUMBER 536870911u /* 2^29 - 1 */
+#define SMALL_MESSAGE    32         /* fields matched on the stack; beyond, in scratch */
 
 struct enc {
-    struct sl_arena *a;
+    struct sl_buf *out;
+    struct sl_arena *scratch;
     char *err;
     size_t errlen;
 };
 
-static int oom(struct enc *e)
+static int fail(struct enc *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct enc *e, const char *fmt, ...)
 {
-    snprintf(e->err, e->errlen, "protobuf: out of memory");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->err, e->errlen, fmt, ap);
+    va_end(ap);
     return -1;
 }
 
-static int build_message(struct enc *e, const struct pb_type *t, const struct sl_value *v,
-                         ProtobufCMessage **out, int depth);
-
-static int one_value(struct enc *e, const ProtobufCFieldDescriptor *f, const struct pb_type *sub,
-                     const struct sl_value *v, void *p, int depth)
+/* n more bytes of room in the output, and 8 to spare: put_tag stores 8 bytes. */
+static inline int room(struct enc *e, size_t n)
 {
-    if (f->type == PROTOBUF_C_TYPE_MESSAGE)
-        return build_message(e, sub, v, (ProtobufCMessage **)p, depth + 1);
-    return pb_value_to_scalar(f, v, p, e->a, e->err, e->errlen);
+    if (e->out->cap - e->out->len >= n + 8)
+        return 0;
+    return sl_buf_reserve(e->out, n + 8) < 0 ? fail(e, "protobuf: out of memory") : 0;
 }
 
-static int set_single(struct enc *e, const ProtobufCFieldDescriptor *f, const struct pb_type *sub,
-                      const struct sl_value *v, char *base, int depth);
-
-/* A map key's text as the entry's key field. */
-static int map_key(struct enc *e, const ProtobufCFieldDescriptor *kf, const struct sl_member *m,
-                   char *entry)
+/* The tag of f, in one store (room() keeps 8 bytes to spare). */
+static inline void put_tag(struct enc *e, const struct pb_field *f)
 {
-    struct sl_value k = {.type = SL_STRING, .len = m->key_len, .u.str = m->key};
-    if (kf->type == PROTOBUF_C_TYPE_BOOL) {
-        bool t = !strcmp(m->key, "true");
-        if (!t && strcmp(m->key, "false") != 0) {
-            snprintf(e->err, e->errlen, "protobuf: map key \"%s\" is not true or false", m->key);
-            return -1;
-        }
-        k = (struct sl_value){.type = SL_BOOL, .u.b = t};
+    memcpy(e->out->data + e->out->len, f->tag, 8);
+    e->out->len += f->tag_len;
+}
+
+static inline void put(struct enc *e, const void *p, size_t n)
+{
+    memcpy(e->out->data + e->out->len, p, n);
+    e->out->len += n;
+}
+
+/* Opens length-delimited content after tag: returns where it starts, after a
+ * one-byte length that close_length fixes. (size_t)-1 when out of memory. */
+static size_t open_length(struct enc *e, const struct pb_field *f)
+{
+    if (room(e, f->tag_len + 1u) < 0)
+        return (size_t)-1;
+    put_tag(e, f);
+    e->out->data[e->out->len++] = 0;
+    return e->out->len;
+}
+
+static int close_length(struct enc *e, size_t start)
+{
+    size_t n = e->out->len - start;
+    if (n < 0x80) {
+        e->out->data[start - 1] = (uint8_t)n;
+        return 0;
     }
-    return set_single(e, kf, NULL, &k, entry, 0);
+    unsigned k = wire_varint_size(n);
+    if (room(e, k - 1) < 0)
+        return -1;
+    uint8_t *s = e->out->data + start;
+    memmove(s + k - 1, s, n);
+    wire_put_varint(s - 1, n);
+    e->out->len += k - 1;
+    return 0;
 }
 
-/* A record map as the repeated entries of a map field. */
-static int map_entries(struct enc *e, const struct pb_type *entry, const struct sl_value *v,
-                       ProtobufCMessage ***items, int depth)
+/* One scalar of f, with its tag when tagged; nothing when skip_zero and the
+ * value is zero (a proto3 field without presence). */
+static int put_scalar(struct enc *e, const struct pb_field *f, const struct sl_value *v,
+                      bool tagged, bool skip_zero)
 {
-    const ProtobufCMessageDescriptor *d = entry->d;
-    const ProtobufCFieldDescriptor *kf = &d->fields[0], *vf = &d->fields[1];
-    ProtobufCMessage **list = sl_arena_alloc(e->a, (v->len + 1) * sizeof(*list));
-    if (!list)
-        return oom(e);
+    struct pb_scalar s;
+    /* the common pairings inline; the rest (and every check) in value.c */
+    if (v->type == SL_INT && v->u.i >= f->lo && v->u.i <= f->hi)
+        s.u = (uint64_t)v->u.i;
+    else if (v->type == SL_DOUBLE && f->type == PROTOBUF_C_TYPE_DOUBLE)
+        s.d = v->u.d;
+    else if (v->type == SL_STRING && f->type == PROTOBUF_C_TYPE_STRING &&
+             wire_utf8((const uint8_t *)v->u.str, v->len))
+        s.p = (const uint8_t *)v->u.str, s.n = v->len;
+    else if (pb_value_to_scalar(f, v, &s, e->scratch, e->err, e->errlen) < 0)
+        return -1;
+    uint8_t buf[16] = {0};
+    size_t n;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_BYTES: {
+        if (skip_zero && !s.n)
+            return 0;
+        if (room(e, f->tag_len + 5u + s.n) < 0)
+            return -1;
+        if (tagged)
+            put_tag(e, f);
+        e->out->len = (size_t)(wire_put_varint(e->out->data + e->out->len, s.n) - e->out->data);
+        put(e, s.p, s.n);
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_FLOAT: {
+        float x = (float)s.d;
+        if (skip_zero && x == 0)
+            return 0;
+        memcpy(buf, &x, n = 4);
+        break;
+    }
+    case PROTOBUF_C_TYPE_DOUBLE:
+        if (skip_zero && s.d == 0)
+            return 0;
+        memcpy(buf, &s.d, n = 8);
+        break;
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32: {
+        uint32_t x = (uint32_t)s.u;
+        if (skip_zero && !x)
+            return 0;
+        memcpy(buf, &x, n = 4); /* the wire and this host are little-endian */
+        break;
+    }
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        if (skip_zero && !s.u)
+            return 0;
+        memcpy(buf, &s.u, n = 8);
+        break;
+    default: {
+        uint64_t w = s.u;
+        if (f->type == PROTOBUF_C_TYPE_SINT32)
+            w = wire_zigzag32((int32_t)s.u);
+        else if (f->type == PROTOBUF_C_TYPE_SINT64)
+            w = wire_zigzag64((int64_t)s.u);
+        else if (f->type == PROTOBUF_C_TYPE_UINT32)
+            w = (uint32_t)s.u;
+        if (skip_zero && !w)
+            return 0;
+        n = (size_t)(wire_put_varint(buf, w) - buf); /* int32 < 0: ten bytes, as protobuf-c */
+    }
+    }
+    if (room(e, f->tag_len + 16u) < 0)
+        return -1;
+    if (tagged)
+        put_tag(e, f);
+    memcpy(e->out->data + e->out->len, buf, 16); /* room() has 8 to spare, n <= 10 */
+    e->out->len += n;
+    return 0;
+}
+
+static int put_message(struct enc *e, const struct pb_type *t, const struct sl_value *v, int depth);
+
+/* One value of a field with its tag: a scalar, or a nested message. */
+static int put_one(struct enc *e, const struct pb_field *f, const struct sl_value *v, int depth,
+                   bool skip_zero)
+{
+    if (!f->sub)
+        return put_scalar(e, f, v, true, skip_zero);
+    size_t start = open_length(e, f);
+    if (start == (size_t)-1 || put_message(e, f->sub, v, depth + 1) < 0)
+        return -1;
+    return close_length(e, start);
+}
+
+/* A record map as the entries of map field f, each a message of key and value. */
+static int put_map(struct enc *e, const struct pb_field *f, const struct sl_value *v, int depth)
+{
+    if (v->type != SL_MAP)
+        return fail(e, "protobuf: map field %s wants a map, not %s", f->fd->name,
+                    sl_type_name(v->type));
+    const struct pb_field *kf = &f->sub->fields[0], *vf = &f->sub->fields[1];
     for (uint32_t i = 0; i < v->len; i++) {
-        char *m = sl_arena_alloc(e->a, d->sizeof_message);
-        if (!m)
-            return oom(e);
-        pb_message_init(d, m);
-        if (map_key(e, kf, &v->u.members[i], m) < 0 ||
-            set_single(e, vf, entry->sub[1], &v->u.members[i].value, m, depth) < 0)
-            return -1;
-        list[i] = (ProtobufCMessage *)m;
-    }
-    *items = list;
-    return 0;
-}
-
-static int set_repeated(struct enc *e, const struct pb_type *t, unsigned i,
-                        const struct sl_value *v, char *base, int depth)
-{
-    const ProtobufCFieldDescriptor *f = &t->d->fields[i];
-    const struct pb_type *sub = t->sub[i];
-    if (sub && sub->map_entry) {
-        if (v->type != SL_MAP) {
-            snprintf(e->err, e->errlen, "protobuf: map field %s wants a map, not %s", f->name,
-                     sl_type_name(v->type));
-            return -1;
+        const struct sl_member *m = &v->u.members[i];
+        struct sl_value k = {.type = SL_STRING, .len = m->key_len, .u.str = m->key};
+        if (kf->type == PROTOBUF_C_TYPE_BOOL) {
+            bool yes = !strcmp(m->key, "true");
+            if (!yes && strcmp(m->key, "false") != 0)
+                return fail(e, "protobuf: map key \"%s\" is not true or false", m->key);
+            k = (struct sl_value){.type = SL_BOOL, .u.b = yes};
         }
-        *(size_t *)(base + f->quantifier_offset) = v->len;
-        return map_entries(e, sub, v, (ProtobufCMessage ***)(base + f->offset), depth);
-    }
-    if (v->type != SL_ARRAY) {
-        snprintf(e->err, e->errlen, "protobuf: repeated field %s wants an array, not %s", f->name,
-                 sl_type_name(v->type));
-        return -1;
-    }
-    size_t step = pb_type_size(f->type);
-    char *items = sl_arena_alloc(e->a, (v->len + 1) * step);
-    if (!items)
-        return oom(e);
-    for (uint32_t k = 0; k < v->len; k++)
-        if (one_value(e, f, sub, &v->u.items[k], items + k * step, depth) < 0)
+        size_t start = open_length(e, f);
+        if (start == (size_t)-1 || put_scalar(e, kf, &k, true, kf->skip_zero) < 0 ||
+            put_one(e, vf, &m->value, depth, vf->skip_zero) < 0 || close_length(e, start) < 0)
             return -1;
-    *(size_t *)(base + f->quantifier_offset) = v->len;
-    *(char **)(base + f->offset) = items;
-    return 0;
-}
-
-/* A singular field: its value, and what says it is present (has_, oneof case). */
-static int set_single(struct enc *e, const ProtobufCFieldDescriptor *f, const struct pb_type *sub,
-                      const struct sl_value *v, char *base, int depth)
-{
-    if (one_value(e, f, sub, v, base + f->offset, depth) < 0)
-        return -1;
-    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
-        *(uint32_t *)(base + f->quantifier_offset) = f->id; /* the last member set wins */
-    else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_STRING &&
-             f->type != PROTOBUF_C_TYPE_MESSAGE)
-        *(protobuf_c_boolean *)(base + f->quantifier_offset) = 1;
-    return 0;
-}
-
-static int set_field(struct enc *e, const struct pb_type *t, unsigned i, const struct sl_value *v,
-                     char *base, int depth)
-{
-    if (t->d->fields[i].label == PROTOBUF_C_LABEL_REPEATED)
-        return set_repeated(e, t, i, v, base, depth);
-    return set_single(e, &t->d->fields[i], t->sub[i], v, base, depth);
-}
-
-/* "$unknown": wire bytes split back into protobuf-c's unknown fields. */
-static int set_unknown(struct enc *e, const struct sl_value *v, ProtobufCMessage *msg)
-{
-    if (v->type != SL_BYTES && v->type != SL_STRING) {
-        snprintf(e->err, e->errlen, "protobuf: %s wants bytes, not %s", PB_UNKNOWN_KEY,
-                 sl_type_name(v->type));
-        return -1;
     }
+    return 0;
+}
+
+static int put_field(struct enc *e, const struct pb_field *f, const struct sl_value *v, int depth)
+{
+    if (!f->repeated)
+        return f->sub ? put_one(e, f, v, depth, false) : put_scalar(e, f, v, true, f->skip_zero);
+    if (f->sub && f->sub->map_entry)
+        return put_map(e, f, v, depth);
+    if (v->type != SL_ARRAY)
+        return fail(e, "protobuf: repeated field %s wants an array, not %s", f->fd->name,
+                    sl_type_name(v->type));
+    if (!v->len)
+        return 0;
+    if (!f->packed) {
+        for (uint32_t k = 0; k < v->len; k++)
+            if (put_one(e, f, &v->u.items[k], depth, false) < 0)
+                return -1;
+        return 0;
+    }
+    size_t start = open_length(e, f);
+    if (start == (size_t)-1)
+        return -1;
+    for (uint32_t k = 0; k < v->len; k++)
+        if (put_scalar(e, f, &v->u.items[k], false, false) < 0)
+            return -1;
+    return close_length(e, start);
+}
+
+/* "$unknown": wire bytes, checked to be whole fields, then copied. */
+static int put_unknown(struct enc *e, const struct sl_value *v)
+{
+    if (v->type != SL_BYTES && v->type != SL_STRING)
+        return fail(e, "protobuf: %s wants bytes, not %s", PB_UNKNOWN_KEY, sl_type_name(v->type));
     const uint8_t *p = (const uint8_t *)v->u.str, *end = p + v->len;
-    size_t n = 0, cap = 8;
-    ProtobufCMessageUnknownField *u = sl_arena_alloc(e->a, cap * sizeof(*u));
-    while (u && p < end) {
-        uint64_t key = 0, len = 0;
-        int shift = 0;
-        do
-            key |= (uint64_t)(*p & 0x7f) << shift, shift += 7;
-        while (*p++ & 0x80 && p < end && shift < 64);
-        const uint8_t *data = p;
+    while (p < end) {
+        uint64_t key, n;
+        if (!(p = wire_varint5(p, end, &key)) || (key >> 3) == 0 || (key >> 3) > MAX_FIELD_NUMBER)
+            goto bad;
         switch (key & 7) {
-        case 0:
-            while (p < end && *p & 0x80)
-                p++;
-            p++;
+        case PROTOBUF_C_WIRE_TYPE_VARINT:
+            p = wire_varint(p, end, &n);
             break;
-        case 1:
-            p += 8;
+        case PROTOBUF_C_WIRE_TYPE_64BIT:
+        case PROTOBUF_C_WIRE_TYPE_32BIT:
+            n = (key & 7) == PROTOBUF_C_WIRE_TYPE_64BIT ? 8 : 4;
+            p = (size_t)(end - p) >= n ? p + n : NULL;
             break;
-        case 5:
-            p += 4;
-            break;
-        case 2:
-            shift = 0;
-            do
-                len |= (uint64_t)(*p & 0x7f) << shift, shift += 7;
-            while (p < end && *p++ & 0x80 && shift < 64);
-            if (len > (uint64_t)(end - p))
-                goto bad;
-            p += len;
+        case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED:
+            if ((p = wire_varint5(p, end, &n)))
+                p = n <= INT32_MAX && n <= (uint64_t)(end - p) ? p + n : NULL;
             break;
         default:
-            goto bad;
+            p = NULL;
         }
-        if (p > end || (key >> 3) == 0 || (key >> 3) > 536870911)
+        if (!p)
             goto bad;
-        if (n == cap) {
-            ProtobufCMessageUnknownField *bigger = sl_arena_alloc(e->a, 2 * cap * sizeof(*u));
-            if (!bigger)
-                return oom(e);
-            memcpy(bigger, u, n * sizeof(*u));
-            u = bigger;
-            cap *= 2;
-        }
-        u[n++] = (ProtobufCMessageUnknownField){.tag = (uint32_t)(key >> 3),
-                                                .wire_type = (ProtobufCWireType)(key & 7),
-                                                .len = (size_t)(p - data),
-                                                .data = (uint8_t *)data};
     }
-    if (!u)
-        return oom(e);
-    msg->n_unknown_fields = (unsigned)n;
-    msg->unknown_fields = u;
+    if (room(e, v->len) < 0)
+        return -1;
+    put(e, v->u.str, v->len);
     return 0;
 bad:
-    snprintf(e->err, e->errlen, "protobuf: %s is not protobuf wire bytes", PB_UNKNOWN_KEY);
-    return -1;
+    return fail(e, "protobuf: %s is not protobuf wire bytes", PB_UNKNOWN_KEY);
 }
 
-static int build_message(struct enc *e, const struct pb_type *t, const struct sl_value *v,
-                         ProtobufCMessage **out, int depth)
+/* The field of t that member m sets: the one after the last matched (records
+ * usually list fields in order; a record we decoded even shares the key
+ * pointers), else by hash. -1 when none. */
+static inline int field_of(const struct pb_type *t, const struct sl_member *m, unsigned next)
 {
-    const ProtobufCMessageDescriptor *d = t->d;
-    if (v->type != SL_MAP) {
-        snprintf(e->err, e->errlen, "protobuf: %s wants a map, not %s", d->name,
-                 sl_type_name(v->type));
-        return -1;
+    if (next < t->n_fields) {
+        const struct pb_field *f = &t->fields[next];
+        if (m->key_len == f->key_len) {
+            uint32_t k = 0;
+            if (m->key != f->key) /* keys are short: no call */
+                while (k < m->key_len && m->key[k] == f->key[k])
+                    k++;
+            if (m->key == f->key || k == m->key_len)
+                return (int)next;
+        }
     }
-    if (depth > PB_MAX_DEPTH) {
-        snprintf(e->err, e->errlen, "protobuf: messages nested deeper than %d", PB_MAX_DEPTH);
-        return -1;
-    }
-    char *base = sl_arena_alloc(e->a, d->sizeof_message);
-    uint8_t *set = sl_arena_alloc(e->a, d->n_fields + 1);
-    if (!base || !set)
-        return oom(e);
-    pb_message_init(d, base);
-    memset(set, 0, d->n_fields + 1);
-    int hint = 0;
+    return pb_field_by_key(t, m->key, m->key_len);
+}
+
+static int put_message(struct enc *e, const struct pb_type *t, const struct sl_value *v, int depth)
+{
+    if (v->type != SL_MAP)
+        return fail(e, "protobuf: %s wants a map, not %s", t->d->name, sl_type_name(v->type));
+    if (depth > PB_MAX_DEPTH)
+        return fail(e, "protobuf: messages nested deeper than %d", PB_MAX_DEPTH);
+    unsigned nf = t->n_fields, next = 0;
+    const struct sl_value *small[SMALL_MESSAGE], **slot = small, *unknown = NULL;
+    if (nf > SMALL_MESSAGE && !(slot = sl_arena_alloc(e->scratch, nf * sizeof(*slot))))
+        return fail(e, "protobuf: out of memory");
+    memset(slot, 0, nf * sizeof(*slot));
     for (uint32_t k = 0; k < v->len; k++) {
         const struct sl_member *m = &v->u.members[k];
         if (m->value.type == SL_NULL)
             continue; /* null: the field is absent */
-        int i = pb_field_by_key(t, m->key, m->key_len, hint);
+        int i = field_of(t, m, next);
         if (i < 0) {
-            if (!strcmp(m->key, PB_UNKNOWN_KEY)) {
-                if (set_unknown(e, &m->value, (ProtobufCMessage *)base) < 0)
-                    return -1;
+            if (m->key_len == sizeof(PB_UNKNOWN_KEY) - 1 &&
+                !memcmp(m->key, PB_UNKNOWN_KEY, m->key_len)) {
+                unknown = &m->value;
                 continue;
             }
-            snprintf(e->err, e->errlen, "protobuf: %s has no field \"%s\"", d->name, m->key);
-            return -1;
+            return fail(e, "protobuf: %s has no field \"%s\"", t->d->name, m->key);
         }
-        if (set_field(e, t, (unsigned)i, &m->value, base, depth) < 0)
-            return -1;
-        set[i] = 1;
-        hint = i + 1;
+        const struct pb_field *f = &t->fields[i];
+        if (f->oneof) /* the last member set wins */
+            for (const uint32_t *o = t->oneof_members[f->oneof - 1]; *o != UINT32_MAX; o++)
+                slot[*o] = NULL;
+        slot[i] = &m->value;
+        next = (unsigned)i + 1;
     }
-    for (unsigned i = 0; i < d->n_fields; i++)
-        if (d->fields[i].label == PROTOBUF_C_LABEL_REQUIRED && !set[i]) {
-            snprintf(e->err, e->errlen, "protobuf: missing required field %s of %s",
-                     d->fields[i].name, d->name);
+    for (unsigned r = 0; r < t->n_required; r++)
+        if (!slot[t->required[r]])
+            return fail(e, "protobuf: missing required field %s of %s",
+                        t->fields[t->required[r]].fd->name, t->d->name);
+    for (unsigned i = 0; i < nf; i++)
+        if (slot[i] && put_field(e, &t->fields[i], slot[i], depth) < 0)
             return -1;
-        }
-    *out = (ProtobufCMessage *)base;
-    return 0;
+    return unknown ? put_unknown(e, unknown) : 0;
 }
 
 int pb_encode(const struct pb_schema *s, struct sl_arena *scratch, const struct sl_value *v,
               struct sl_buf *out, char *err, size_t errlen)
 {
-    struct enc e = {.a = scratch, .err = err, .errlen = errlen};
-    ProtobufCMessage *msg;
-    if (build_message(&e, s->root, v, &msg, 1) < 0)
+    struct enc e = {.out = out, .scratch = scratch, .err = err, .errlen = errlen};
+    size_t was = out->len;
+    /* room() first: an empty message leaves out with memory, as callers expect */
+    if (room(&e, 1) < 0 || put_message(&e, s->root, v, 1) < 0) {
+        out->len = was;
         return -1;
-    size_t n = protobuf_c_message_get_packed_size(msg);
-    if (sl_buf_reserve(out, n + 1) < 0)
-        return oom(&e);
-    out->len += protobuf_c_message_pack(msg, out->data + out->len);
+    }
     return 0;
 }

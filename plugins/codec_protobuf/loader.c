@@ -114,6 +114,47 @@ static const char *package_of(const struct named *t)
     return t->file->package ? t->file->package : "";
 }
 
+static void *arena_alloc(void *data, size_t n)
+{
+    return sl_arena_alloc(data, n ? n : 1);
+}
+
+static void arena_free(void *data, void *p)
+{
+    (void)data; /* the arena goes as a whole */
+    (void)p;
+}
+
+void pb_allocator_init(ProtobufCAllocator *al, struct sl_arena *a)
+{
+    al->alloc = arena_alloc;
+    al->free = arena_free;
+    al->allocator_data = a;
+}
+
+size_t pb_type_size(ProtobufCType type)
+{
+    switch (type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_ENUM:
+        return 4;
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(void *);
+    default: /* the 64-bit numbers */
+        return 8;
+    }
+}
+
 /* ---- enums ---- */
 
 static int cmp_value(const void *a, const void *b)

@@ -5,8 +5,8 @@
  * Build and run: tests/fuzz/run.sh protobuf_loader [seconds]
  * fuzz-gen: protoc-c --c_out=$GEN -I/usr/include /usr/include/google/protobuf/descriptor.proto
  * fuzz-sources: plugins/codec_protobuf/loader.c plugins/codec_protobuf/schema.c
- * fuzz-sources: plugins/codec_protobuf/library.c plugins/codec_protobuf/check.c
- * fuzz-sources: plugins/codec_protobuf/decode.c plugins/codec_protobuf/encode.c
+ * fuzz-sources: plugins/codec_protobuf/library.c plugins/codec_protobuf/decode.c
+ * fuzz-sources: plugins/codec_protobuf/encode.c
  * fuzz-sources: plugins/codec_protobuf/value.c plugins/common/utf8.c plugins/common/base64.c
  * fuzz-sources: $GEN/google/protobuf/descriptor.pb-c.c
  * fuzz-cflags: -Iplugins/codec_protobuf -Iplugins/common -I$GEN
