@@ -247,7 +247,9 @@ SL_PLUGIN_DEFINE = {
     .kind = SL_KIND_CODEC,
     .name = "protobuf",
     .version = "0.1.0",
-    .doc = "one protobuf message per payload <-> record (protobuf-c; schema from a descriptor set)",
+    .doc =
+        "one protobuf message per payload <-> record (schema from a descriptor set or a protoc-c "
+        "library)",
     .options = options,
     .init = pbc_init,
     .destroy = pbc_destroy,

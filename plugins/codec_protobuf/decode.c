@@ -66,15 +66,7 @@ static inline int text_value(struct dec *d, uint32_t type, const uint8_t *p, siz
     char *s = text_room(d, n + 1, at);
     if (!s)
         return oom(d);
-    if (n >= 8 && n <= 16) { /* short strings without a call: two overlapping words */
-        uint64_t w0, w1;
-        memcpy(&w0, p, 8);
-        memcpy(&w1, p + n - 8, 8);
-        memcpy(s, &w0, 8);
-        memcpy(s + n - 8, &w1, 8);
-    } else {
-        memcpy(s, p, n);
-    }
+    wire_copy(s, p, n);
     s[n] = 0;
     *out = (struct sl_value){.type = type, .len = (uint32_t)n, .u.str = s};
     return 0;
@@ -435,6 +427,10 @@ static inline int known_field(struct dec *d, const struct pb_type *t, unsigned i
             memcpy(&mm->value.u.d, &bits, 8);
             return 0;
         }
+        case PROTOBUF_C_TYPE_STRING:
+            if (!wire_utf8(val, (size_t)(p - val)))
+                break; /* scalar() says where */
+            return text_value(d, SL_STRING, val, (size_t)(p - val), at, &mm->value);
         default:
             break;
         }
@@ -451,11 +447,18 @@ static inline int known_field(struct dec *d, const struct pb_type *t, unsigned i
     if (f->repeated) {
         if (f->sub && f->sub->map_entry)
             return map_entry(d, f, mm, val, p, depth);
-        struct sl_value *item = array_room(d, mm, 1);
+        struct sl_value *item = mm->value.type == SL_ARRAY && mm->value.len < mm->key_len
+                                    ? mm->value.u.items + mm->value.len /* room left */
+                                    : array_room(d, mm, 1);
         if (!item)
             return oom(d);
-        int rc = f->sub ? decode_message(d, f->sub, val, p, depth + 1, item)
-                        : scalar(d, f, v, val, p, at, item);
+        int rc;
+        if (f->sub)
+            rc = decode_message(d, f->sub, val, p, depth + 1, item);
+        else if (f->type == PROTOBUF_C_TYPE_STRING && wire_utf8(val, (size_t)(p - val)))
+            rc = text_value(d, SL_STRING, val, (size_t)(p - val), at, item);
+        else
+            rc = scalar(d, f, v, val, p, at, item);
         mm->value.len += rc == 0;
         return rc;
     }

@@ -81,10 +81,11 @@ static int close_length(struct enc *e, size_t start)
 
 /* One scalar of f, with its tag when tagged; nothing when skip_zero and the
  * value is zero (a proto3 field without presence). */
-static int put_scalar(struct enc *e, const struct pb_field *f, const struct sl_value *v,
-                      bool tagged, bool skip_zero)
+static inline __attribute__((always_inline)) int put_scalar(struct enc *e, const struct pb_field *f,
+                                                            const struct sl_value *v, bool tagged,
+                                                            bool skip_zero)
 {
-    struct pb_scalar s;
+    struct pb_scalar s = {0};
     /* the common pairings inline; the rest (and every check) in value.c */
     if (v->type == SL_INT && v->u.i >= f->lo && v->u.i <= f->hi)
         s.u = (uint64_t)v->u.i;
@@ -95,46 +96,53 @@ static int put_scalar(struct enc *e, const struct pb_field *f, const struct sl_v
         s.p = (const uint8_t *)v->u.str, s.n = v->len;
     else if (pb_value_to_scalar(f, v, &s, e->scratch, e->err, e->errlen) < 0)
         return -1;
-    uint8_t buf[16] = {0};
-    size_t n;
+    /* tag, length and value fit in tag_len + 16 + n; written past len, and
+     * counted (len moved) only when the value is to be written */
+    if (room(e, f->tag_len + 16u + s.n) < 0)
+        return -1;
+    uint8_t *o = e->out->data + e->out->len;
+    if (tagged) {
+        memcpy(o, f->tag, 8);
+        o += f->tag_len;
+    }
     switch (f->type) {
     case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_BYTES: {
+    case PROTOBUF_C_TYPE_BYTES:
         if (skip_zero && !s.n)
             return 0;
-        if (room(e, f->tag_len + 5u + s.n) < 0)
-            return -1;
-        if (tagged)
-            put_tag(e, f);
-        e->out->len = (size_t)(wire_put_varint(e->out->data + e->out->len, s.n) - e->out->data);
-        put(e, s.p, s.n);
-        return 0;
-    }
+        o = wire_put_varint(o, s.n);
+        wire_copy(o, s.p, s.n);
+        o += s.n;
+        break;
     case PROTOBUF_C_TYPE_FLOAT: {
         float x = (float)s.d;
         if (skip_zero && x == 0)
             return 0;
-        memcpy(buf, &x, n = 4);
+        memcpy(o, &x, 4); /* the wire and this host are little-endian */
+        o += 4;
         break;
     }
     case PROTOBUF_C_TYPE_DOUBLE:
         if (skip_zero && s.d == 0)
             return 0;
-        memcpy(buf, &s.d, n = 8);
+        memcpy(o, &s.d, 8);
+        o += 8;
         break;
     case PROTOBUF_C_TYPE_FIXED32:
     case PROTOBUF_C_TYPE_SFIXED32: {
         uint32_t x = (uint32_t)s.u;
         if (skip_zero && !x)
             return 0;
-        memcpy(buf, &x, n = 4); /* the wire and this host are little-endian */
+        memcpy(o, &x, 4);
+        o += 4;
         break;
     }
     case PROTOBUF_C_TYPE_FIXED64:
     case PROTOBUF_C_TYPE_SFIXED64:
         if (skip_zero && !s.u)
             return 0;
-        memcpy(buf, &s.u, n = 8);
+        memcpy(o, &s.u, 8);
+        o += 8;
         break;
     default: {
         uint64_t w = s.u;
@@ -146,15 +154,10 @@ static int put_scalar(struct enc *e, const struct pb_field *f, const struct sl_v
             w = (uint32_t)s.u;
         if (skip_zero && !w)
             return 0;
-        n = (size_t)(wire_put_varint(buf, w) - buf); /* int32 < 0: ten bytes, as protobuf-c */
+        o = wire_put_varint(o, w); /* int32 < 0: ten bytes, as protobuf-c */
     }
     }
-    if (room(e, f->tag_len + 16u) < 0)
-        return -1;
-    if (tagged)
-        put_tag(e, f);
-    memcpy(e->out->data + e->out->len, buf, 16); /* room() has 8 to spare, n <= 10 */
-    e->out->len += n;
+    e->out->len = (size_t)(o - e->out->data);
     return 0;
 }
 
@@ -266,24 +269,57 @@ static inline int field_of(const struct pb_type *t, const struct sl_member *m, u
 {
     if (next < t->n_fields) {
         const struct pb_field *f = &t->fields[next];
-        if (m->key_len == f->key_len) {
-            uint32_t k = 0;
-            if (m->key != f->key) /* keys are short: no call */
-                while (k < m->key_len && m->key[k] == f->key[k])
-                    k++;
-            if (m->key == f->key || k == m->key_len)
-                return (int)next;
-        }
+        if (m->key_len == f->key_len && (m->key == f->key || wire_same(m->key, f->key, f->key_len)))
+            return (int)next;
     }
     return pb_field_by_key(t, m->key, m->key_len);
 }
 
-static int put_message(struct enc *e, const struct pb_type *t, const struct sl_value *v, int depth)
+/* The common case in one pass: members in field order (as a record decoded from
+ * protobuf or JSON of the same schema lists them), written as they come, which
+ * is the field order put_any_order would write. Returns 0, or -1 when the
+ * record is not like that or anything fails: the caller then drops what was
+ * written and takes the general walk, which also gives the error. */
+static int put_in_order(struct enc *e, const struct pb_type *t, const struct sl_value *v, int depth)
 {
-    if (v->type != SL_MAP)
-        return fail(e, "protobuf: %s wants a map, not %s", t->d->name, sl_type_name(v->type));
-    if (depth > PB_MAX_DEPTH)
-        return fail(e, "protobuf: messages nested deeper than %d", PB_MAX_DEPTH);
+    unsigned next = 0, required = 0;
+    uint64_t oneofs = 0;
+    const struct sl_value *unknown = NULL;
+    for (uint32_t k = 0; k < v->len; k++) {
+        const struct sl_member *m = &v->u.members[k];
+        if (m->value.type == SL_NULL)
+            continue;
+        int i = field_of(t, m, next);
+        if (i < 0) {
+            if (unknown || m->key_len != sizeof(PB_UNKNOWN_KEY) - 1 ||
+                memcmp(m->key, PB_UNKNOWN_KEY, m->key_len) != 0)
+                return -1;
+            unknown = &m->value; /* written last, wherever it is */
+            continue;
+        }
+        const struct pb_field *f = &t->fields[i];
+        if ((unsigned)i < next)
+            return -1;
+        if (f->oneof) {
+            if (f->oneof > 64 || (oneofs >> (f->oneof - 1) & 1))
+                return -1;
+            oneofs |= 1ull << (f->oneof - 1);
+        }
+        required += f->required;
+        if (put_field(e, f, &m->value, depth) < 0)
+            return -1;
+        next = (unsigned)i + 1;
+    }
+    if (required != t->n_required)
+        return -1;
+    return unknown ? put_unknown(e, unknown) : 0;
+}
+
+/* The general walk: members matched to fields first (the last of equal keys
+ * and of a oneof's members winning), then written in field order. */
+static int put_any_order(struct enc *e, const struct pb_type *t, const struct sl_value *v,
+                         int depth)
+{
     unsigned nf = t->n_fields, next = 0;
     const struct sl_value *small[SMALL_MESSAGE], **slot = small, *unknown = NULL;
     if (nf > SMALL_MESSAGE && !(slot = sl_arena_alloc(e->scratch, nf * sizeof(*slot))))
@@ -317,6 +353,19 @@ static int put_message(struct enc *e, const struct pb_type *t, const struct sl_v
         if (slot[i] && put_field(e, &t->fields[i], slot[i], depth) < 0)
             return -1;
     return unknown ? put_unknown(e, unknown) : 0;
+}
+
+static int put_message(struct enc *e, const struct pb_type *t, const struct sl_value *v, int depth)
+{
+    if (v->type != SL_MAP)
+        return fail(e, "protobuf: %s wants a map, not %s", t->d->name, sl_type_name(v->type));
+    if (depth > PB_MAX_DEPTH)
+        return fail(e, "protobuf: messages nested deeper than %d", PB_MAX_DEPTH);
+    size_t start = e->out->len;
+    if (put_in_order(e, t, v, depth) == 0)
+        return 0;
+    e->out->len = start;
+    return put_any_order(e, t, v, depth);
 }
 
 int pb_encode(const struct pb_schema *s, struct sl_arena *scratch, const struct sl_value *v,

@@ -107,24 +107,92 @@ static inline uint32_t wire_zigzag32(int32_t v)
     return ((uint32_t)v << 1) ^ (uint32_t)(v >> 31);
 }
 
-/* UTF-8 check with the ASCII case inline: whole 8-byte words, the tail as one
- * overlapping word; anything else goes to utf8_valid. */
-static inline bool wire_utf8(const uint8_t *p, size_t n)
+/* The bytes of p[0..n) ORed together in words, from overlapping loads inside
+ * the span (no byte past it is read): enough to see whether any has its top
+ * bit set. */
+static inline uint64_t wire_or_bytes(const uint8_t *p, size_t n)
 {
-    uint64_t w, any = 0;
+    uint64_t w, x, any = 0;
     if (n >= 8) {
-        size_t i = 0;
-        for (; i + 8 <= n; i += 8) {
+        for (size_t i = 0; i + 8 <= n; i += 8) {
             memcpy(&w, p + i, 8);
             any |= w;
         }
         memcpy(&w, p + n - 8, 8);
-        any |= w;
-    } else {
-        for (size_t i = 0; i < n; i++)
-            any |= p[i];
+        return any | w;
     }
-    return !(any & 0x8080808080808080ull) || utf8_valid(p, n);
+    uint32_t a, b;
+    if (n >= 4) {
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        return a | b;
+    }
+    uint16_t c, d;
+    if (n >= 2) {
+        memcpy(&c, p, 2);
+        memcpy(&d, p + n - 2, 2);
+        return (uint64_t)(c | d);
+    }
+    x = n ? p[0] : 0;
+    return x;
+}
+
+/* UTF-8 check with the ASCII case inline; anything else goes to utf8_valid. */
+static inline bool wire_utf8(const uint8_t *p, size_t n)
+{
+    return !(wire_or_bytes(p, n) & 0x8080808080808080ull) || utf8_valid(p, n);
+}
+
+/* Whether a[0..n) equals b[0..n): short spans (record keys) by overlapping
+ * loads, without a call. */
+static inline bool wire_same(const void *a, const void *b, size_t n)
+{
+    const uint8_t *x = a, *y = b;
+    if (n > 16)
+        return !memcmp(x, y, n);
+    if (n >= 8) {
+        uint64_t x0, x1, y0, y1;
+        memcpy(&x0, x, 8), memcpy(&x1, x + n - 8, 8);
+        memcpy(&y0, y, 8), memcpy(&y1, y + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4) {
+        uint32_t x0, x1, y0, y1;
+        memcpy(&x0, x, 4), memcpy(&x1, x + n - 4, 4);
+        memcpy(&y0, y, 4), memcpy(&y1, y + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 2) {
+        uint16_t x0, x1, y0, y1;
+        memcpy(&x0, x, 2), memcpy(&x1, x + n - 2, 2);
+        memcpy(&y0, y, 2), memcpy(&y1, y + n - 2, 2);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    return !n || x[0] == y[0];
+}
+
+/* memcpy for the short strings a record is full of, without a call. */
+static inline void wire_copy(void *dst, const void *src, size_t n)
+{
+    uint8_t *o = dst;
+    const uint8_t *p = src;
+    if (n > 16) {
+        memcpy(o, p, n);
+    } else if (n >= 8) {
+        uint64_t w0, w1;
+        memcpy(&w0, p, 8), memcpy(&w1, p + n - 8, 8);
+        memcpy(o, &w0, 8), memcpy(o + n - 8, &w1, 8);
+    } else if (n >= 4) {
+        uint32_t w0, w1;
+        memcpy(&w0, p, 4), memcpy(&w1, p + n - 4, 4);
+        memcpy(o, &w0, 4), memcpy(o + n - 4, &w1, 4);
+    } else if (n >= 2) {
+        uint16_t w0, w1;
+        memcpy(&w0, p, 2), memcpy(&w1, p + n - 2, 2);
+        memcpy(o, &w0, 2), memcpy(o + n - 2, &w1, 2);
+    } else if (n) {
+        o[0] = p[0];
+    }
 }
 
 #endif
