@@ -162,6 +162,7 @@ static struct sl_instance *new_instance(struct sl__pipeline *pl, int kind,
     inst->batch_size = pl->batch_size;
     inst->linger_ms = pl->linger_ms;
     pthread_mutex_init(&inst->counters_mu, NULL);
+    pthread_mutex_init(&inst->ready_mu, NULL);
     snprintf(inst->where, sizeof(inst->where), "%s:%d", src_file(g, pl),
              g ? config_setting_source_line(g) : 0);
     size_t n = pl->n_all + 1;

@@ -180,6 +180,9 @@ struct sl_instance {
     struct sl__histo *input_latency_shared;
     pthread_mutex_t counters_mu;
     struct sl_counter *counters;
+    /* sl_instance_set_ready: per worker, NULL until one reports itself down */
+    pthread_mutex_t ready_mu;
+    struct sl__unready *unready;
 };
 
 /* Check a group against the plugin's options table and build inst->config.
@@ -514,6 +517,9 @@ void sl__totals(struct sl__pipeline *pl, struct sl__counts *t);
 void sl__stats_line(struct sl__pipeline *pl, FILE *out, bool final);
 /* The loaded pipeline as Graphviz DOT (graph.c); never fails. */
 void sl__graph_print(const struct sl__pipeline *pl, FILE *out);
+/* Whether every instance's workers are connected (readiness.c); appends a
+ * "NAME: reason" line to why for each one that is not. Any thread. */
+bool sl__readiness(struct sl__pipeline *pl, struct sl_buf *why);
 /* Prometheus endpoint (metrics.c); start is a no-op without metrics.listen. */
 struct MHD_Daemon;
 int sl__metrics_start(struct sl__pipeline *pl);

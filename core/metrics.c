@@ -210,9 +210,15 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     } else if (strcmp(url, "/metrics") == 0) {
         render(pl, &b);
     } else if (strcmp(url, "/readyz") == 0) {
-        bool ok = atomic_load(&pl->ready) && !atomic_load(&pl->fatal);
-        status = ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
-        sl__buf_printf(&b, ok ? "ready\n" : "not ready\n");
+        struct sl_buf why = {0};
+        bool running = atomic_load(&pl->ready) && !atomic_load(&pl->fatal);
+        bool connected = sl__readiness(pl, &why);
+        status = running && connected ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+        sl__buf_printf(&b, "%s\n%s", running && connected ? "ready" : "not ready",
+                       running ? "" : "pipeline not running (starting, stopping or failed)\n");
+        if (why.len)
+            sl_buf_append(&b, why.data, why.len);
+        sl_buf_free(&why);
     } else if (strcmp(url, "/healthz") == 0) {
         bool ok = !atomic_load(&pl->fatal);
         status = ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;

@@ -61,6 +61,8 @@ void sl__instance_free(struct sl_instance *inst)
         free(c);
     }
     pthread_mutex_destroy(&inst->counters_mu);
+    pthread_mutex_destroy(&inst->ready_mu);
+    free(inst->unready);
     sl_arena_free(&inst->arena);
     free(inst->name);
     free(inst->match);

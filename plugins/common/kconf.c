@@ -18,6 +18,9 @@ static int set_one(const struct sl_instance *inst, rd_kafka_conf_t *conf, const 
 rd_kafka_conf_t *kconf_new(const struct sl_instance *inst, const char *const *defaults)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* the statistics tell /readyz whether a broker is connected */
+    if (set_one(inst, conf, "statistics.interval.ms", "1000") != 0)
+        goto out_destroy;
     for (size_t i = 0; defaults && defaults[i]; i += 2)
         if (set_one(inst, conf, defaults[i], defaults[i + 1]) != 0)
             goto out_destroy;
@@ -90,13 +93,63 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         rd_kafka_fatal_error(rk, fbuf, sizeof(fbuf));
         reason = fbuf;
     }
-    if (b)
-        sl_log(b->inst, fatal ? SL_LOG_ERROR : SL_LOG_WARN, "kafka%s: %s", fatal ? " fatal" : "",
-               reason);
+    if (!b || !b->inst)
+        return;
+    sl_log(b->inst, fatal ? SL_LOG_ERROR : SL_LOG_WARN, "kafka%s: %s", fatal ? " fatal" : "",
+           reason);
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        char why[300];
+        snprintf(why, sizeof(why), "kafka: %s", reason);
+        sl_instance_set_ready(b->inst, b->worker, false, why);
+    }
+}
+
+/* The string value after `key` at p ("key":"value"), copied into out; NULL
+ * when there is none before the end. Returns just past the value. */
+static const char *string_after(const char *p, const char *key, char *out, size_t n)
+{
+    p = strstr(p, key);
+    if (!p)
+        return NULL;
+    p += strlen(key);
+    size_t i = 0;
+    while (*p && *p != '"') {
+        if (i + 1 < n)
+            out[i++] = *p;
+        p++;
+    }
+    out[i] = '\0';
+    return p;
+}
+
+int kconf_brokers_up(const char *stats_json)
+{
+    /* each broker object says "source":"...", then "state":"..." */
+    const char *p = stats_json;
+    char source[32], state[32];
+    int up = 0;
+    while ((p = string_after(p, "\"source\":\"", source, sizeof(source))) &&
+           (p = string_after(p, "\"state\":\"", state, sizeof(state))))
+        if (strcmp(state, "UP") == 0 && strcmp(source, "internal") != 0)
+            up++;
+    return up;
+}
+
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    (void)len;
+    const struct kbase *b = opaque;
+    if (b && b->inst) {
+        bool up = kconf_brokers_up(json) > 0;
+        sl_instance_set_ready(b->inst, b->worker, up, up ? NULL : "kafka: no broker connected");
+    }
+    return 0; /* librdkafka frees json */
 }
 
 void kconf_set_logging(rd_kafka_conf_t *conf)
 {
     rd_kafka_conf_set_log_cb(conf, log_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_stats_cb(conf, stats_cb);
 }

@@ -469,6 +469,7 @@ static int kafka_worker_init(void *p, unsigned index, void **out)
     if (!w)
         return SL_ERROR;
     w->base.inst = ctx->inst;
+    w->base.worker = index;
     w->ctx = ctx;
     w->index = index;
     pthread_mutex_init(&w->lock, NULL);
@@ -481,6 +482,7 @@ static int kafka_worker_init(void *p, unsigned index, void **out)
         return 0;
 
     char errstr[512];
+    sl_instance_set_ready(ctx->inst, index, false, "kafka: connecting");
     rd_kafka_conf_t *conf = rd_kafka_conf_dup(ctx->conf);
     rd_kafka_conf_set_opaque(conf, w);
     kconf_set_logging(conf);

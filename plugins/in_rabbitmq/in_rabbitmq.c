@@ -142,6 +142,8 @@ static int rabbit_worker_init(void *p, unsigned index, void **out)
     w->c_reconnects = sl_counter_get(ctx->inst, "rabbitmq_reconnects");
     ctx->workers[index] = w;
     *out = w;
+    if (!sl_instance_checking(ctx->inst))
+        rmq_report(&ctx->conf, index, false, "connecting"); /* run() connects */
     return SL_OK;
 }
 
@@ -452,11 +454,13 @@ static int rabbit_run(void *p, struct sl_input_sink *sink)
                 break;
             }
             if (c != RMQ_OK) {
+                rmq_report(&ctx->conf, w->index, false, err);
                 sl_log(ctx->inst, SL_LOG_WARN, "rabbitmq: worker %u: %s: %s; retrying", w->index,
                        ctx->conf.url.shown, err);
                 rmq_backoff(&w->conn, &ctx->conf, &ctx->stopping);
                 continue;
             }
+            rmq_report(&ctx->conf, w->index, true, NULL);
             sl_log(ctx->inst, ever ? SL_LOG_WARN : SL_LOG_INFO,
                    "rabbitmq: worker %u %s to %s, consuming \"%s\"", w->index,
                    ever ? "reconnected" : "connected", ctx->conf.url.shown, ctx->queue);
@@ -475,6 +479,7 @@ static int rabbit_run(void *p, struct sl_input_sink *sink)
         /* Whatever broke an open connection, connecting again tells whether
          * it is for good (credentials revoked, queue deleted: fatal there). */
         if (c != RMQ_OK) {
+            rmq_report(&ctx->conf, w->index, false, err);
             sl_log(ctx->inst, SL_LOG_WARN, "rabbitmq: worker %u: %s: %s; reconnecting", w->index,
                    ctx->conf.url.shown, err);
             drop(w);

@@ -270,16 +270,18 @@ static void drop_producer(struct oworker *w)
 
 static int out_worker_init(void *p, unsigned index, void **out)
 {
-    (void)index;
     struct octx *ctx = p;
     struct oworker *w = calloc(1, sizeof(*w));
     if (!w)
         return SL_ERROR;
     w->base.inst = ctx->inst;
+    w->base.worker = index;
     w->ctx = ctx;
     w->c_ok = sl_counter_get(ctx->inst, "kafka_delivered");
     w->c_retry = sl_counter_get(ctx->inst, "kafka_retries");
     w->c_error = sl_counter_get(ctx->inst, "kafka_failed");
+    if (!sl_instance_checking(ctx->inst))
+        sl_instance_set_ready(ctx->inst, index, false, "kafka: connecting");
     if (!sl_instance_checking(ctx->inst) && make_producer(w) != 0) {
         free(w);
         return SL_ERROR;

@@ -44,6 +44,7 @@ struct oworker {
     struct rmq_conn conn;
     struct outbox box;
     bool ever_connected;
+    int64_t idle_connect_at_ms; /* idle and disconnected: when poll() tries again */
     struct sl_counter *c_ok, *c_retry, *c_error, *c_reconnects;
 };
 
@@ -150,14 +151,18 @@ static void out_destroy(void *p)
 static int open_channel(struct oworker *w, char *err, size_t errlen)
 {
     int rc = rmq_open(&w->conn, &w->ctx->conf, err, errlen);
-    if (rc != RMQ_OK)
+    if (rc != RMQ_OK) {
+        rmq_report(&w->ctx->conf, w->index, false, err);
         return rc;
+    }
     amqp_confirm_select(w->conn.st, 1);
     rc = rmq_reply_check(w->conn.st, amqp_get_rpc_reply(w->conn.st), "confirm.select", err, errlen);
     if (rc != RMQ_OK) {
+        rmq_report(&w->ctx->conf, w->index, false, err);
         rmq_close(&w->conn, false);
         return rc;
     }
+    rmq_report(&w->ctx->conf, w->index, true, NULL);
     outbox_restart(&w->box);
     sl_log(w->ctx->inst, w->ever_connected ? SL_LOG_WARN : SL_LOG_INFO,
            "rabbitmq: output worker %u %s to %s", w->index,
@@ -346,6 +351,7 @@ static int pump(struct oworker *w, size_t limit)
                "rabbitmq: output worker %u: %s: %s; reconnecting and publishing %zu messages "
                "again",
                w->index, w->ctx->conf.url.shown, err, outbox_open(&w->box));
+        rmq_report(&w->ctx->conf, w->index, false, err);
         rmq_close(&w->conn, false);
         rmq_backoff(&w->conn, &w->ctx->conf, &never);
     }
@@ -381,10 +387,26 @@ static int out_write(void *p, struct sl_msg **msgs, size_t n)
     return rc;
 }
 
-/* Idle: take answers, serve heartbeats and blocked notices. */
+/* Idle and disconnected: connect again when the backoff allows, without
+ * waiting for it, so the connection (and /readyz) is back before the next
+ * message is. A refusal for good is left to the next write to report. */
+static void reconnect_idle(struct oworker *w)
+{
+    if (w->conn.st || outbox_open(&w->box) || monotime_ms() < w->idle_connect_at_ms)
+        return;
+    char err[1024];
+    if (open_channel(w, err, sizeof(err)) == RMQ_OK)
+        return;
+    sl_log(w->ctx->inst, SL_LOG_WARN, "rabbitmq: output worker %u: %s: %s; will retry", w->index,
+           w->ctx->conf.url.shown, err);
+    w->idle_connect_at_ms = monotime_ms() + rmq_backoff_ms(&w->conn, &w->ctx->conf);
+}
+
+/* Idle: take answers, serve heartbeats and blocked notices; reconnect. */
 static int out_poll(void *p)
 {
     struct oworker *w = p;
+    reconnect_idle(w);
     int rc = pump(w, SIZE_MAX);
     finish(w);
     return rc;

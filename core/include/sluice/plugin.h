@@ -19,7 +19,8 @@ extern "C" {
  * only append: a plugin with a minor <= the host's loads. Major 2: options
  * carry checks (struct sl_option grew), plugins declare max_workers.
  * Minor 1: source attributes (sl_msg_set_source_attr, appended to sl_msg).
- * Minor 2: sl_log_msg (log lines naming a message's trace id). */
+ * Minor 2: sl_log_msg (log lines naming a message's trace id) and
+ * sl_instance_set_ready (connections in /readyz). */
 #define SL_ABI_MAJOR 2
 #define SL_ABI_MINOR 2
 /* Build signature: pointer and size_t widths. A mismatch is refused. */
@@ -229,6 +230,15 @@ bool sl_instance_checking(const struct sl_instance *inst);
  * after it. */
 void sl_instance_error(const struct sl_instance *inst, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Readiness (/readyz): whether worker `worker` (the index worker_init got;
+ * 0 without workers) is connected to its broker. Every worker starts ready;
+ * a plugin with connections reports false when one is lost or not made yet,
+ * with a reason (copied; shown on /readyz), and true once it is up again.
+ * /readyz answers 503 while any worker of any instance is down. Any thread;
+ * it takes a lock: call it when the state changes, not per message. ABI 2.2. */
+void sl_instance_set_ready(const struct sl_instance *inst, unsigned worker, bool ready,
+                           const char *reason);
 
 /* ---- logging ---- */
 enum sl_log_level { SL_LOG_DEBUG = 0, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR };

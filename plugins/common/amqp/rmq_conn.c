@@ -341,15 +341,26 @@ static uint64_t jitter_rand(void)
     return s;
 }
 
-bool rmq_backoff(struct rmq_conn *c, const struct rmq_conf *conf, const atomic_bool *stop)
+int64_t rmq_backoff_ms(const struct rmq_conn *c, const struct rmq_conf *conf)
 {
     int64_t d = conf->backoff_ms;
     for (unsigned i = 1; i < c->failures && d < conf->max_backoff_ms; i++)
         d *= 2;
     if (d > conf->max_backoff_ms)
         d = conf->max_backoff_ms;
-    int64_t wait = d / 2 + (int64_t)(jitter_rand() % (uint64_t)(d / 2 + 1));
-    int64_t end = monotime_ms() + wait;
+    return d / 2 + (int64_t)(jitter_rand() % (uint64_t)(d / 2 + 1));
+}
+
+void rmq_report(const struct rmq_conf *conf, unsigned worker, bool up, const char *err)
+{
+    char why[300];
+    snprintf(why, sizeof(why), "rabbitmq: %s: %s", conf->url.shown, err ? err : "not connected");
+    sl_instance_set_ready(conf->inst, worker, up, up ? NULL : why);
+}
+
+bool rmq_backoff(struct rmq_conn *c, const struct rmq_conf *conf, const atomic_bool *stop)
+{
+    int64_t end = monotime_ms() + rmq_backoff_ms(c, conf);
     while (!atomic_load(stop)) {
         int64_t left = end - monotime_ms();
         if (left <= 0)

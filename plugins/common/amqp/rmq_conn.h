@@ -124,4 +124,12 @@ bool rmq_backoff(struct rmq_conn *c, const struct rmq_conf *conf, const atomic_b
 
 int64_t rmq_now_ms(void);
 
+/* Reports worker's connection to /readyz: up, or down with err (shown after
+ * the URL's shown form, never the password). Any thread. */
+void rmq_report(const struct rmq_conf *conf, unsigned worker, bool up, const char *err);
+
+/* The wait before the next connect, as rmq_backoff computes it, for a caller
+ * that must not sleep (an idle output reconnecting between polls). */
+int64_t rmq_backoff_ms(const struct rmq_conn *c, const struct rmq_conf *conf);
+
 #endif
