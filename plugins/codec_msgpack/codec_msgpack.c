@@ -47,48 +47,19 @@ static void mp_destroy(void *ctx)
     free(ctx);
 }
 
-/* Per worker: the decoder's zone, made on first use (output workers only encode). */
-struct worker {
-    const struct mp_opts *o;
-    struct mp_dec dec;
-    bool have_dec;
-};
-
-static int mp_worker_init(void *ctx, unsigned n, void **wctx)
-{
-    (void)n;
-    struct worker *w = calloc(1, sizeof(*w));
-    if (!w)
-        return SL_ERROR;
-    w->o = ctx;
-    *wctx = w;
-    return SL_OK;
-}
-
-static void mp_worker_destroy(void *wctx)
-{
-    struct worker *w = wctx;
-    if (w && w->have_dec)
-        mp_dec_fini(&w->dec);
-    free(w);
-}
-
+/* No worker state: wctx is the options (the decoder needs nothing else). */
 static int mp_codec_decode(void *wctx, struct sl_msg *m, char *err, size_t errlen)
 {
-    struct worker *w = wctx;
+    const struct mp_opts *o = wctx;
     struct sl_value *root = sl_arena_alloc(&m->arena, sizeof(*root));
-
-    if (!w->have_dec)
-        w->have_dec = mp_dec_init(&w->dec) == 0;
-    if (!root || !w->have_dec) {
+    if (!root) {
         snprintf(err, errlen, "msgpack: out of memory");
         return SL_ERROR;
     }
     struct mp_time t;
-    if (mp_decode(w->o, &w->dec, &m->arena, m->payload.data, m->payload.len, root, &t, err,
-                  errlen) < 0)
+    if (mp_decode(o, &m->arena, m->payload.data, m->payload.len, root, &t, err, errlen) < 0)
         return SL_ERROR;
-    if (w->o->fluent) {
+    if (o->fluent) {
         char text[40];
         mp_time_format(&t, text, sizeof(text));
         if (sl_msg_set_header(m, MP_TIME_HEADER, text, strlen(text)) < 0) {
@@ -123,7 +94,7 @@ static void event_time(const struct sl_msg *m, struct mp_time *t)
 static int mp_codec_encode(void *wctx, const struct sl_msg *m, struct sl_buf *out, char *err,
                            size_t errlen)
 {
-    struct worker *w = wctx;
+    const struct mp_opts *o = wctx;
     if (!m->record) {
         if (sl_buf_append(out, m->payload.data, m->payload.len) < 0) {
             snprintf(err, errlen, "msgpack: out of memory");
@@ -132,9 +103,9 @@ static int mp_codec_encode(void *wctx, const struct sl_msg *m, struct sl_buf *ou
         return SL_OK;
     }
     struct mp_time t = {0};
-    if (w->o->fluent)
+    if (o->fluent)
         event_time(m, &t);
-    return mp_encode_event(w->o, m->record, &t, out, err, errlen) < 0 ? SL_ERROR : SL_OK;
+    return mp_encode_event(o, m->record, &t, out, err, errlen) < 0 ? SL_ERROR : SL_OK;
 }
 
 SL_PLUGIN_DEFINE = {
@@ -142,12 +113,10 @@ SL_PLUGIN_DEFINE = {
     .kind = SL_KIND_CODEC,
     .name = "msgpack",
     .version = "0.1.0",
-    .doc = "one MessagePack object per message <-> record (msgpack-c; Fluentd events optional)",
+    .doc = "one MessagePack object per message <-> record (Fluentd events optional)",
     .options = options,
     .init = mp_init,
     .destroy = mp_destroy,
-    .worker_init = mp_worker_init,
-    .worker_destroy = mp_worker_destroy,
     .decode = mp_codec_decode,
     .encode = mp_codec_encode,
 };

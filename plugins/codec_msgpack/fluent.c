@@ -18,22 +18,31 @@ static uint32_t be32(const char *p)
     return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
 }
 
-static int read_time(const msgpack_object *o, struct mp_time *t, char *err, size_t errlen)
+static int fail(struct mp_reader *r, const char *msg)
 {
-    switch (o->type) {
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        if (o->via.u64 > (uint64_t)INT64_MAX)
-            break;
-        t->sec = (int64_t)o->via.u64;
+    snprintf(r->err, r->errlen, "msgpack: %s", msg);
+    return -1;
+}
+
+/* The time, read as a value; an ext even with ext = "refuse" (the option is
+ * about the record), and only a real ext, not a map that looks like one. */
+static int read_time(struct mp_reader *r, struct mp_time *t)
+{
+    bool is_ext = r->p < r->end && mp_is_ext_byte(*r->p);
+    int mode = r->ext;
+    struct sl_value v;
+    r->ext = MP_EXT_WRAP;
+    int rc = mp_read_value(r, &v);
+    r->ext = mode;
+    if (rc < 0)
+        return -1;
+    switch (v.type) {
+    case SL_INT:
+        t->sec = v.u.i;
         t->nsec = 0;
         return 0;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        t->sec = o->via.i64;
-        t->nsec = 0;
-        return 0;
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64: {
-        double d = o->via.f64, s = floor(d);
+    case SL_DOUBLE: {
+        double d = v.u.d, s = floor(d);
         if (!(s >= -9.2e18 && s <= 9.2e18))
             break;
         t->sec = (int64_t)s;
@@ -42,56 +51,57 @@ static int read_time(const msgpack_object *o, struct mp_time *t, char *err, size
             t->nsec = 999999999;
         return 0;
     }
-    case MSGPACK_OBJECT_EXT:
-        if (o->via.ext.type != EVENT_TIME_EXT || o->via.ext.size != 8)
+    case SL_MAP: { /* the decoder's ext wrapper: {"$ext": type, "$data": bytes} */
+        if (!is_ext)
             break;
-        t->sec = be32(o->via.ext.ptr);
-        t->nsec = be32(o->via.ext.ptr + 4);
+        const struct sl_value *type = &v.u.members[0].value, *data = &v.u.members[1].value;
+        if (type->u.i != EVENT_TIME_EXT || data->len != 8)
+            break;
+        t->sec = be32(data->u.str);
+        t->nsec = be32(data->u.str + 4);
         if (t->nsec > 999999999)
             break;
         return 0;
-    default:
+    }
+    default: /* (an integer above INT64_MAX is a string here) */
         break;
     }
-    snprintf(err, errlen, "msgpack: event time is not an integer, a float or an EventTime");
-    return -1;
+    return fail(r, "event time is not an integer, a float or an EventTime");
 }
 
-int mp_fluent_unwrap(const msgpack_object *event, struct mp_time *time,
-                     const msgpack_object **record, char *err, size_t errlen)
+int mp_fluent_read_head(struct mp_reader *r, struct mp_time *time)
 {
-    if (event->type != MSGPACK_OBJECT_ARRAY || event->via.array.size != 2) {
-        snprintf(err, errlen, "msgpack: a fluent event is an array [time, record]");
+    uint32_t n;
+    int rc = mp_read_array(r, &n);
+    if (rc < 0)
         return -1;
-    }
-    const msgpack_object *t = &event->via.array.ptr[0];
-    if (t->type == MSGPACK_OBJECT_ARRAY) { /* Fluent Bit 2: [time, metadata] */
-        if (t->via.array.size != 2 || t->via.array.ptr[1].type != MSGPACK_OBJECT_MAP) {
-            snprintf(err, errlen, "msgpack: a fluent event header is [time, metadata map]");
-            return -1;
-        }
-        t = &t->via.array.ptr[0];
-    }
-    if (read_time(t, time, err, errlen) < 0)
+    if (rc == 0 || n != 2)
+        return fail(r, "a fluent event is an array [time, record]");
+    rc = mp_read_array(r, &n); /* Fluent Bit 2: [time, metadata] */
+    if (rc < 0)
         return -1;
-    *record = &event->via.array.ptr[1];
-    if ((*record)->type != MSGPACK_OBJECT_MAP) {
-        snprintf(err, errlen, "msgpack: a fluent event's record must be a map");
+    if (rc == 0)
+        return read_time(r, time);
+    struct sl_value meta;
+    if (n != 2)
+        return fail(r, "a fluent event header is [time, metadata map]");
+    if (read_time(r, time) < 0 || mp_read_value(r, &meta) < 0)
         return -1;
-    }
+    if (meta.type != SL_MAP)
+        return fail(r, "a fluent event header is [time, metadata map]");
+    r->depth--;
     return 0;
 }
 
-int mp_fluent_pack_head(msgpack_packer *pk, const struct mp_time *t)
+int mp_fluent_put_head(struct sl_buf *out, const struct mp_time *t)
 {
-    char b[8];
+    uint8_t b[11] = {0x92, 0xd7, EVENT_TIME_EXT};
     uint32_t s = (uint32_t)t->sec, n = t->nsec;
     for (int i = 0; i < 4; i++) {
-        b[i] = (char)(s >> (24 - 8 * i));
-        b[4 + i] = (char)(n >> (24 - 8 * i));
+        b[3 + i] = (uint8_t)(s >> (24 - 8 * i));
+        b[7 + i] = (uint8_t)(n >> (24 - 8 * i));
     }
-    return msgpack_pack_array(pk, 2) || msgpack_pack_ext_with_body(pk, b, 8, EVENT_TIME_EXT) ? -1
-                                                                                             : 0;
+    return sl_buf_append(out, b, sizeof(b));
 }
 
 void mp_time_format(const struct mp_time *t, char *buf, size_t len)

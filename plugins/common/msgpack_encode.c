@@ -1,104 +1,139 @@
-/* msgpack_encode.c - an sl_value tree to msgpack with msgpack-c's packer, straight into the
- * output buffer (which keeps its memory from message to message). */
+/* msgpack_encode.c - the record tree to msgpack bytes, stored straight into the output
+ * buffer (msgpack-c's packer calls a write callback for every header and body). */
 #include <stdio.h>
 #include <string.h>
 
-#include "msgpack_scan.h"
 #include "msgpack_value.h"
 
-static int write_buf(void *data, const char *buf, size_t len)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Where the bytes go: o is the next byte of out's data, end the end of its
+ * capacity; out->len is set when the value is written. */
+struct writer {
+    uint8_t *o, *end;
+    struct sl_buf *out;
+    int ext;
+    char *err;
+    size_t errlen;
+};
+
+/* Makes room for n more bytes, at least doubling the buffer. */
+static int grow(struct writer *w, size_t n)
 {
-    return sl_buf_append(data, buf, len);
+    struct sl_buf *b = w->out;
+    b->len = (size_t)(w->o - b->data);
+    if (sl_buf_reserve(b, n > b->cap ? n : b->cap) < 0)
+        return -1;
+    w->o = b->data + b->len;
+    w->end = b->data + b->cap;
+    return 0;
 }
 
-/* ---- the record's values are written here directly: msgpack-c's packer
- * calls its write callback for every header and body (three times the work) ---- */
-
-/* Room for n more bytes. */
-static inline int room(struct sl_buf *b, size_t n)
+/* Room for n more bytes (a compare: a reused buffer nearly always has it). */
+static inline int room(struct writer *w, size_t n)
 {
-    return b->cap - b->len >= n || sl_buf_reserve(b, n < 256 ? 256 : n) == 0 ? 0 : -1;
+    return unlikely((size_t)(w->end - w->o) < n) ? grow(w, n) : 0;
 }
 
-/* A type byte and a big-endian number of k bytes (k = 0: the byte alone). */
-static inline void head(struct sl_buf *b, uint8_t type, uint64_t v, int k)
+static inline uint8_t *put16(uint8_t *o, uint8_t type, uint16_t v)
 {
-    uint8_t *o = b->data + b->len;
-    *o++ = type;
-    for (int i = k - 1; i >= 0; i--)
-        *o++ = (uint8_t)(v >> (8 * i));
-    b->len += 1 + (size_t)k;
+    *o = type;
+    v = __builtin_bswap16(v);
+    memcpy(o + 1, &v, 2);
+    return o + 3;
+}
+
+static inline uint8_t *put32(uint8_t *o, uint8_t type, uint32_t v)
+{
+    *o = type;
+    v = __builtin_bswap32(v);
+    memcpy(o + 1, &v, 4);
+    return o + 5;
+}
+
+static inline uint8_t *put64(uint8_t *o, uint8_t type, uint64_t v)
+{
+    *o = type;
+    v = __builtin_bswap64(v);
+    memcpy(o + 1, &v, 8);
+    return o + 9;
 }
 
 /* Integers in their smallest form, as msgpack-c writes them (non-negative ones
- * as fixint or uint 8..64). */
-static void put_int(struct sl_buf *b, int64_t i)
+ * as fixint or uint 8..64). At most 9 bytes. */
+static uint8_t *put_int(uint8_t *o, int64_t i)
 {
     if (i >= 0) {
         uint64_t u = (uint64_t)i;
-        if (u < 128)
-            b->data[b->len++] = (uint8_t)u;
-        else
-            head(b,
-                 u <= UINT8_MAX    ? 0xcc
-                 : u <= UINT16_MAX ? 0xcd
-                 : u <= UINT32_MAX ? 0xce
-                                   : 0xcf,
-                 u,
-                 u <= UINT8_MAX    ? 1
-                 : u <= UINT16_MAX ? 2
-                 : u <= UINT32_MAX ? 4
-                                   : 8);
-    } else if (i >= -32) {
-        b->data[b->len++] = (uint8_t)i;
-    } else {
-        int k = i >= INT8_MIN ? 1 : i >= INT16_MIN ? 2 : i >= INT32_MIN ? 4 : 8;
-        head(b, k == 1 ? 0xd0 : k == 2 ? 0xd1 : k == 4 ? 0xd2 : 0xd3, (uint64_t)i, k);
+        if (u < 128) {
+            *o = (uint8_t)u;
+            return o + 1;
+        }
+        if (u <= UINT8_MAX) {
+            o[0] = 0xcc;
+            o[1] = (uint8_t)u;
+            return o + 2;
+        }
+        return u <= UINT16_MAX   ? put16(o, 0xcd, (uint16_t)u)
+               : u <= UINT32_MAX ? put32(o, 0xce, (uint32_t)u)
+                                 : put64(o, 0xcf, u);
     }
+    if (i >= -32) {
+        *o = (uint8_t)i;
+        return o + 1;
+    }
+    if (i >= INT8_MIN) {
+        o[0] = 0xd0;
+        o[1] = (uint8_t)i;
+        return o + 2;
+    }
+    return i >= INT16_MIN   ? put16(o, 0xd1, (uint16_t)i)
+           : i >= INT32_MIN ? put32(o, 0xd2, (uint32_t)i)
+                            : put64(o, 0xd3, (uint64_t)i);
 }
 
-/* A length header: the fix form when fix is set and n <= fix_max, else the
- * 8-bit form (when t8 is set), 16-bit or 32-bit. */
-static void put_len(struct sl_buf *b, uint8_t fix, uint32_t fix_max, uint8_t t8, uint8_t t16,
-                    uint8_t t32, uint32_t n)
+/* A length: the fix form (fix != 0) when n <= fix_max, else the 8-bit form
+ * (t8 != 0), the 16-bit (t16) or the 32-bit (t16 + 1). At most 5 bytes. */
+static inline uint8_t *put_len(uint8_t *o, uint8_t fix, uint32_t fix_max, uint8_t t8, uint8_t t16,
+                               uint32_t n)
 {
-    if (fix && n <= fix_max)
-        b->data[b->len++] = (uint8_t)(fix | n);
-    else if (t8 && n <= UINT8_MAX)
-        head(b, t8, n, 1);
-    else if (n <= UINT16_MAX)
-        head(b, t16, n, 2);
-    else
-        head(b, t32, n, 4);
+    if (fix && n <= fix_max) {
+        *o = (uint8_t)(fix | n);
+        return o + 1;
+    }
+    if (t8 && n <= UINT8_MAX) {
+        o[0] = t8;
+        o[1] = (uint8_t)n;
+        return o + 2;
+    }
+    return n <= UINT16_MAX ? put16(o, t16, (uint16_t)n) : put32(o, (uint8_t)(t16 + 1), n);
 }
 
-static void put_bytes(struct sl_buf *b, const void *p, size_t n)
+/* n bytes; short ones in two overlapping loads and stores, not a call. */
+static inline uint8_t *put_bytes(uint8_t *o, const void *p, size_t n)
 {
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
+    const uint8_t *s = p;
+    if (n >= 8 && n <= 16) {
+        memcpy(o, s, 8);
+        memcpy(o + n - 8, s + n - 8, 8);
+    } else if (n >= 4 && n < 8) {
+        memcpy(o, s, 4);
+        memcpy(o + n - 4, s + n - 4, 4);
+    } else if (n >= 2 && n < 4) {
+        memcpy(o, s, 2);
+        memcpy(o + n - 2, s + n - 2, 2);
+    } else if (n == 1) {
+        o[0] = s[0];
+    } else if (n) {
+        memcpy(o, s, n);
+    }
+    return o + n;
 }
 
-static void put_str(struct sl_buf *b, const char *s, uint32_t n)
+/* A str: header and bytes, at most 5 + n. */
+static inline uint8_t *put_str(uint8_t *o, const char *s, uint32_t n)
 {
-    put_len(b, 0xa0, 31, 0xd9, 0xda, 0xdb, n);
-    put_bytes(b, s, n);
-}
-
-static void put_ext(struct sl_buf *b, int8_t type, const struct sl_value *data)
-{
-    uint32_t n = data->len;
-    int fix = n == 1 ? 0xd4 : n == 2 ? 0xd5 : n == 4 ? 0xd6 : n == 8 ? 0xd7 : n == 16 ? 0xd8 : 0;
-    if (fix)
-        b->data[b->len++] = (uint8_t)fix;
-    else
-        put_len(b, 0, 0, 0xc7, 0xc8, 0xc9, n);
-    b->data[b->len++] = (uint8_t)type;
-    put_bytes(b, data->u.str, n);
-}
-
-void mp_packer_init(msgpack_packer *pk, struct sl_buf *out)
-{
-    msgpack_packer_init(pk, out, write_buf);
+    return put_bytes(put_len(o, 0xa0, 31, 0xd9, 0xda, n), s, n);
 }
 
 /* The { "$ext": type, "$data": bytes } wrapper the decoder makes of an ext, its
@@ -107,92 +142,126 @@ void mp_packer_init(msgpack_packer *pk, struct sl_buf *out)
  * string) stays a map. */
 static bool is_ext(const struct sl_value *v, int8_t *type, const struct sl_value **data)
 {
-    if (v->type != SL_MAP || v->len != 2)
-        return false;
     const struct sl_member *m = v->u.members;
-    int t = !strcmp(m[1].key, MP_EXT_TYPE); /* index of "$ext" */
-    const struct sl_value *tv = &m[t].value, *dv = &m[1 - t].value;
-    if (strcmp(m[t].key, MP_EXT_TYPE) != 0 || strcmp(m[1 - t].key, MP_EXT_DATA) != 0 ||
-        tv->type != SL_INT || tv->u.i < INT8_MIN || tv->u.i > INT8_MAX || dv->type != SL_BYTES)
+    int t = m[1].key_len == 4; /* index of "$ext" when there is one */
+    const struct sl_member *tm = &m[t], *dm = &m[1 - t];
+    if (tm->key_len != 4 || dm->key_len != 5 || memcmp(tm->key, MP_EXT_TYPE, 4) != 0 ||
+        memcmp(dm->key, MP_EXT_DATA, 5) != 0 || tm->value.type != SL_INT ||
+        tm->value.u.i < INT8_MIN || tm->value.u.i > INT8_MAX || dm->value.type != SL_BYTES)
         return false;
-    *type = (int8_t)tv->u.i;
-    *data = dv;
+    *type = (int8_t)tm->value.u.i;
+    *data = &dm->value;
     return true;
 }
 
-/* Writes v. Returns 0, -1 out of memory, -2 with err. */
-static int pack_value(int ext, struct sl_buf *b, const struct sl_value *v, int depth, char *err,
-                      size_t errlen)
+static uint8_t *put_ext(uint8_t *o, int8_t type, const struct sl_value *data)
 {
-    int8_t ext_type;
-    const struct sl_value *data;
-    /* the largest header is 9 bytes, an ext's 6 */
-    if (room(b, 16 + ((v->type == SL_STRING || v->type == SL_BYTES) ? v->len : 0)) < 0)
+    uint32_t n = data->len;
+    uint8_t fix = n == 1    ? 0xd4
+                  : n == 2  ? 0xd5
+                  : n == 4  ? 0xd6
+                  : n == 8  ? 0xd7
+                  : n == 16 ? 0xd8
+                            : 0;
+    if (fix)
+        *o++ = fix;
+    else
+        o = put_len(o, 0, 0, 0xc7, 0xc8, n);
+    *o++ = (uint8_t)type;
+    return put_bytes(o, data->u.str, n);
+}
+
+static int too_deep(struct writer *w)
+{
+    snprintf(w->err, w->errlen, "msgpack: nesting deeper than %d", MP_MAX_DEPTH);
+    return -2;
+}
+
+/* Writes v; depth containers are open. Returns 0, -1 out of memory, -2 with err. */
+static int pack(struct writer *w, const struct sl_value *v, int depth)
+{
+    bool text = v->type == SL_STRING || v->type == SL_BYTES;
+    if (room(w, text ? 5 + (size_t)v->len : 9) < 0) /* 9: the largest scalar */
         return -1;
+    uint8_t *o = w->o;
     switch (v->type) {
     case SL_NULL:
-        b->data[b->len++] = 0xc0;
-        return 0;
+        *o++ = 0xc0;
+        break;
     case SL_BOOL:
-        b->data[b->len++] = v->u.b ? 0xc3 : 0xc2;
-        return 0;
+        *o++ = v->u.b ? 0xc3 : 0xc2;
+        break;
     case SL_INT:
-        put_int(b, v->u.i);
-        return 0;
+        o = put_int(o, v->u.i);
+        break;
     case SL_DOUBLE: {
         uint64_t bits;
         memcpy(&bits, &v->u.d, 8);
-        head(b, 0xcb, bits, 8);
-        return 0;
+        o = put64(o, 0xcb, bits);
+        break;
     }
     case SL_STRING:
-        put_str(b, v->u.str, v->len);
-        return 0;
-    case SL_BYTES:
-        put_len(b, 0, 0, 0xc4, 0xc5, 0xc6, v->len);
-        put_bytes(b, v->u.str, v->len);
-        return 0;
-    case SL_ARRAY:
-    case SL_MAP:
+        o = put_str(o, v->u.str, v->len);
         break;
-    default:
-        snprintf(err, errlen, "msgpack: cannot encode a value of type %u", v->type);
-        return -2;
-    }
-    if (ext == MP_EXT_WRAP && is_ext(v, &ext_type, &data)) { /* a scalar on the wire */
-        if (room(b, 6 + data->len) < 0)
-            return -1;
-        put_ext(b, ext_type, data);
-        return 0;
-    }
-    if (depth >= MSGPACK_SCAN_MAX_DEPTH) {
-        snprintf(err, errlen, "msgpack: nesting deeper than %d", MSGPACK_SCAN_MAX_DEPTH);
-        return -2;
-    }
-    int rc = 0;
-    if (v->type == SL_ARRAY) {
-        put_len(b, 0x90, 15, 0, 0xdc, 0xdd, v->len);
-        for (uint32_t i = 0; !rc && i < v->len; i++)
-            rc = pack_value(ext, b, &v->u.items[i], depth + 1, err, errlen);
+    case SL_BYTES:
+        o = put_bytes(put_len(o, 0, 0, 0xc4, 0xc5, v->len), v->u.str, v->len);
+        break;
+    case SL_ARRAY:
+    case SL_MAP: {
+        int8_t ext_type;
+        const struct sl_value *data;
+        if (v->type == SL_MAP && v->len == 2 && w->ext == MP_EXT_WRAP &&
+            is_ext(v, &ext_type, &data)) { /* a scalar on the wire */
+            if (room(w, 6 + (size_t)data->len) < 0)
+                return -1;
+            w->o = put_ext(w->o, ext_type, data);
+            return 0;
+        }
+        if (depth >= MP_MAX_DEPTH) /* a decoder would refuse it */
+            return too_deep(w);
+        int rc = 0;
+        if (v->type == SL_ARRAY) {
+            w->o = put_len(o, 0x90, 15, 0, 0xdc, v->len);
+            for (uint32_t i = 0; !rc && i < v->len; i++)
+                rc = pack(w, &v->u.items[i], depth + 1);
+            return rc;
+        }
+        w->o = put_len(o, 0x80, 15, 0, 0xde, v->len);
+        for (uint32_t i = 0; !rc && i < v->len; i++) {
+            const struct sl_member *m = &v->u.members[i];
+            if (room(w, 5 + (size_t)m->key_len) < 0)
+                return -1;
+            w->o = put_str(w->o, m->key, m->key_len);
+            rc = pack(w, &m->value, depth + 1);
+        }
         return rc;
     }
-    put_len(b, 0x80, 15, 0, 0xde, 0xdf, v->len);
-    for (uint32_t i = 0; !rc && i < v->len; i++) {
-        const struct sl_member *m = &v->u.members[i];
-        if (room(b, 5 + m->key_len) < 0)
-            return -1;
-        put_str(b, m->key, m->key_len);
-        rc = pack_value(ext, b, &m->value, depth + 1, err, errlen);
+    default:
+        snprintf(w->err, w->errlen, "msgpack: cannot encode a value of type %u", v->type);
+        return -2;
     }
-    return rc;
+    w->o = o;
+    return 0;
 }
 
 int mp_encode(int ext, const struct sl_value *v, struct sl_buf *out, char *err, size_t errlen)
 {
     size_t was = out->len;
-    int rc = pack_value(ext, out, v, 0, err, errlen);
-    if (rc == 0)
+    if (out->cap - out->len < 64 && sl_buf_reserve(out, 256) < 0) { /* data is never NULL below */
+        snprintf(err, errlen, "msgpack: out of memory");
+        return -1;
+    }
+    struct writer w = {.o = out->data + out->len,
+                       .end = out->data + out->cap,
+                       .out = out,
+                       .ext = ext,
+                       .err = err,
+                       .errlen = errlen};
+    int rc = pack(&w, v, 0);
+    if (rc == 0) {
+        out->len = (size_t)(w.o - out->data);
         return 0;
+    }
     if (rc == -1)
         snprintf(err, errlen, "msgpack: out of memory");
     out->len = was;

@@ -13,17 +13,12 @@
 struct mp_box {
     struct sl_arena arena;
     struct sl_buf out;
-    struct mp_dec dec;
-    bool have_dec;
 };
 
 static void box_release(struct mp_box *b)
 {
     sl_arena_free(&b->arena);
     sl_buf_free(&b->out);
-    if (b->have_dec)
-        mp_dec_fini(&b->dec);
-    b->have_dec = false;
 }
 
 static int box_gc(lua_State *L)
@@ -65,18 +60,12 @@ static int l_decode(lua_State *L)
 {
     char err[256];
     struct sl_value v;
-    msgpack_object obj;
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
     lua_settop(L, 1);
     struct mp_box *b = new_box(L);
-    if (mp_dec_init(&b->dec) < 0)
-        return luaL_error(L, "sluice.msgpack.decode: out of memory");
-    b->have_dec = true;
-    int rc = mp_dec_unpack(&b->dec, (const uint8_t *)s, len, &obj, err, sizeof(err));
-    if (rc == 0)
-        rc = mp_object_to_value(MP_EXT_WRAP, &b->arena, &obj, &v, err, sizeof(err));
-    if (rc < 0) {
+    if (mp_decode_value(MP_EXT_WRAP, &b->arena, (const uint8_t *)s, len, &v, err, sizeof(err)) <
+        0) {
         box_release(b);
         luaL_pushfail(L);
         lua_pushstring(L, err);

@@ -78,6 +78,7 @@ static int codec_open_opts(struct codec *c, const struct sl_plugin *p, const cha
         codec_free_config(c);
         return rc;
     }
+    c->wctx = c->ctx; /* as the core does for a codec without worker_init */
     if (p->worker_init && p->worker_init(c->ctx, 0, &c->wctx) != SL_OK)
         return SL_ERROR;
     return SL_OK;

@@ -215,6 +215,9 @@ static void errors(void **state)
     dec_fails(&c, "c6 ffffffff 00", "truncated");
     dec_fails(&c, "dd ffffffff 00", "declares 4294967295 objects, only 1 bytes follow");
     dec_fails(&c, "df 00100000 00", "declares");
+    /* every object still due needs a byte too */
+    dec_fails(&c, "92 dc 0002 01 02",
+              "declares 2 objects, only 2 bytes follow for them and 1 more");
     dec_fails(&c, "01 02", "1 bytes of trailing garbage after the object at byte 1");
     dec_fails(&c, "81 c0 01", "map key must be a string or an integer, not nil");
     dec_fails(&c, "81 cb3ff8000000000000 01", "not a float");
@@ -230,6 +233,9 @@ static void errors(void **state)
     char err[256];
     assert_int_equal(codec_encode(&c, &m, err, sizeof(err)), SL_OK);
     dec_fails(&c, deeper, "nesting deeper than 32");
+    /* an empty container is a level too, as msgpack-c counts it */
+    deep[64] = 0;
+    dec_fails(&c, strcat(deep, "90"), "nesting deeper than 32 at byte 32");
     /* An ext in the innermost of 32 arrays is a scalar on the wire: it encodes
      * (found by fuzz_msgpack: its wrapper map was counted as a 33rd level). */
     char deep_ext[200] = "";
@@ -246,6 +252,31 @@ static void errors(void **state)
     m.record = v;
     assert_int_equal(codec_encode(&c, &m, err, sizeof(err)), SL_ERROR);
     assert_non_null(strstr(err, "nesting deeper than 32"));
+    msg_clear(&m);
+    codec_close(&c);
+}
+
+/* Arrays inside arrays, each declaring nearly as many elements as bytes are
+ * left: the second is refused at its header (the first's elements need those
+ * bytes too), before the arena holds more than ~32 bytes per input byte. */
+static void hostile_counts(void **state)
+{
+    (void)state;
+    struct codec c;
+    struct sl_msg m = {0};
+    enum { LEN = 70000, LEVELS = 20 };
+    static uint8_t b[LEN];
+    char err[256];
+    for (int i = 0; i < LEVELS; i++) {
+        uint16_t n = (uint16_t)(65535 - 3 * i);
+        b[3 * i] = 0xdc;
+        b[3 * i + 1] = (uint8_t)(n >> 8);
+        b[3 * i + 2] = (uint8_t)n;
+    }
+    assert_int_equal(codec_open_opts(&c, P, NULL), SL_OK);
+    assert_int_equal(codec_decode(&c, &m, b, LEN, err, sizeof(err)), SL_ERROR);
+    assert_non_null(strstr(err, "container at byte 3 declares 65532 objects"));
+    assert_true(m.arena.total <= 32u * LEN);
     msg_clear(&m);
     codec_close(&c);
 }
@@ -279,6 +310,9 @@ static void fluent(void **state)
     dec_fails(&c, "92 a178 80", "event time");
     dec_fails(&c, "92 01 90", "record must be a map");
     dec_fails(&c, "92 d6 00 00000001 80", "event time"); /* ext 0 of 4 bytes */
+    /* a map time, empty or like the ext wrapper (found by fuzz_msgpack: UB on the empty one) */
+    dec_fails(&c, "92 92 80 80 80", "event time");
+    dec_fails(&c, "92 82 a424657874 00 a52464617461 c408 0000000100000002 80", "event time");
     /* No header: the source timestamp is used. */
     m.headers = NULL;
     m.n_headers = m.headers_cap = 0;
@@ -321,9 +355,13 @@ static int setup(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(mapping),   cmocka_unit_test(round_trip),
-        cmocka_unit_test(ext_modes), cmocka_unit_test(errors),
-        cmocka_unit_test(fluent),    cmocka_unit_test(no_malloc_per_message),
+        cmocka_unit_test(mapping),
+        cmocka_unit_test(round_trip),
+        cmocka_unit_test(ext_modes),
+        cmocka_unit_test(errors),
+        cmocka_unit_test(fluent),
+        cmocka_unit_test(hostile_counts),
+        cmocka_unit_test(no_malloc_per_message),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
