@@ -8,6 +8,7 @@
 
 #include "msgpack_value.h"
 
+#define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 static inline uint16_t be16(const uint8_t *p)
@@ -70,34 +71,60 @@ static inline void *take(struct sl_arena *a, size_t n)
     return p;
 }
 
-/* n bytes and a NUL into the arena; short strings (most keys and values) in
- * two overlapping loads and stores instead of a call to memcpy. */
-static inline __attribute__((always_inline)) const char *copy_text(struct sl_arena *a,
-                                                                   const uint8_t *s, size_t n)
+/* The n bytes at s (in the input) as a NUL-terminated string: the same bytes
+ * in the arena's copy of the input, the byte after them overwritten with the
+ * NUL. That byte is the header of the next object, or the copy's extra byte
+ * at the end, never part of another string; headers are read from the input. */
+static inline const char *in_copy(struct mp_reader *r, const uint8_t *s, size_t n)
 {
-    char *d = take(a, n + 1);
-    if (unlikely(!d))
-        return NULL;
-    if (n >= 8 && n <= 16) {
-        memcpy(d, s, 8);
-        memcpy(d + n - 8, s + n - 8, 8);
-    } else if (n >= 4 && n < 8) {
-        memcpy(d, s, 4);
-        memcpy(d + n - 4, s + n - 4, 4);
-    } else if (n >= 2 && n < 4) {
-        memcpy(d, s, 2);
-        memcpy(d + n - 2, s + n - 2, 2);
-    } else if (n == 1) {
-        d[0] = (char)s[0];
-    } else if (n) {
-        memcpy(d, s, n);
-    }
+    char *d = r->copy + (s - r->start);
     d[n] = '\0';
     return d;
 }
 
+/* Text made here (decimal numbers) into the arena. */
+static const char *new_text(struct mp_reader *r, const char *s, size_t n)
+{
+    return sl_arena_strndup(r->arena, s, n);
+}
+
 static int read_obj(struct mp_reader *r, struct sl_value *out);
 static int read_key(struct mp_reader *r, struct sl_member *m);
+
+/* A fixstr at k (< r->end): its n bytes copied to *text. Returns 0 or -1 with err. */
+static inline __attribute__((always_inline)) int read_fixstr(struct mp_reader *r, const uint8_t *k,
+                                                             const char **text, uint32_t *n)
+{
+    *n = *k & 0x1f;
+    if (unlikely(*n > (size_t)(r->end - k) - 1))
+        return truncated(r, k);
+    *text = in_copy(r, k + 1, *n);
+    r->p = k + 1 + *n;
+    r->due--;
+    return 0;
+}
+
+/* read_obj, with the commonest values (short strings, small integers) read
+ * here without a call. */
+static inline __attribute__((always_inline)) int read_elem(struct mp_reader *r,
+                                                           struct sl_value *out)
+{
+    const uint8_t *at = r->p;
+    if (likely(at < r->end)) {
+        uint8_t b = *at;
+        if ((b & 0xe0) == 0xa0) {
+            out->type = SL_STRING;
+            return read_fixstr(r, at, &out->u.str, &out->len);
+        }
+        if (b <= 0x7f) {
+            *out = (struct sl_value){.type = SL_INT, .u.i = b};
+            r->p = at + 1;
+            r->due--;
+            return 0;
+        }
+    }
+    return read_obj(r, out);
+}
 
 /* Opens the level of a container of objs objects whose header, at
  * `at`, was just read: they must fit in the bytes left beside every object
@@ -140,22 +167,10 @@ static int container(struct mp_reader *r, const uint8_t *at, struct sl_value *ou
         out->u.members = m;
         for (uint32_t i = 0; i < n; i++) {
             const uint8_t *k = r->p;
-            /* keys are nearly always fixstr: read here, not as a value */
-            if (k < r->end && (*k & 0xe0) == 0xa0) {
-                uint32_t kn = *k & 0x1f;
-                if (unlikely(kn > (size_t)(r->end - k) - 1))
-                    return truncated(r, k);
-                if (unlikely(!(m[i].key = copy_text(r->arena, k + 1, kn))))
-                    return oom(r);
-                m[i].key_len = kn;
-                r->p = k + 1 + kn;
-                r->due--;
-            } else {
-                int rc = read_key(r, &m[i]);
-                if (rc < 0)
-                    return rc;
-            }
-            if (read_obj(r, &m[i].value) < 0)
+            int rc = k < r->end && (*k & 0xe0) == 0xa0 /* keys are nearly always fixstr */
+                         ? read_fixstr(r, k, &m[i].key, &m[i].key_len)
+                         : read_key(r, &m[i]);
+            if (rc < 0 || read_elem(r, &m[i].value) < 0)
                 return -1;
         }
     } else {
@@ -164,7 +179,7 @@ static int container(struct mp_reader *r, const uint8_t *at, struct sl_value *ou
             return oom(r);
         out->u.items = v;
         for (uint32_t i = 0; i < n; i++)
-            if (read_obj(r, &v[i]) < 0)
+            if (read_elem(r, &v[i]) < 0)
                 return -1;
     }
     r->depth--;
@@ -198,7 +213,7 @@ static int read_key(struct mp_reader *r, struct sl_member *m)
     if (k.type == SL_INT) {
         char buf[24];
         int n = snprintf(buf, sizeof(buf), "%" PRId64, k.u.i);
-        k.u.str = copy_text(r->arena, (const uint8_t *)buf, (size_t)n);
+        k.u.str = new_text(r, buf, (size_t)n);
         if (!k.u.str)
             return oom(r);
         k.len = (uint32_t)n;
@@ -217,7 +232,7 @@ static int big_uint(struct mp_reader *r, uint64_t u, struct sl_value *out)
     int n = snprintf(buf, sizeof(buf), "%" PRIu64, u);
     out->type = SL_STRING;
     out->len = (uint32_t)n;
-    out->u.str = copy_text(r->arena, (const uint8_t *)buf, (size_t)n);
+    out->u.str = new_text(r, buf, (size_t)n);
     return out->u.str ? 0 : oom(r);
 }
 
@@ -236,8 +251,7 @@ static int ext_value(struct mp_reader *r, int8_t type, const uint8_t *data, uint
     m[1].key = MP_EXT_DATA;
     m[1].key_len = sizeof(MP_EXT_DATA) - 1;
     m[1].value = (struct sl_value){.type = SL_BYTES, .len = n};
-    if (!(m[1].value.u.str = copy_text(r->arena, data, n)))
-        return oom(r);
+    m[1].value.u.str = in_copy(r, data, n);
     *out = (struct sl_value){.type = SL_MAP, .len = 2, .u.members = m};
     return 0;
 }
@@ -379,8 +393,8 @@ text:
         return truncated(r, at);
     out->len = n;
     r->p = text + n;
-    out->u.str = copy_text(r->arena, text, n);
-    return out->u.str ? 0 : oom(r);
+    out->u.str = in_copy(r, text, n);
+    return 0;
 }
 
 int mp_reader_init(struct mp_reader *r, int ext, struct sl_arena *a, const uint8_t *data,
@@ -398,6 +412,10 @@ int mp_reader_init(struct mp_reader *r, int ext, struct sl_arena *a, const uint8
         return fail(r, "msgpack: empty payload");
     if (len > UINT32_MAX) /* lengths and counts in the tree are 32-bit */
         return fail(r, "msgpack: payload too large (%zu bytes)", len);
+    if (!(r->copy = take(a, len + 1)))
+        return oom(r);
+    memcpy(r->copy, data, len);
+    r->copy[len] = '\0';
     return 0;
 }
 

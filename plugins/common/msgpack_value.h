@@ -27,10 +27,12 @@ enum mp_ext_mode { MP_EXT_WRAP = 0, MP_EXT_REFUSE };
  * MP_MAX_DEPTH containers open, and no container declaring more objects than
  * bytes are left for them and for every object still due (each takes at least
  * a byte), so the arena never holds more than ~32 bytes per input byte,
- * whatever the input declares. Strings are copied (NUL-terminated) into the
- * arena: the record outlives and never aliases the input. */
+ * whatever the input declares. The input is copied into the arena once and
+ * the record's strings point into that copy, each NUL-terminated in place:
+ * the record outlives and never aliases the input. */
 struct mp_reader {
     const uint8_t *start, *p, *end;
+    char *copy; /* the input's len bytes + 1, in the arena */
     size_t due; /* objects declared and not read yet */
     int depth;  /* containers open */
     int ext;    /* enum mp_ext_mode */
