@@ -123,6 +123,12 @@ static void mapping(void **state)
     assert_int_equal(a->type, SL_ARRAY);
     assert_int_equal(a->len, 3);
     assert_int_equal(a->u.items[1].u.items[1].type, SL_MAP);
+    /* The record holds its own bytes: a handler may replace the payload (Lua's
+     * msg.payload = ...) and keep the record. */
+    memset(m.payload.data, 0xee, m.payload.len);
+    assert_string_equal(get(r, "s")->u.str, "xyz");
+    assert_memory_equal(get(r, "b")->u.str, "\x00\xff", 2);
+    assert_string_equal(r->u.members[13].key, "a");
     /* Integer keys become their decimal text. */
     r = dec_ok(&c, &m, "82 01 a178 ff a179");
     assert_string_equal(r->u.members[0].key, "1");
