@@ -132,7 +132,7 @@ static void pbc_destroy(void *ctx)
     free(c);
 }
 
-/* Per worker: the scratch arena encode builds protobuf-c messages in. */
+/* Per worker: the scratch arena encode takes what the stack cannot hold in. */
 struct worker {
     const struct pb_codec *c;
     struct sl_arena scratch;
@@ -233,8 +233,11 @@ static int pbc_encode(void *wctx, const struct sl_msg *m, struct sl_buf *out, ch
             pb_confluent_write(out, id, index, err, errlen) < 0)
             goto fail;
     }
-    sl_arena_reset(&w->scratch);
-    if (pb_encode(&w->c->schema, &w->scratch, m->record, out, err, errlen) < 0)
+    char *mark = w->scratch.ptr; /* scratch is rarely used: reset only when it was */
+    int rc = pb_encode(&w->c->schema, &w->scratch, m->record, out, err, errlen);
+    if (w->scratch.ptr != mark)
+        sl_arena_reset(&w->scratch);
+    if (rc < 0)
         goto fail;
     return SL_OK;
 fail:
