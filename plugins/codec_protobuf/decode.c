@@ -176,10 +176,10 @@ static int scalar(struct dec *d, const struct pb_field *f, uint64_t v, const uin
     return fail(d, "protobuf: field %s: not a scalar", f->fd->name);
 }
 
-/* The zero an absent field without presence reads as. */
 static int decode_message(struct dec *d, const struct pb_type *t, const uint8_t *p,
                           const uint8_t *end, int depth, struct sl_value *out);
 
+/* The zero an absent field without presence reads as. */
 static int zero_value(struct dec *d, const struct pb_field *f, int depth, struct sl_value *out)
 {
     switch (f->type) {

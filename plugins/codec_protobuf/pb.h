@@ -160,9 +160,10 @@ struct pb_scalar {
  * bytes. Returns 0, or -1 with "protobuf: field NAME ..." in err. */
 int pb_value_to_scalar(const struct pb_field *f, const struct sl_value *v, struct pb_scalar *out,
                        struct sl_arena *scratch, char *err, size_t errlen);
-/* The zero-less default of a proto2 required field a protoc-c library gives
- * (protobuf-c fills it in when the wire bytes lack the field). Returns 0, or
- * -1 when out of memory. */
+/* The default value (fd->default_value, not NULL) of field f as a record
+ * value: what a proto2 required field of a protoc-c library reads as when the
+ * wire bytes lack it, as protobuf-c's unpack gave it. Returns 0, or -1 when out
+ * of memory. */
 int pb_default_value(const struct pb_field *f, struct sl_arena *a, struct sl_value *out);
 
 /* ---- confluent.c: Confluent Schema Registry framing ---- */
