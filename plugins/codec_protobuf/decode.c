@@ -12,8 +12,6 @@
 #include "pb.h"
 #include "wire.h"
 
-#define MAX_FIELD_NUMBER 536870911u /* 2^29 - 1 */
-
 struct dec {
     struct sl_arena *a;
     const uint8_t *start; /* of the bytes being read, for offsets in errors */
@@ -517,7 +515,7 @@ static int decode_message(struct dec *d, const struct pb_type *t, const uint8_t 
         int i = pb_field_by_number(t, (uint32_t)number), rc; /* number < 2^32: 5 bytes */
         if (i >= 0)
             rc = known_field(d, t, (unsigned)i, m, wt, v, at, val, p, depth);
-        else if (number == 0 || number > MAX_FIELD_NUMBER)
+        else if (number == 0 || number > WIRE_MAX_FIELD_NUMBER)
             rc = fail(d, "protobuf: bad field number %" PRIu64 " at byte %zu", number, off(d, at));
         else
             rc = unknown_field(d, &unknown, &n_unknown, key, at, data, p, end);

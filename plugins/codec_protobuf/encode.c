@@ -10,8 +10,7 @@
 #include "pb.h"
 #include "wire.h"
 
-#define MAX_FIELD_NUMBER 536870911u /* 2^29 - 1 */
-#define SMALL_MESSAGE    32         /* fields matched on the stack; beyond, in scratch */
+#define SMALL_MESSAGE 32 /* fields matched on the stack; beyond, in scratch */
 
 struct enc {
     struct sl_buf *out;
@@ -233,7 +232,8 @@ static int put_unknown(struct enc *e, const struct sl_value *v)
     const uint8_t *p = (const uint8_t *)v->u.str, *end = p + v->len;
     while (p < end) {
         uint64_t key, n;
-        if (!(p = wire_varint5(p, end, &key)) || (key >> 3) == 0 || (key >> 3) > MAX_FIELD_NUMBER)
+        if (!(p = wire_varint5(p, end, &key)) || (key >> 3) == 0 ||
+            (key >> 3) > WIRE_MAX_FIELD_NUMBER)
             goto bad;
         switch (key & 7) {
         case PROTOBUF_C_WIRE_TYPE_VARINT:

@@ -11,6 +11,8 @@
 
 #include "utf8.h"
 
+#define WIRE_MAX_FIELD_NUMBER 536870911u /* 2^29 - 1: protobuf's largest */
+
 /* A varint at p (< end) of at most 10 bytes: its value (bits past 64 dropped),
  * and the byte after it; NULL when cut short or longer. */
 static inline const uint8_t *wire_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)

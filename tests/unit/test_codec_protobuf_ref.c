@@ -171,6 +171,38 @@ static void departures(void **state)
     sl_arena_free(&a);
 }
 
+/* A record whose members are not in field order (reversed, a key twice, two members of
+ * the oneof) takes the general walk and encodes to the bytes the field order gives: the
+ * last of equal keys and of the oneof's members winning. */
+static void any_order(void **state)
+{
+    (void)state;
+    struct sl_arena a = {0}, scratch = {0};
+    struct sl_buf in_order = {0}, reversed = {0};
+    char err[256];
+    const struct pb_schema *order = &schemas[0];
+    const struct sl_value *v =
+        decoded(order, "08 01 7201 41 9201 04 0a024142 ca01 02 6869 e001 05 a80601", &a);
+    assert_int_equal(pb_encode(order, &scratch, v, &in_order, err, sizeof(err)), 0);
+    /* reversed, with voucher (the oneof) first and i32 twice, the first one wrong */
+    struct sl_member m[64];
+    uint32_t n = 0;
+    m[n++] =
+        (struct sl_member){.key = "voucher", .key_len = 7, .value = {.type = SL_INT, .u.i = 9}};
+    m[n++] = (struct sl_member){.key = "i32", .key_len = 3, .value = {.type = SL_INT, .u.i = 5}};
+    assert_true(v->len + 2 <= 64);
+    for (uint32_t i = v->len; i-- > 0;)
+        m[n++] = v->u.members[i];
+    struct sl_value r = {.type = SL_MAP, .len = n, .u.members = m};
+    assert_int_equal(pb_encode(order, &scratch, &r, &reversed, err, sizeof(err)), 0);
+    assert_int_equal(reversed.len, in_order.len);
+    assert_memory_equal(reversed.data, in_order.data, in_order.len);
+    sl_buf_free(&in_order);
+    sl_buf_free(&reversed);
+    sl_arena_free(&a);
+    sl_arena_free(&scratch);
+}
+
 /* A protoc-c library's required fields with defaults: missing on the wire, they read as
  * their defaults, as protobuf-c's unpack gives them (a descriptor set has no defaults for
  * the codec; a hand-made descriptor stands in for the generated code here). */
@@ -261,6 +293,7 @@ int main(void)
         cmocka_unit_test(seeds),
         cmocka_unit_test(vectors),
         cmocka_unit_test(departures),
+        cmocka_unit_test(any_order),
         cmocka_unit_test(library_defaults),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
