@@ -195,6 +195,8 @@ int sl__options_validate(struct sl_instance *inst, const char *const *common_key
 const struct sl_instance *sl__input_reading_output(const struct sl__pipeline *pl,
                                                    const struct sl_instance *out,
                                                    const char **path);
+/* Whether path has glob(3) characters (* ? [): a pattern, not a name. */
+bool sl__is_glob(const char *path);
 
 /* ---- option checks (optcheck.c) ---- */
 /* Whether a setting of the right type passes o's range, allowed values and

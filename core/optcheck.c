@@ -26,7 +26,7 @@ static const char *num(double v, char *buf, size_t n)
 
 static bool is_string_check(int c)
 {
-    return c >= SL_CHECK_NONEMPTY && c <= SL_CHECK_NAME_OR_REGEX;
+    return (c >= SL_CHECK_NONEMPTY && c <= SL_CHECK_NAME_OR_REGEX) || c == SL_CHECK_READABLE_GLOB;
 }
 
 static int check_number(const struct sl_option *o, double v, char *why, size_t n)
@@ -131,6 +131,8 @@ static int check_string(const struct sl_option *o, const char *v, char *why, siz
     switch (o->check) {
     case SL_CHECK_READABLE_FILE:
         return check_readable(v, why, n);
+    case SL_CHECK_READABLE_GLOB:
+        return sl__is_glob(v) ? 0 : check_readable(v, why, n);
     case SL_CHECK_WRITABLE_PATH:
         return check_writable(v, why, n);
     case SL_CHECK_ADDRESS: {
@@ -209,7 +211,7 @@ int sl__option_table_check(const struct sl_option *o, char *why, size_t n)
         snprintf(why, n, "has an unknown type %d", o->type);
         return -1;
     }
-    if (o->check < SL_CHECK_NONE || o->check > SL_CHECK_DURATION_MS) {
+    if (o->check < SL_CHECK_NONE || o->check > SL_CHECK_READABLE_GLOB) {
         snprintf(why, n, "has an unknown check %d", o->check);
         return -1;
     }
@@ -248,8 +250,9 @@ const char *sl__option_describe(const struct sl_option *o, char *buf, size_t n)
         [SL_CHECK_REGEX] = "a POSIX extended regex",
         [SL_CHECK_NAME_OR_REGEX] = "a name, or a POSIX extended regex starting with ^",
         [SL_CHECK_DURATION_MS] = "ms",
+        [SL_CHECK_READABLE_GLOB] = "a readable file, or a glob(3) pattern of files",
     };
-    if (o->check > SL_CHECK_NONE && o->check <= SL_CHECK_DURATION_MS)
+    if (o->check > SL_CHECK_NONE && o->check <= SL_CHECK_READABLE_GLOB)
         len = (size_t)snprintf(buf, n, "%s", kinds[o->check]);
     if (!o->has_range && o->check == SL_CHECK_DURATION_MS && len < n)
         snprintf(buf + len, n - len, ", >= 0");

@@ -1,22 +1,92 @@
 /* samefile.c - refuse an output that writes a file an input reads: the input
  * would read its own output without end (as `cat f >> f` would, which cat
- * refuses too), filling the disk. */
+ * refuses too), filling the disk. An input's glob counts as reading every
+ * file it matches now, and every file it would match once created. */
+#include <fnmatch.h>
+#include <glob.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "engine.h"
 
-/* Whether one of inst's options of kind `check` names the file *want is;
- * *path gets that option's value. */
-static bool names_file(const struct sl_instance *inst, int check, const struct stat *want,
+bool sl__is_glob(const char *path)
+{
+    return strpbrk(path, "*?[") != NULL;
+}
+
+static bool same_file(const char *path, const struct stat *want)
+{
+    struct stat st;
+    return want && stat(path, &st) == 0 && st.st_dev == want->st_dev && st.st_ino == want->st_ino;
+}
+
+/* path with its directory resolved (symlinks, "..", relative), its last
+ * part kept as written: the name a file there has or would have. Returns
+ * false when the directory cannot be resolved. */
+static bool resolve_dir(const char *path, char out[PATH_MAX])
+{
+    char dcopy[PATH_MAX], bcopy[PATH_MAX], dir[PATH_MAX];
+    if (strlen(path) >= PATH_MAX)
+        return false;
+    strcpy(dcopy, path);
+    strcpy(bcopy, path);
+    if (!realpath(dirname(dcopy), dir))
+        return false;
+    const char *base = basename(bcopy);
+    size_t n = strlen(dir), m = strlen(base);
+    if (n + 1 + m >= PATH_MAX)
+        return false;
+    memcpy(out, dir, n);
+    out[n] = '/';
+    memcpy(out + n + 1, base, m + 1);
+    return true;
+}
+
+/* Whether the glob pattern matches the file want (which exists) or the
+ * path wpath names (which may not exist yet). glob(3)'s rules: '/' and a
+ * leading '.' are matched only by themselves. */
+static bool glob_covers(const char *pattern, const char *wpath, const struct stat *want)
+{
+    glob_t g;
+    bool hit = false;
+    if (want && glob(pattern, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc && !hit; i++)
+            hit = same_file(g.gl_pathv[i], want);
+        globfree(&g);
+    }
+    if (hit)
+        return true;
+    /* A file not yet there (or not matched yet): compare names, the
+     * pattern's directory resolved when it has no glob characters. */
+    char rw[PATH_MAX], rp[PATH_MAX], dcopy[PATH_MAX];
+    if (!resolve_dir(wpath, rw))
+        return false;
+    if (strlen(pattern) < PATH_MAX) {
+        strcpy(dcopy, pattern);
+        if (!sl__is_glob(dirname(dcopy)) && resolve_dir(pattern, rp))
+            return fnmatch(rp, rw, FNM_PATHNAME | FNM_PERIOD) == 0;
+    }
+    return fnmatch(pattern, wpath, FNM_PATHNAME | FNM_PERIOD) == 0 ||
+           fnmatch(pattern, rw, FNM_PATHNAME | FNM_PERIOD) == 0;
+}
+
+/* Whether one of inst's read options names the file the output writes (at
+ * wpath; want is its stat, NULL when it does not exist yet); *path gets
+ * that option's value. */
+static bool reads_file(const struct sl_instance *inst, const char *wpath, const struct stat *want,
                        const char **path)
 {
     for (const struct sl_option *o = inst->plugin->options; o && o->name; o++) {
-        struct stat st;
-        if (o->check != check || o->type != SL_OPT_STRING)
+        bool glob = o->check == SL_CHECK_READABLE_GLOB;
+        if ((o->check != SL_CHECK_READABLE_FILE && !glob) || o->type != SL_OPT_STRING)
             continue;
         const char *v = sl_opt_str(inst, o->name);
-        if (v && *v && stat(v, &st) == 0 && st.st_dev == want->st_dev &&
-            st.st_ino == want->st_ino) {
+        if (!v || !*v)
+            continue;
+        if (glob && sl__is_glob(v) ? glob_covers(v, wpath, want) : same_file(v, want)) {
             *path = v;
             return true;
         }
@@ -33,10 +103,13 @@ const struct sl_instance *sl__input_reading_output(const struct sl__pipeline *pl
         if (o->check != SL_CHECK_WRITABLE_PATH || o->type != SL_OPT_STRING)
             continue;
         wpath = sl_opt_str(out, o->name);
-        if (!wpath || !*wpath || stat(wpath, &written) < 0)
-            continue; /* a file that does not exist yet is read by nobody */
+        if (!wpath || !*wpath)
+            continue;
+        /* a file that does not exist yet is read by nobody, unless a glob
+         * will match it once it does */
+        bool exists = stat(wpath, &written) == 0;
         for (size_t i = 0; i < pl->n_inputs; i++) {
-            if (names_file(pl->inputs[i], SL_CHECK_READABLE_FILE, &written, &rpath)) {
+            if (reads_file(pl->inputs[i], wpath, exists ? &written : NULL, &rpath)) {
                 *path = wpath;
                 return pl->inputs[i];
             }

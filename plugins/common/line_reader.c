@@ -293,6 +293,29 @@ static void switch_to_next(struct line_reader *r, struct sl_input_sink *sink)
         r->new_file(r->track_arg, r->fd);
 }
 
+bool line_reader_truncated(struct line_reader *r, struct sl_input_sink *sink)
+{
+    struct stat cur;
+    if (fstat(r->fd, &cur) < 0 || cur.st_size >= r->offset)
+        return false;
+    sl_log(r->inst, SL_LOG_WARN,
+           "%s: truncated (now %lld bytes, %lld were read); reading it again from the start",
+           r->label, (long long)cur.st_size, (long long)r->offset);
+    emit_rest(r, sink, true); /* a line the truncation cut short, as read */
+    if (lseek(r->fd, 0, SEEK_SET) == 0) {
+        r->offset = 0;
+        r->line_no = 0;
+        if (r->new_file)
+            r->new_file(r->track_arg, r->fd);
+    }
+    return true;
+}
+
+void line_reader_finish(struct line_reader *r, struct sl_input_sink *sink)
+{
+    emit_rest(r, sink, true);
+}
+
 /* Looks at the followed file once it has no more to give: shorter than what
  * was read means truncated (copytruncate), read it again from the start;
  * another file at the path means replaced (rename and create), finish ours
@@ -300,21 +323,8 @@ static void switch_to_next(struct line_reader *r, struct sl_input_sink *sink)
 static void check_rotation(struct line_reader *r, struct sl_input_sink *sink)
 {
     struct stat cur, at_path;
-    if (fstat(r->fd, &cur) < 0)
+    if (line_reader_truncated(r, sink) || fstat(r->fd, &cur) < 0)
         return;
-    if (cur.st_size < r->offset) {
-        sl_log(r->inst, SL_LOG_WARN,
-               "%s: truncated (now %lld bytes, %lld were read); reading it again from the start",
-               r->label, (long long)cur.st_size, (long long)r->offset);
-        emit_rest(r, sink, true); /* a line the truncation cut short, as read */
-        if (lseek(r->fd, 0, SEEK_SET) == 0) {
-            r->offset = 0;
-            r->line_no = 0;
-            if (r->new_file)
-                r->new_file(r->track_arg, r->fd);
-        }
-        return;
-    }
     bool found = stat(r->label, &at_path) == 0;
     if (!found || !S_ISREG(at_path.st_mode)) {
         if (!r->gone_logged)
@@ -354,11 +364,8 @@ static bool follow_idle(struct line_reader *r, struct sl_input_sink *sink)
     return true;
 }
 
-int line_reader_run(void *ctx, struct sl_input_sink *sink)
+int line_reader_pass(struct line_reader *r, struct sl_input_sink *sink)
 {
-    struct line_reader *r = ctx;
-    if (r->framing != FRAMING_LINES)
-        return frame_reader_run(r, sink);
     for (;;) {
         if (r->skipping)
             skip_more(r, sink);
@@ -368,24 +375,41 @@ int line_reader_run(void *ctx, struct sl_input_sink *sink)
                 start_skip(r);
         }
         if (stopping(r))
-            break;
+            return LINE_READER_STOP;
         ssize_t n = line_reader_fill(r, sink);
         if (n == -2)
-            break;
+            return LINE_READER_STOP;
         if (n < 0) {
             sl_log(r->inst, SL_LOG_ERROR, "%s: read failed: %s", r->label, strerror(errno));
             emit_rest(r, sink, false);
-            return SL_ERROR;
+            return LINE_READER_ERROR;
         }
-        if (n == 0 && (!r->follow || !follow_idle(r, sink)))
-            break;
+        if (n == 0)
+            return LINE_READER_EOF;
     }
+}
+
+void line_reader_stopped(struct line_reader *r, struct sl_input_sink *sink)
+{
+    if (!r->skipping) {
+        emit_lines(r, sink);
+        finish_line(r);
+    }
+    emit_rest(r, sink, false);
+}
+
+int line_reader_run(void *ctx, struct sl_input_sink *sink)
+{
+    struct line_reader *r = ctx;
+    if (r->framing != FRAMING_LINES)
+        return frame_reader_run(r, sink);
+    int rc;
+    while ((rc = line_reader_pass(r, sink)) == LINE_READER_EOF && r->follow && follow_idle(r, sink))
+        ;
+    if (rc == LINE_READER_ERROR)
+        return SL_ERROR;
     if (stopping(r)) {
-        if (!r->skipping) {
-            emit_lines(r, sink);
-            finish_line(r);
-        }
-        emit_rest(r, sink, false);
+        line_reader_stopped(r, sink);
         return SL_OK;
     }
     emit_rest(r, sink, true);

@@ -52,6 +52,22 @@ void line_reader_destroy(void *ctx);
 int line_reader_run(void *ctx, struct sl_input_sink *sink);
 void line_reader_stop(void *ctx);
 
+/* ---- for a driver of several readers (the file input's globs) ---- */
+enum { LINE_READER_EOF = 0, LINE_READER_STOP = 1, LINE_READER_ERROR = -1 };
+/* Reads and emits every complete line the file has now (lines framing
+ * only); a last line without its newline stays buffered. Returns
+ * LINE_READER_EOF at the end of what there is, LINE_READER_STOP after stop,
+ * LINE_READER_ERROR on a read error (logged; what was read is emitted). */
+int line_reader_pass(struct line_reader *r, struct sl_input_sink *sink);
+/* Stopped: read the line being read to its end and emit what is left. */
+void line_reader_stopped(struct line_reader *r, struct sl_input_sink *sink);
+/* At the end of a regular file: when it is now shorter than what was read
+ * (copytruncate), emit what is buffered, start again at offset 0 (logged,
+ * new_file told) and return true. */
+bool line_reader_truncated(struct line_reader *r, struct sl_input_sink *sink);
+/* The file is done: emit what is buffered, a last line without newline too. */
+void line_reader_finish(struct line_reader *r, struct sl_input_sink *sink);
+
 /* ---- shared with frame_reader.c ---- */
 /* Reads more bytes after r->end (compacting or growing the buffer first).
  * Returns bytes read, 0 at EOF, -1 on error, -2 when stopping. */

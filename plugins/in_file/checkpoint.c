@@ -11,8 +11,11 @@
 #include "checkpoint.h"
 #include "fsync_dir.h"
 
-#define STATE_FORMAT                                                                               \
-    "sluice-file-checkpoint 1 dev=%ju ino=%ju offset=%" PRId64 " line=%" PRId64 "\n"
+/* Version 2: a header line, then one line per file. Version 1 (one file,
+ * on the header line) is still read. */
+#define STATE_HEADER "sluice-file-checkpoint 2\n"
+#define ENTRY_FORMAT "dev=%ju ino=%ju offset=%" PRId64 " line=%" PRId64 "\n"
+#define ENTRY_SCAN   "dev=%ju ino=%ju offset=%" SCNd64 " line=%" SCNd64
 
 static void publish(struct checkpoint *c);
 static void advance(struct checkpoint *c);
@@ -24,110 +27,207 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct checkpoint *checkpoint_new(const struct sl_instance *inst, const char *path, int interval_ms)
+static void free_tracker(struct checkpoint *c)
 {
-    struct checkpoint *c = calloc(1, sizeof(*c));
-    size_t n = strlen(path);
-    if (!c)
-        goto out_of_memory;
-    c->inst = inst;
-    c->interval_ms = interval_ms;
-    c->path = strdup(path);
-    c->tmp_path = malloc(n + 5);
-    c->cap = 1024;
-    c->ring = malloc(c->cap * sizeof(*c->ring));
-    if (!c->path || !c->tmp_path || !c->ring)
-        goto out_of_memory;
-    memcpy(c->tmp_path, path, n);
-    memcpy(c->tmp_path + n, ".tmp", 5);
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_mutex_init(&c->write_mu, NULL);
-    c->last_write_ms = now_ms();
-    return c;
-out_of_memory:
-    sl_instance_error(inst, "out of memory");
-    if (c) {
-        free(c->path);
-        free(c->tmp_path);
-        free(c->ring);
-        free(c);
-    }
-    return NULL;
-}
-
-void checkpoint_free(struct checkpoint *c)
-{
-    if (!c)
-        return;
-    publish(c); /* the reader has stopped: every line it emitted is known */
-    checkpoint_write(c);
     pthread_mutex_destroy(&c->mu);
-    pthread_mutex_destroy(&c->write_mu);
-    free(c->path);
-    free(c->tmp_path);
     free(c->ring);
     free(c->early);
     free(c);
 }
 
-static bool read_state(struct checkpoint *c, struct checkpoint_pos *p)
+/* Parse the state file into s->saved. Damage or a foreign file is logged
+ * and read as no entries. */
+static void read_state(struct checkpoint_store *s)
 {
-    FILE *f = fopen(c->path, "r");
+    FILE *f = fopen(s->path, "r");
     if (!f) {
         if (errno != ENOENT)
-            sl_log(c->inst, SL_LOG_WARN, "state_file %s: cannot read (%s); reading from the start",
-                   c->path, strerror(errno));
-        return false;
+            sl_log(s->inst, SL_LOG_WARN, "state_file %s: cannot read (%s); reading from the start",
+                   s->path, strerror(errno));
+        return;
     }
-    uintmax_t dev, ino;
-    int got = fscanf(f, "sluice-file-checkpoint 1 dev=%ju ino=%ju offset=%" SCNd64 " line=%" SCNd64,
-                     &dev, &ino, &p->offset, &p->line_no);
+    int version = 0;
+    if (fscanf(f, "sluice-file-checkpoint %d ", &version) != 1 || version < 1 || version > 2)
+        version = 0;
+    size_t cap = 0;
+    bool bad = !version;
+    while (!bad) {
+        uintmax_t dev, ino;
+        struct checkpoint_pos p;
+        int got = fscanf(f, ENTRY_SCAN " ", &dev, &ino, &p.offset, &p.line_no);
+        if (got == EOF && (version == 2 || s->n_saved))
+            break; /* version 2 may hold no entry: every file was dropped */
+        if (got != 4 || p.offset < 0 || p.line_no < 0) {
+            bad = true;
+            break;
+        }
+        p.dev = (dev_t)dev;
+        p.ino = (ino_t)ino;
+        if (s->n_saved == cap) {
+            cap = cap ? cap * 2 : 8;
+            struct checkpoint_pos *v = realloc(s->saved, cap * sizeof(*v));
+            bool *c = realloc(s->claimed, cap * sizeof(*c));
+            if (v)
+                s->saved = v;
+            if (c)
+                s->claimed = c;
+            if (!v || !c) {
+                bad = true;
+                break;
+            }
+        }
+        s->claimed[s->n_saved] = false;
+        s->saved[s->n_saved++] = p;
+        if (version == 1)
+            break;
+    }
     fclose(f);
-    if (got != 4 || p->offset < 0 || p->line_no < 0) {
-        sl_log(c->inst, SL_LOG_WARN, "state_file %s: not a checkpoint; reading from the start",
-               c->path);
-        return false;
+    if (bad) {
+        sl_log(s->inst, SL_LOG_WARN, "state_file %s: not a checkpoint; reading from the start",
+               s->path);
+        s->n_saved = 0;
     }
-    p->dev = (dev_t)dev;
-    p->ino = (ino_t)ino;
-    return true;
 }
 
-struct checkpoint_pos checkpoint_resume(struct checkpoint *c, dev_t dev, ino_t ino, off_t size)
+struct checkpoint_store *checkpoint_store_new(const struct sl_instance *inst, const char *path,
+                                              int interval_ms, bool plain)
 {
-    struct checkpoint_pos saved, start = {dev, ino, 0, 0};
-    const char *label = sl_opt_str(c->inst, "path");
-    pthread_mutex_lock(&c->mu);
-    c->files[0].dev = dev;
-    c->files[0].ino = ino;
-    c->cur_file = 0;
-    c->done_file = 0;
-    c->done = start;
-    pthread_mutex_unlock(&c->mu);
-    if (!read_state(c, &saved))
-        return start;
-    if (saved.dev != dev || saved.ino != ino) {
-        sl_log(c->inst, SL_LOG_INFO,
+    struct checkpoint_store *s = calloc(1, sizeof(*s));
+    size_t n = strlen(path);
+    if (!s)
+        goto out_of_memory;
+    s->inst = inst;
+    s->interval_ms = interval_ms;
+    s->plain = plain;
+    s->path = strdup(path);
+    s->tmp_path = malloc(n + 5);
+    if (!s->path || !s->tmp_path)
+        goto out_of_memory;
+    memcpy(s->tmp_path, path, n);
+    memcpy(s->tmp_path + n, ".tmp", 5);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->write_mu, NULL);
+    atomic_init(&s->changed, false);
+    s->last_write_ms = now_ms();
+    read_state(s);
+    return s;
+out_of_memory:
+    sl_instance_error(inst, "out of memory");
+    if (s) {
+        free(s->path);
+        free(s->tmp_path);
+        free(s);
+    }
+    return NULL;
+}
+
+void checkpoint_store_free(struct checkpoint_store *s)
+{
+    if (!s)
+        return;
+    /* the reader has stopped: every line it emitted is known */
+    for (size_t i = 0; i < s->n_trackers; i++)
+        publish(s->trackers[i]);
+    checkpoint_write(s);
+    for (size_t i = 0; i < s->n_trackers; i++)
+        free_tracker(s->trackers[i]);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->write_mu);
+    free(s->trackers);
+    free(s->saved);
+    free(s->claimed);
+    free(s->path);
+    free(s->tmp_path);
+    free(s);
+}
+
+/* Where to start the file: its saved position, claimed, or its start. */
+static struct checkpoint_pos resume_at(struct checkpoint_store *s, const char *label, dev_t dev,
+                                       ino_t ino, off_t size)
+{
+    struct checkpoint_pos start = {dev, ino, 0, 0};
+    for (size_t i = 0; i < s->n_saved; i++) {
+        const struct checkpoint_pos *p = &s->saved[i];
+        if (p->dev != dev || p->ino != ino)
+            continue;
+        s->claimed[i] = true;
+        if (p->offset > size) {
+            sl_log(s->inst, SL_LOG_INFO,
+                   "%s: shorter (%lld bytes) than the saved offset %" PRId64
+                   " (truncated): reading from the start",
+                   label, (long long)size, p->offset);
+            return start;
+        }
+        sl_log(s->inst, SL_LOG_INFO, "%s: resuming at byte %" PRId64 " (after line %" PRId64 ")",
+               label, p->offset, p->line_no);
+        return *p;
+    }
+    if (s->plain && s->n_saved)
+        sl_log(s->inst, SL_LOG_INFO,
                "%s: the state file is for another file (inode %ju, this one is %ju): reading "
                "from the start",
-               label, (uintmax_t)saved.ino, (uintmax_t)ino);
-        return start;
+               label, (uintmax_t)s->saved[0].ino, (uintmax_t)ino);
+    return start;
+}
+
+struct checkpoint *checkpoint_add(struct checkpoint_store *s, const char *label, dev_t dev,
+                                  ino_t ino, off_t size, struct checkpoint_pos *at)
+{
+    struct checkpoint *c = calloc(1, sizeof(*c));
+    if (c) {
+        c->cap = 1024;
+        c->ring = malloc(c->cap * sizeof(*c->ring));
     }
-    if (saved.offset > size) {
-        sl_log(c->inst, SL_LOG_INFO,
-               "%s: shorter (%lld bytes) than the saved offset %" PRId64
-               " (truncated): reading from the start",
-               label, (long long)size, saved.offset);
-        return start;
+    pthread_mutex_lock(&s->mu);
+    if (c && c->ring && s->n_trackers == s->cap_trackers) {
+        size_t cap = s->cap_trackers ? s->cap_trackers * 2 : 8;
+        struct checkpoint **t = realloc(s->trackers, cap * sizeof(*t));
+        if (t) {
+            s->trackers = t;
+            s->cap_trackers = cap;
+        }
     }
-    sl_log(c->inst, SL_LOG_INFO, "%s: resuming at byte %" PRId64 " (after line %" PRId64 ")", label,
-           saved.offset, saved.line_no);
+    if (!c || !c->ring || s->n_trackers == s->cap_trackers ||
+        s->n_trackers >= (1u << (64 - CHECKPOINT_SEQ_BITS)) - 1) {
+        pthread_mutex_unlock(&s->mu);
+        sl_log(s->inst, SL_LOG_ERROR, "%s: out of memory for its checkpoint", label);
+        if (c)
+            free(c->ring);
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    c->store = s;
+    c->id = (uint32_t)s->n_trackers;
+    c->files[0].dev = dev;
+    c->files[0].ino = ino;
+    c->done = resume_at(s, label, dev, ino, size);
+    c->have_done = c->done.offset > 0;
+    s->trackers[s->n_trackers++] = c;
+    pthread_mutex_unlock(&s->mu);
+    *at = c->done;
+    return c;
+}
+
+size_t checkpoint_unclaimed(struct checkpoint_store *s)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->n_saved; i++)
+        n += !s->claimed[i];
+    if (n)
+        atomic_store(&s->changed, true); /* the next write leaves them out */
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+void checkpoint_drop(struct checkpoint *c)
+{
+    publish(c); /* its last lines */
     pthread_mutex_lock(&c->mu);
-    c->done = saved;
-    c->have_done = true;
-    c->written_current = true;
+    c->dropped = true;
     pthread_mutex_unlock(&c->mu);
-    return saved;
+    atomic_store(&c->store->changed, true);
 }
 
 void checkpoint_file(struct checkpoint *c, dev_t dev, ino_t ino)
@@ -142,7 +242,7 @@ void checkpoint_file(struct checkpoint *c, dev_t dev, ino_t ino)
         c->done = (struct checkpoint_pos){dev, ino, 0, 0};
         c->done_file = c->cur_file;
         c->have_done = true;
-        c->written_current = false;
+        atomic_store(&c->store->changed, true);
     }
     pthread_mutex_unlock(&c->mu);
 }
@@ -152,7 +252,7 @@ static void grow(struct checkpoint *c)
     size_t cap = c->cap * 2;
     struct checkpoint_line *ring = malloc(cap * sizeof(*ring));
     if (!ring) {
-        sl_log(c->inst, SL_LOG_ERROR, "out of memory tracking lines for the checkpoint");
+        sl_log(c->store->inst, SL_LOG_ERROR, "out of memory tracking lines for the checkpoint");
         abort();
     }
     for (size_t i = 0; i < c->count; i++) {
@@ -177,7 +277,7 @@ static void mark_done(struct checkpoint *c, uint64_t seq)
         size_t cap = c->cap_early ? c->cap_early * 2 : 64;
         uint64_t *e = realloc(c->early, cap * sizeof(*e));
         if (!e) {
-            sl_log(c->inst, SL_LOG_ERROR, "out of memory tracking lines for the checkpoint");
+            sl_log(c->store->inst, SL_LOG_ERROR, "out of memory tracking lines for the checkpoint");
             abort();
         }
         c->early = e;
@@ -220,7 +320,7 @@ uint64_t checkpoint_push(struct checkpoint *c, int64_t end, int64_t line_no)
     c->local[c->n_local++] = (struct checkpoint_line){seq, end, line_no, c->cur_file, false};
     if (c->n_local == CHECKPOINT_LOCAL)
         publish(c);
-    return seq;
+    return (uint64_t)c->id << CHECKPOINT_SEQ_BITS | seq;
 }
 
 void checkpoint_idle(struct checkpoint *c)
@@ -228,9 +328,10 @@ void checkpoint_idle(struct checkpoint *c)
     publish(c);
 }
 
-/* Caller holds mu. */
+/* Caller holds c->mu. */
 static void advance(struct checkpoint *c)
 {
+    bool moved = false;
     while (c->count && c->ring[c->head].done) {
         const struct checkpoint_line *l = &c->ring[c->head];
         c->done.dev = c->files[l->file % CHECKPOINT_FILES].dev;
@@ -239,7 +340,7 @@ static void advance(struct checkpoint *c)
         c->done.line_no = l->line_no;
         c->done_file = l->file;
         c->have_done = true;
-        c->written_current = false;
+        moved = true;
         c->head = (c->head + 1) & (c->cap - 1);
         c->count--;
     }
@@ -251,56 +352,98 @@ static void advance(struct checkpoint *c)
         c->done.ino = c->files[c->cur_file % CHECKPOINT_FILES].ino;
         c->done.offset = 0;
         c->done.line_no = 0;
-        c->written_current = false;
+        moved = true;
     }
+    if (moved)
+        atomic_store(&c->store->changed, true);
 }
 
-void checkpoint_done(struct checkpoint *c, const struct sl_delivery *d, size_t n)
+void checkpoint_done(struct checkpoint_store *s, const struct sl_delivery *d, size_t n)
 {
-    pthread_mutex_lock(&c->mu);
-    for (size_t i = 0; i < n; i++)
-        mark_done(c, d[i].cookie);
-    advance(c);
-    bool due = !c->written_current && now_ms() - c->last_write_ms >= c->interval_ms;
-    pthread_mutex_unlock(&c->mu);
-    if (due)
-        checkpoint_write(c);
-}
-
-int checkpoint_write(struct checkpoint *c)
-{
-    /* One writer at a time, so checkpoints reach the file in order. */
-    pthread_mutex_lock(&c->write_mu);
-    pthread_mutex_lock(&c->mu);
-    if (!c->have_done || c->written_current) {
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < n;) {
+        uint64_t id = d[i].cookie >> CHECKPOINT_SEQ_BITS;
+        if (id >= s->n_trackers) {
+            i++; /* not ours: cannot happen */
+            continue;
+        }
+        /* One lock per run of the same file's lines. */
+        struct checkpoint *c = s->trackers[id];
+        pthread_mutex_lock(&c->mu);
+        for (; i < n && d[i].cookie >> CHECKPOINT_SEQ_BITS == id; i++)
+            mark_done(c, d[i].cookie & ((UINT64_C(1) << CHECKPOINT_SEQ_BITS) - 1));
+        advance(c);
         pthread_mutex_unlock(&c->mu);
-        pthread_mutex_unlock(&c->write_mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    checkpoint_tick(s);
+}
+
+void checkpoint_tick(struct checkpoint_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool due = atomic_load(&s->changed) && now_ms() - s->last_write_ms >= s->interval_ms;
+    pthread_mutex_unlock(&s->mu);
+    if (due)
+        checkpoint_write(s);
+}
+
+/* The entries to write, as text in a malloc'd buffer (*len bytes); NULL
+ * when out of memory. Caller holds s->mu. */
+static char *state_text(struct checkpoint_store *s, size_t *len)
+{
+    size_t cap = sizeof(STATE_HEADER) + (s->n_trackers + 1) * 128;
+    char *text = malloc(cap);
+    if (!text)
+        return NULL;
+    size_t n = (size_t)snprintf(text, cap, "%s", STATE_HEADER);
+    for (size_t i = 0; i < s->n_trackers; i++) {
+        struct checkpoint *c = s->trackers[i];
+        pthread_mutex_lock(&c->mu);
+        /* A dropped file whose lines are all done is gone from the state. */
+        bool keep = c->have_done && !(c->dropped && !c->count && !c->n_early);
+        struct checkpoint_pos p = c->done;
+        pthread_mutex_unlock(&c->mu);
+        if (keep)
+            n += (size_t)snprintf(text + n, cap - n, ENTRY_FORMAT, (uintmax_t)p.dev,
+                                  (uintmax_t)p.ino, p.offset, p.line_no);
+    }
+    *len = n;
+    return text;
+}
+
+int checkpoint_write(struct checkpoint_store *s)
+{
+    /* One writer at a time, so states reach the file in order. */
+    pthread_mutex_lock(&s->write_mu);
+    pthread_mutex_lock(&s->mu);
+    if (!atomic_exchange(&s->changed, false)) {
+        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->write_mu);
         return 0;
     }
-    struct checkpoint_pos p = c->done;
-    c->written_current = true;
-    c->last_write_ms = now_ms();
-    pthread_mutex_unlock(&c->mu);
+    size_t len = 0;
+    char *text = state_text(s, &len);
+    s->last_write_ms = now_ms();
+    pthread_mutex_unlock(&s->mu);
     /* Outside mu: output threads keep marking lines done meanwhile. */
-    char text[200];
-    int len = snprintf(text, sizeof(text), STATE_FORMAT, (uintmax_t)p.dev, (uintmax_t)p.ino,
-                       p.offset, p.line_no);
-    int fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    bool ok = fd >= 0 && write(fd, text, (size_t)len) == len && fsync(fd) == 0;
+    int fd = text ? open(s->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    bool ok = fd >= 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
     if (fd >= 0)
         close(fd);
-    ok = ok && rename(c->tmp_path, c->path) == 0 && fsync_dir_of(c->path) == 0;
-    pthread_mutex_lock(&c->mu);
+    free(text);
+    ok = ok && rename(s->tmp_path, s->path) == 0 && fsync_dir_of(s->path) == 0;
+    pthread_mutex_lock(&s->mu);
     if (!ok) {
-        if (!c->write_failing)
-            sl_log(c->inst, SL_LOG_ERROR, "state_file %s: cannot write: %s (retrying)", c->path,
+        if (!s->write_failing)
+            sl_log(s->inst, SL_LOG_ERROR, "state_file %s: cannot write: %s (retrying)", s->path,
                    strerror(errno));
-        c->write_failing = true;
-        c->written_current = false;
+        s->write_failing = true;
+        atomic_store(&s->changed, true);
     } else {
-        c->write_failing = false;
+        s->write_failing = false;
     }
-    pthread_mutex_unlock(&c->mu);
-    pthread_mutex_unlock(&c->write_mu);
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->write_mu);
     return ok ? 0 : -1;
 }

@@ -72,6 +72,11 @@ enum sl_opt_check {
     SL_CHECK_REGEX,         /* string: a POSIX extended regular expression that compiles */
     SL_CHECK_NAME_OR_REGEX, /* string: a name, or a regex (as above) when it starts with ^ */
     SL_CHECK_DURATION_MS,   /* int: milliseconds, >= 0 */
+    /* string: with none of the glob(3) characters * ? [, as
+     * SL_CHECK_READABLE_FILE; with them, a pattern (whether it must match
+     * something is the plugin's to say, in init); outputs writing a file it
+     * matches are refused */
+    SL_CHECK_READABLE_GLOB,
 };
 
 /* One entry of a plugin's options table; the table ends with {0}. Write
