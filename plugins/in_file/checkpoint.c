@@ -400,8 +400,14 @@ static char *state_text(struct checkpoint_store *s, size_t *len)
     for (size_t i = 0; i < s->n_trackers; i++) {
         struct checkpoint *c = s->trackers[i];
         pthread_mutex_lock(&c->mu);
-        /* A dropped file whose lines are all done is gone from the state. */
-        bool keep = c->have_done && !(c->dropped && !c->count && !c->n_early);
+        /* A dropped file whose lines are all done is gone from the state,
+         * and needs its ring no more (no delivery for it can come). */
+        bool gone = c->dropped && !c->count && !c->n_early;
+        bool keep = c->have_done && !gone;
+        if (gone && c->ring) {
+            free(c->ring);
+            c->ring = NULL;
+        }
         struct checkpoint_pos p = c->done;
         pthread_mutex_unlock(&c->mu);
         if (keep)

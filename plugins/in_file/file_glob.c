@@ -159,10 +159,13 @@ static int scan(struct file_input *in)
 int file_glob_init(struct file_input *in)
 {
     glob_t g;
-    int rc = glob(in->pattern, 0, NULL, &g);
-    size_t matches = rc == 0 ? g.gl_pathc : 0;
-    if (rc == 0)
+    size_t matches = 0;
+    if (glob(in->pattern, 0, NULL, &g) == 0) {
+        struct stat st;
+        for (size_t i = 0; i < g.gl_pathc; i++)
+            matches += stat(g.gl_pathv[i], &st) == 0 && S_ISREG(st.st_mode);
         globfree(&g);
+    }
     if (!matches && !in->follow) {
         sl_instance_error(in->inst,
                           "path: no file matches '%s' (with follow = true, files that "
