@@ -36,7 +36,7 @@ rc=0
 grep -q 'failure = "stop": stopping the pipeline without acknowledging it' "$T/stop.log" ||
     { cat "$T/stop.log"; fail "stop: no log line"; }
 grep -qx 1500 "$T/out" && fail "stop: the failed line was written"
-offset=$(sed 's/.*offset=\([0-9]*\).*/\1/' "$T/in.pos")
+offset=$(sed -n 's/.*offset=\([0-9]*\).*/\1/p' "$T/in.pos")
 [ "$offset" -le "$(head -n 1499 "$T/in" | wc -c)" ] ||
     { cat "$T/in.pos"; fail "stop: the checkpoint went past the failed line"; }
 # Fixed: the restart resumes before line 1500 and delivers it.
