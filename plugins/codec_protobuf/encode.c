@@ -198,7 +198,8 @@ static int put_map(struct enc *e, const struct pb_field *f, const struct sl_valu
     return 0;
 }
 
-static int put_field(struct enc *e, const struct pb_field *f, const struct sl_value *v, int depth)
+static inline __attribute__((always_inline)) int put_field(struct enc *e, const struct pb_field *f,
+                                                           const struct sl_value *v, int depth)
 {
     if (!f->repeated)
         return f->sub ? put_one(e, f, v, depth, false) : put_scalar(e, f, v, true, f->skip_zero);
