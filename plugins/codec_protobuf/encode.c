@@ -84,7 +84,8 @@ static inline __attribute__((always_inline)) int put_scalar(struct enc *e, const
                                                             const struct sl_value *v, bool tagged,
                                                             bool skip_zero)
 {
-    struct pb_scalar s = {0};
+    struct pb_scalar s;
+    s.n = 0; /* room() counts it; the rest is set by what the type uses */
     /* the common pairings inline; the rest (and every check) in value.c */
     if (v->type == SL_INT && v->u.i >= f->lo && v->u.i <= f->hi)
         s.u = (uint64_t)v->u.i;
