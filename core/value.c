@@ -30,7 +30,8 @@ static int arena_grow(struct sl_arena *a, size_t need)
     return 0;
 }
 
-void *sl_arena_alloc(struct sl_arena *a, size_t n)
+/* (the names in parentheses: value.h makes them macros for the inline path) */
+void *(sl_arena_alloc)(struct sl_arena *a, size_t n)
 {
     if (n > ARENA_MAX_REQUEST)
         return NULL; /* also keeps the rounding and chunk doubling from overflowing */
@@ -42,8 +43,10 @@ void *sl_arena_alloc(struct sl_arena *a, size_t n)
     return p;
 }
 
-char *sl_arena_strndup(struct sl_arena *a, const char *s, size_t n)
+char *(sl_arena_strndup)(struct sl_arena *a, const char *s, size_t n)
 {
+    if (n >= ARENA_MAX_REQUEST)
+        return NULL; /* n + 1 must not wrap to 0 */
     char *p = sl_arena_alloc(a, n + 1);
     if (!p)
         return NULL;

@@ -59,18 +59,6 @@ static int oom(struct mp_reader *r)
     return fail(r, "msgpack: out of memory");
 }
 
-/* The arena's bump inline (sl_arena_alloc when the chunk is full): a record
- * takes a dozen allocations, and the call was a third of the decode. */
-static inline void *take(struct sl_arena *a, size_t n)
-{
-    n = (n + 7) & ~(size_t)7;
-    if (unlikely((size_t)(a->end - a->ptr) < n))
-        return sl_arena_alloc(a, n);
-    void *p = a->ptr;
-    a->ptr += n;
-    return p;
-}
-
 /* The n bytes at s (in the input) as a NUL-terminated string: the same bytes
  * in the arena's copy of the input, the byte after them overwritten with the
  * NUL. That byte is the header of the next object, or the copy's extra byte
@@ -161,7 +149,7 @@ static int container(struct mp_reader *r, const uint8_t *at, struct sl_value *ou
     if (open_level(r, at, map ? 2 * (uint64_t)n : n) < 0)
         return -1;
     if (map) {
-        struct sl_member *m = take(r->arena, n * sizeof(*m));
+        struct sl_member *m = sl_arena_alloc(r->arena, n * sizeof(*m));
         if (unlikely(!m))
             return oom(r);
         out->u.members = m;
@@ -174,7 +162,7 @@ static int container(struct mp_reader *r, const uint8_t *at, struct sl_value *ou
                 return -1;
         }
     } else {
-        struct sl_value *v = take(r->arena, n * sizeof(*v));
+        struct sl_value *v = sl_arena_alloc(r->arena, n * sizeof(*v));
         if (unlikely(!v))
             return oom(r);
         out->u.items = v;
@@ -242,7 +230,7 @@ static int ext_value(struct mp_reader *r, int8_t type, const uint8_t *data, uint
 {
     if (r->ext == MP_EXT_REFUSE)
         return fail(r, "msgpack: ext type %d is not accepted (ext = \"refuse\")", type);
-    struct sl_member *m = take(r->arena, 2 * sizeof(*m));
+    struct sl_member *m = sl_arena_alloc(r->arena, 2 * sizeof(*m));
     if (!m)
         return oom(r);
     m[0].key = MP_EXT_TYPE;
@@ -412,7 +400,7 @@ int mp_reader_init(struct mp_reader *r, int ext, struct sl_arena *a, const uint8
         return fail(r, "msgpack: empty payload");
     if (len > UINT32_MAX) /* lengths and counts in the tree are 32-bit */
         return fail(r, "msgpack: payload too large (%zu bytes)", len);
-    if (!(r->copy = take(a, len + 1)))
+    if (!(r->copy = sl_arena_alloc(a, len + 1)))
         return oom(r);
     memcpy(r->copy, data, len);
     r->copy[len] = '\0';

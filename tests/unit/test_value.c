@@ -100,6 +100,44 @@ static void test_map_get(void **state)
     sl_arena_free(&a);
 }
 
+/* sl_arena_alloc/strndup's inline path (value.h) and their slow path agree at the
+ * edges: 0 bytes, exactly what is left, one byte more, sizes that cannot be. */
+static void test_arena_edges(void **state)
+{
+    (void)state;
+    struct sl_arena a = {0};
+    char *p = sl_arena_alloc(&a, 1), *q;
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % 8, 0);
+    p = sl_arena_alloc(&a, 0);
+    q = sl_arena_alloc(&a, 0);
+    assert_non_null(p);
+    assert_true(p != q); /* distinct even for 0 bytes */
+    size_t left = (size_t)(a.end - a.ptr);
+    p = sl_arena_alloc(&a, left); /* exactly what is left: this chunk */
+    assert_ptr_equal(a.ptr, a.end);
+    memset(p, 'x', left);
+    q = sl_arena_alloc(&a, 3); /* a new chunk */
+    assert_non_null(q);
+    assert_true(q < p || q >= p + left);
+    left = (size_t)(a.end - a.ptr);
+    char *s = sl_arena_strndup(&a, "abcdef", left >= 7 ? 6 : 0); /* room for the NUL too */
+    assert_non_null(s);
+    left = (size_t)(a.end - a.ptr);
+    char big[4096];
+    memset(big, 'y', sizeof(big));
+    assert_true(left < sizeof(big));
+    s = sl_arena_strndup(&a, big, left); /* the NUL does not fit: the slow path */
+    assert_non_null(s);
+    assert_int_equal(strlen(s), left);
+    char *before = a.ptr;
+    assert_null(sl_arena_alloc(&a, SIZE_MAX));
+    assert_null(sl_arena_alloc(&a, SIZE_MAX - 3));
+    assert_null(sl_arena_strndup(&a, big, SIZE_MAX)); /* n + 1 would wrap to 0 */
+    assert_ptr_equal(a.ptr, before);
+    sl_arena_free(&a);
+}
+
 static void test_value_path(void **state)
 {
     (void)state;
@@ -559,6 +597,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_map_get),
+        cmocka_unit_test(test_arena_edges),
         cmocka_unit_test(test_value_path),
         cmocka_unit_test(test_value_equal),
         cmocka_unit_test(test_value_copy_is_deep),

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -31,6 +32,32 @@ char *sl_arena_strndup(struct sl_arena *a, const char *s, size_t n);
 void sl_arena_reset(struct sl_arena *a);
 /* Frees every chunk. */
 void sl_arena_free(struct sl_arena *a);
+
+/* The two calls above with their common case inline: a request that fits the
+ * current chunk is a compare and an add (chunks hold whole 8-byte units), not
+ * a call of ~25 instructions, a dozen times per decoded record. The functions
+ * stay the ABI's symbols and the slow path; (sl_arena_alloc)(a, n) calls one. */
+static inline void *sl__arena_alloc_inline(struct sl_arena *a, size_t n)
+{
+    if (n - 1 < (size_t)(a->end - a->ptr)) { /* 0 < n <= what is left */
+        void *p = a->ptr;
+        a->ptr += (n + 7) & ~(size_t)7;
+        return p;
+    }
+    return (sl_arena_alloc)(a, n);
+}
+static inline char *sl__arena_strndup_inline(struct sl_arena *a, const char *s, size_t n)
+{
+    if (n >= (size_t)(a->end - a->ptr))
+        return (sl_arena_strndup)(a, s, n);
+    char *p = (char *)sl__arena_alloc_inline(a, n + 1);
+    if (n)
+        memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+#define sl_arena_alloc(a, n)      sl__arena_alloc_inline((a), (n))
+#define sl_arena_strndup(a, s, n) sl__arena_strndup_inline((a), (s), (n))
 
 enum sl_type {
     SL_NULL = 0,
