@@ -9,9 +9,10 @@ nm -D --defined-only "$SLUICE" | awk '$2 ~ /^[TtDdBbRrWwVv]$/ {print $3}' | sed 
 grep -E '^sl__' "$T/exported" > "$T/internal" && { cat "$T/internal"; fail "internal sl__ symbols exported"; }
 grep -v -E '^sl_' "$T/exported" | grep -v -x -E 'optarg|optind|stderr|stdout|stdin' > "$T/other" &&
   { cat "$T/other"; fail "non-SDK symbols exported"; }
-# functions declared in the SDK headers (static inline ones are not symbols)
+# functions declared in the SDK headers (static inline ones are not symbols, nor the
+# sl__ helpers such inline functions and their macros call)
 cat "$src"/core/include/sluice/*.h | grep -v 'static inline' |
-  grep -oE '\bsl_[a-z0-9_]+\(' | tr -d '(' | sort -u > "$T/declared"
+  grep -oE '\bsl_[a-z0-9][a-z0-9_]*\(' | tr -d '(' | sort -u > "$T/declared"
 comm -23 "$T/declared" <(grep '^sl_' "$T/exported") > "$T/missing"
 [ -s "$T/missing" ] && { cat "$T/missing"; fail "SDK functions the binary does not export"; }
 comm -13 "$T/declared" <(grep '^sl_' "$T/exported") > "$T/undeclared"
