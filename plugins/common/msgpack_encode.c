@@ -7,32 +7,35 @@
 
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-/* Where the bytes go: o is the next byte of out's data, end the end of its
- * capacity; out->len is set when the value is written. */
+/* Where the bytes go: the writing functions take and return o, the next byte
+ * of out's data (NULL once something failed: rc says what); end is the end of
+ * its capacity; out->len is set when the value is written. */
 struct writer {
-    uint8_t *o, *end;
+    uint8_t *end;
     struct sl_buf *out;
     int ext;
+    int rc; /* -1 out of memory, -2 with err */
     char *err;
     size_t errlen;
 };
 
-/* Makes room for n more bytes, at least doubling the buffer. */
-static int grow(struct writer *w, size_t n)
+/* Makes room for n more bytes after o, at least doubling the buffer. */
+static uint8_t *grow(struct writer *w, uint8_t *o, size_t n)
 {
     struct sl_buf *b = w->out;
-    b->len = (size_t)(w->o - b->data);
-    if (sl_buf_reserve(b, n > b->cap ? n : b->cap) < 0)
-        return -1;
-    w->o = b->data + b->len;
+    b->len = (size_t)(o - b->data);
+    if (sl_buf_reserve(b, n > b->cap ? n : b->cap) < 0) {
+        w->rc = -1;
+        return NULL;
+    }
     w->end = b->data + b->cap;
-    return 0;
+    return b->data + b->len;
 }
 
-/* Room for n more bytes (a compare: a reused buffer nearly always has it). */
-static inline int room(struct writer *w, size_t n)
+/* o with room for n more bytes (a compare: a reused buffer nearly always has it). */
+static inline uint8_t *room(struct writer *w, uint8_t *o, size_t n)
 {
-    return unlikely((size_t)(w->end - w->o) < n) ? grow(w, n) : 0;
+    return unlikely((size_t)(w->end - o) < n) ? grow(w, o, n) : o;
 }
 
 static inline uint8_t *put16(uint8_t *o, uint8_t type, uint16_t v)
@@ -171,77 +174,81 @@ static uint8_t *put_ext(uint8_t *o, int8_t type, const struct sl_value *data)
     return put_bytes(o, data->u.str, n);
 }
 
-static int too_deep(struct writer *w)
+static uint8_t *fail(struct writer *w, int rc)
 {
-    snprintf(w->err, w->errlen, "msgpack: nesting deeper than %d", MP_MAX_DEPTH);
-    return -2;
+    w->rc = rc;
+    return NULL;
 }
 
-/* Writes v; depth containers are open. Returns 0, -1 out of memory, -2 with err. */
-static int pack(struct writer *w, const struct sl_value *v, int depth)
+static uint8_t *pack(struct writer *w, uint8_t *o, const struct sl_value *v, int depth);
+
+/* pack() for a container's element, with strings (the commonest) written here
+ * without a call. */
+static inline __attribute__((always_inline)) uint8_t *pack_elem(struct writer *w, uint8_t *o,
+                                                                const struct sl_value *v, int depth)
+{
+    if (v->type != SL_STRING)
+        return pack(w, o, v, depth);
+    return (o = room(w, o, 5 + (size_t)v->len)) ? put_str(o, v->u.str, v->len) : NULL;
+}
+
+/* Writes v at o; depth containers are open. Returns the byte after it, or NULL
+ * with w->rc. */
+static uint8_t *pack(struct writer *w, uint8_t *o, const struct sl_value *v, int depth)
 {
     bool text = v->type == SL_STRING || v->type == SL_BYTES;
-    if (room(w, text ? 5 + (size_t)v->len : 9) < 0) /* 9: the largest scalar */
-        return -1;
-    uint8_t *o = w->o;
+    if (!(o = room(w, o, text ? 5 + (size_t)v->len : 9))) /* 9: the largest scalar */
+        return NULL;
     switch (v->type) {
     case SL_NULL:
-        *o++ = 0xc0;
-        break;
+        *o = 0xc0;
+        return o + 1;
     case SL_BOOL:
-        *o++ = v->u.b ? 0xc3 : 0xc2;
-        break;
+        *o = v->u.b ? 0xc3 : 0xc2;
+        return o + 1;
     case SL_INT:
-        o = put_int(o, v->u.i);
-        break;
+        return put_int(o, v->u.i);
     case SL_DOUBLE: {
         uint64_t bits;
         memcpy(&bits, &v->u.d, 8);
-        o = put64(o, 0xcb, bits);
-        break;
+        return put64(o, 0xcb, bits);
     }
     case SL_STRING:
-        o = put_str(o, v->u.str, v->len);
-        break;
+        return put_str(o, v->u.str, v->len);
     case SL_BYTES:
-        o = put_bytes(put_len(o, 0, 0, 0xc4, 0xc5, v->len), v->u.str, v->len);
-        break;
+        return put_bytes(put_len(o, 0, 0, 0xc4, 0xc5, v->len), v->u.str, v->len);
     case SL_ARRAY:
-    case SL_MAP: {
-        int8_t ext_type;
-        const struct sl_value *data;
-        if (v->type == SL_MAP && v->len == 2 && w->ext == MP_EXT_WRAP &&
-            is_ext(v, &ext_type, &data)) { /* a scalar on the wire */
-            if (room(w, 6 + (size_t)data->len) < 0)
-                return -1;
-            w->o = put_ext(w->o, ext_type, data);
-            return 0;
-        }
-        if (depth >= MP_MAX_DEPTH) /* a decoder would refuse it */
-            return too_deep(w);
-        int rc = 0;
-        if (v->type == SL_ARRAY) {
-            w->o = put_len(o, 0x90, 15, 0, 0xdc, v->len);
-            for (uint32_t i = 0; !rc && i < v->len; i++)
-                rc = pack(w, &v->u.items[i], depth + 1);
-            return rc;
-        }
-        w->o = put_len(o, 0x80, 15, 0, 0xde, v->len);
-        for (uint32_t i = 0; !rc && i < v->len; i++) {
-            const struct sl_member *m = &v->u.members[i];
-            if (room(w, 5 + (size_t)m->key_len) < 0)
-                return -1;
-            w->o = put_str(w->o, m->key, m->key_len);
-            rc = pack(w, &m->value, depth + 1);
-        }
-        return rc;
-    }
+    case SL_MAP:
+        break;
     default:
         snprintf(w->err, w->errlen, "msgpack: cannot encode a value of type %u", v->type);
-        return -2;
+        return fail(w, -2);
     }
-    w->o = o;
-    return 0;
+    int8_t ext_type;
+    const struct sl_value *data;
+    uint32_t n = v->len;
+    if (v->type == SL_MAP && n == 2 && w->ext == MP_EXT_WRAP &&
+        is_ext(v, &ext_type, &data)) /* a scalar on the wire */
+        return (o = room(w, o, 6 + (size_t)data->len)) ? put_ext(o, ext_type, data) : NULL;
+    if (depth >= MP_MAX_DEPTH) { /* a decoder would refuse it */
+        snprintf(w->err, w->errlen, "msgpack: nesting deeper than %d", MP_MAX_DEPTH);
+        return fail(w, -2);
+    }
+    if (v->type == SL_ARRAY) {
+        const struct sl_value *items = v->u.items;
+        o = put_len(o, 0x90, 15, 0, 0xdc, n);
+        for (uint32_t i = 0; o && i < n; i++)
+            o = pack_elem(w, o, &items[i], depth + 1);
+        return o;
+    }
+    const struct sl_member *m = v->u.members;
+    o = put_len(o, 0x80, 15, 0, 0xde, n);
+    for (uint32_t i = 0; o && i < n; i++) {
+        if (!(o = room(w, o, 5 + (size_t)m[i].key_len)))
+            return NULL;
+        o = pack_elem(w, put_str(o, m[i].key, m[i].key_len), &m[i].value, depth + 1);
+    }
+    return o;
 }
 
 int mp_encode(int ext, const struct sl_value *v, struct sl_buf *out, char *err, size_t errlen)
@@ -251,18 +258,14 @@ int mp_encode(int ext, const struct sl_value *v, struct sl_buf *out, char *err, 
         snprintf(err, errlen, "msgpack: out of memory");
         return -1;
     }
-    struct writer w = {.o = out->data + out->len,
-                       .end = out->data + out->cap,
-                       .out = out,
-                       .ext = ext,
-                       .err = err,
-                       .errlen = errlen};
-    int rc = pack(&w, v, 0);
-    if (rc == 0) {
-        out->len = (size_t)(w.o - out->data);
+    struct writer w = {
+        .end = out->data + out->cap, .out = out, .ext = ext, .err = err, .errlen = errlen};
+    uint8_t *o = pack(&w, out->data + out->len, v, 0);
+    if (o) {
+        out->len = (size_t)(o - out->data);
         return 0;
     }
-    if (rc == -1)
+    if (w.rc == -1)
         snprintf(err, errlen, "msgpack: out of memory");
     out->len = was;
     return -1;
