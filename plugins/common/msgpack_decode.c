@@ -1,6 +1,6 @@
 /* msgpack_decode.c - msgpack bytes to an sl_value tree in one pass: each header is
  * checked against the bytes left as it is read, and values go straight into the arena
- * (msgpack-c's objects in a zone, a separate bounds walk and a copy cost 3x as much). */
+ * (msgpack-c's objects in a zone, a separate bounds walk and a copy cost ~4x as much). */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
