@@ -273,34 +273,37 @@ int keylog_write(struct keylog *l, const struct keytable *t, uint64_t *upto)
     *upto = l->written;
     if (!l->pend_len)
         return 0;
-    if (atomic_load(&l->sync_failed) || l->must_compact ||
-        l->log_records > 2 * (uint64_t)t->count + COMPACT_SLACK) {
-        /* The table already holds what is queued: the snapshot covers it,
-         * fsync'd, and so every record written before it. (The caller's
-         * fdatasync then finds an empty log: cheap, and not worth a lock
-         * here that an fdatasync elsewhere may be holding.) */
-        atomic_store(&l->sync_failed, false);
-        if (keylog_compact(l, t) < 0) {
-            atomic_store(&l->sync_failed, true);
+    bool compact = atomic_load(&l->sync_failed) || l->must_compact ||
+                   l->log_records > 2 * (uint64_t)t->count + COMPACT_SLACK;
+    if (!l->must_compact) {
+        /* Appended first even when a compaction follows: a kill while the
+         * snapshot is being written then still finds these keys. */
+        if (write_all(l->log_fd, l->pend, l->pend_len) < 0) {
+            /* A partial append would hide every later record behind a torn one. */
+            int saved = errno;
+            if (ftruncate(l->log_fd, (off_t)(l->log_records * RECORD)) < 0)
+                l->must_compact = true; /* its length is unknown: replace it */
+            errno = saved;
             return -1;
         }
+        l->log_records += l->pend_len / RECORD;
         l->written += l->pend_len / RECORD;
         l->pend_len = 0;
         *upto = l->written;
-        return 0;
     }
-    if (write_all(l->log_fd, l->pend, l->pend_len) < 0) {
-        /* A partial append would hide every later record behind a torn one. */
-        int saved = errno;
-        if (ftruncate(l->log_fd, (off_t)(l->log_records * RECORD)) < 0)
-            l->must_compact = true; /* its length is unknown: replace it */
-        errno = saved;
-        return -1;
+    if (compact) {
+        /* The table holds every key: the snapshot covers them, fsync'd.
+         * (The caller's fdatasync then finds an empty log: cheap, and not
+         * worth a lock here that an fdatasync elsewhere may be holding.) */
+        atomic_store(&l->sync_failed, false);
+        if (keylog_compact(l, t) < 0) {
+            atomic_store(&l->sync_failed, true); /* try again next time */
+            return -1;
+        }
+        l->written += l->pend_len / RECORD; /* queued while the log was unusable */
+        l->pend_len = 0;
+        *upto = l->written;
     }
-    l->log_records += l->pend_len / RECORD;
-    l->written += l->pend_len / RECORD;
-    l->pend_len = 0;
-    *upto = l->written;
     return 0;
 }
 

@@ -47,11 +47,13 @@ int keylog_open(struct keylog *l, const char *path, struct keytable *t,
                 void (*warn)(void *arg, const char *msg), void *warn_arg, char *err, size_t errlen);
 /* Queue one committed key for the next sync. Returns 0, or -1 out of memory. */
 int keylog_append(struct keylog *l, uint64_t hash, uint32_t time_s);
-/* Write what was appended with one write(2); compact instead when the log
+/* Write what was appended with one write(2); then compact when the log
  * holds more than twice the keys held (t is the table the log describes) or
- * an earlier write or fdatasync failed. Sets *upto to what keylog_sync_to
- * must make durable. Returns 0, or -1 with errno set on an I/O error (the
- * records stay queued). Handler lock held. */
+ * an earlier fdatasync failed (after a failed write, whose log length is
+ * unknown, compact instead of appending). Sets *upto to what keylog_sync_to
+ * must make durable. Returns 0, or -1 with errno set on an I/O error (what
+ * could not be appended stays queued; a failed compaction is tried again
+ * by the next write). Handler lock held. */
 int keylog_write(struct keylog *l, const struct keytable *t, uint64_t *upto);
 /* fdatasync the log unless an fdatasync that started after upto was written
  * already did. Any thread, without the handler's lock. Returns 0, or -1

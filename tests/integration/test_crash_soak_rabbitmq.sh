@@ -42,4 +42,4 @@ echo "soak: $KILLS kills, seed $SEED"
 kill_loop "$T/p.conf" "$T/run.log" topic_total
 [ "$(queue_total src)" = "0" ] || fail "src still holds $(queue_total src) (not all acked)"
 kcat -b "$BROKERS" -C -t out -e -q -f '%s\n' >"$T/out.jsonl" || fail "kcat consume"
-check "$(count "rabbitmq -> dedup -> kafka, $KILLS kills" "$K" "$T/out.jsonl")" "$K"
+check "$(count "rabbitmq -> dedup -> kafka, $KILLED of $KILLS kills" "$K" "$T/out.jsonl")" "$K"

@@ -43,9 +43,20 @@ static int flaky_init(struct sl_instance *inst, void **ctx)
     if (sl_instance_checking(inst))
         return SL_OK;
     const char *path = sl_opt_str(inst, "path");
-    f->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    f->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (f->fd < 0) {
         sl_instance_error(inst, "%s: cannot open: %s", path, strerror(errno));
+        free(f);
+        return SL_ERROR;
+    }
+    /* A kill -9 inside write(2) can leave a line cut short: end it, as the
+     * file output does, so the next line is not glued onto it. */
+    char last = '\n';
+    off_t size = lseek(f->fd, 0, SEEK_END);
+    if (size > 0 && pread(f->fd, &last, 1, size - 1) == 1 && last != '\n' &&
+        write(f->fd, "\n", 1) != 1) {
+        sl_instance_error(inst, "%s: cannot end its torn last line: %s", path, strerror(errno));
+        close(f->fd);
         free(f);
         return SL_ERROR;
     }

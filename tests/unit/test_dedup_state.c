@@ -401,6 +401,37 @@ static void write_is_visible_before_sync(void **state)
     keytable_free(&t);
 }
 
+/* A compaction runs after the batch is appended: when it fails (as when a
+ * kill lands while the snapshot is written), the batch's keys are already
+ * in the log, and the next write compacts again. */
+static void compaction_follows_the_append(void **state)
+{
+    (void)state;
+    reset_state();
+    char tmp_path[400];
+    snprintf(tmp_path, sizeof(tmp_path), "%s.tmp", state_path);
+    struct keylog l, l2;
+    struct keytable t, t2;
+    open_table(&l, &t, 100);
+    for (uint64_t k = 1; k <= 10; k++)
+        commit(&l, &t, k);
+    atomic_store(&l.sync_failed, true);         /* a compaction is due */
+    assert_int_equal(mkdir(tmp_path, 0755), 0); /* the snapshot cannot be written */
+    uint64_t upto = 0;
+    assert_int_equal(keylog_write(&l, &t, &upto), -1);
+    assert_int_equal(upto, 10);
+    open_table(&l2, &t2, 100); /* a restart now */
+    assert_int_equal(t2.count, 10);
+    keylog_close(&l2, &t2);
+    keytable_free(&t2);
+    assert_int_equal(rmdir(tmp_path), 0);
+    commit(&l, &t, 11);
+    assert_int_equal(keylog_write(&l, &t, &upto), 0); /* compacts this time */
+    assert_int_equal(file_size(state_path), 16 + 11 * 16);
+    keylog_close(&l, &t);
+    keytable_free(&t);
+}
+
 static void refuses_a_foreign_file(void **state)
 {
     (void)state;
@@ -432,6 +463,7 @@ int main(void)
         cmocka_unit_test(torn_tail_is_ignored),
         cmocka_unit_test(log_compacts_into_snapshot),
         cmocka_unit_test(write_is_visible_before_sync),
+        cmocka_unit_test(compaction_follows_the_append),
         cmocka_unit_test(refuses_a_foreign_file),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
