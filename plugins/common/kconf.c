@@ -99,7 +99,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
            reason);
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
         char why[300];
-        snprintf(why, sizeof(why), "kafka: %s", reason);
+        snprintf(why, sizeof(why), "kafka: %.280s", reason); /* a reason may be longer */
         sl_instance_set_ready(b->inst, b->worker, false, why);
     }
 }
