@@ -20,7 +20,8 @@ extern "C" {
  * carry checks (struct sl_option grew), plugins declare max_workers.
  * Minor 1: source attributes (sl_msg_set_source_attr, appended to sl_msg).
  * Minor 2: sl_log_msg (log lines naming a message's trace id) and
- * sl_instance_set_ready (connections in /readyz). */
+ * sl_instance_set_ready (connections in /readyz), the option check
+ * SL_CHECK_READABLE_GLOB. */
 #define SL_ABI_MAJOR 2
 #define SL_ABI_MINOR 2
 /* Build signature: pointer and size_t widths. A mismatch is refused. */
