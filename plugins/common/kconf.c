@@ -19,7 +19,7 @@ rd_kafka_conf_t *kconf_new(const struct sl_instance *inst, const char *const *de
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* the statistics tell /readyz whether a broker is connected */
-    if (set_one(inst, conf, "statistics.interval.ms", "1000") != 0)
+    if (set_one(inst, conf, "statistics.interval.ms", "5000") != 0)
         goto out_destroy;
     for (size_t i = 0; defaults && defaults[i]; i += 2)
         if (set_one(inst, conf, defaults[i], defaults[i + 1]) != 0)

@@ -26,7 +26,7 @@ int kconf_check(const struct sl_instance *inst, const rd_kafka_conf_t *conf, rd_
 
 /* Routes librdkafka logs and errors to sl_log, and its broker states to
  * /readyz: the worker is ready while a broker is up (the statistics, every
- * statistics.interval.ms, 1 s unless the properties say otherwise), not
+ * statistics.interval.ms, 5 s unless the properties say otherwise), not
  * ready from "all brokers down" (error_cb) until one is up again. opaque
  * must start with kbase. */
 void kconf_set_logging(rd_kafka_conf_t *conf);
