@@ -14,11 +14,10 @@ struct sl__ack {
     struct sl_instance *input; /* who is told: an input, or a handler (sl_emit_tracked) */
     struct sl_delivery d;
     struct sl__ack *parent; /* a handler's token: the share of the input's it holds */
-    struct sl__ack *next;
-    int64_t read_ns; /* when the input handed the message over */
+    int64_t read_ns;        /* when the input handed the message over */
 };
 
-enum { ACK_CACHE = 256, DELIVERY_BATCH = 256, ACK_SLAB = 128 };
+enum { ACK_CACHE = 256, DELIVERY_BATCH = 256, ACK_SLAB = 128, ACK_MAG = 128 };
 
 /* Tokens are carved from slabs that sl__ack_destroy frees, so a token whose
  * message never finished (left with an output that failed fatally) is not
@@ -28,8 +27,17 @@ struct ack_slab {
     struct sl__ack a[ACK_SLAB];
 };
 
+/* Free tokens move between threads ACK_MAG at a time, as arrays: the input's
+ * thread takes them, the outputs' threads give them back, and neither walks
+ * a list of tokens the other core last wrote (a cache miss per token). */
+struct ack_mag {
+    struct ack_mag *next;
+    unsigned n;
+    struct sl__ack *a[ACK_MAG];
+};
+
 static pthread_mutex_t free_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct sl__ack *free_list;
+static struct ack_mag *full_mags, *empty_mags;
 static struct ack_slab *slabs;
 
 static _Thread_local struct {
@@ -41,34 +49,60 @@ static _Thread_local struct {
     unsigned n;
 } tls;
 
+static void *alloc_or_die(size_t size)
+{
+    void *p = malloc(size);
+    if (!p) {
+        fputs("sluice: out of memory allocating ack tokens\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+/* This thread's cache is empty: a magazine of freed tokens, or a new slab. */
+static void refill(void)
+{
+    pthread_mutex_lock(&free_mu);
+    struct ack_mag *g = full_mags;
+    if (g) {
+        full_mags = g->next;
+        memcpy(tls.free, g->a, g->n * sizeof(g->a[0]));
+        tls.nfree = g->n;
+        g->next = empty_mags;
+        empty_mags = g;
+    } else {
+        struct ack_slab *sl = alloc_or_die(sizeof(*sl));
+        sl->next = slabs;
+        slabs = sl;
+        for (unsigned i = 0; i < ACK_SLAB; i++)
+            tls.free[i] = &sl->a[i];
+        tls.nfree = ACK_SLAB;
+    }
+    pthread_mutex_unlock(&free_mu);
+}
+
+/* Give the top n tokens of this thread's cache to the depot. */
+static void spill(unsigned n)
+{
+    pthread_mutex_lock(&free_mu);
+    struct ack_mag *g = empty_mags;
+    if (g)
+        empty_mags = g->next;
+    else
+        g = alloc_or_die(sizeof(*g));
+    tls.nfree -= n;
+    memcpy(g->a, tls.free + tls.nfree, n * sizeof(g->a[0]));
+    g->n = n;
+    g->next = full_mags;
+    full_mags = g;
+    pthread_mutex_unlock(&free_mu);
+}
+
 struct sl__ack *sl__ack_new(struct sl_instance *input, const struct sl_msg *m)
 {
-    struct sl__ack *a = NULL;
-    if (tls.nfree) {
-        a = tls.free[--tls.nfree];
-    } else {
-        pthread_mutex_lock(&free_mu);
-        if (!free_list) {
-            struct ack_slab *sl = malloc(sizeof(*sl));
-            if (!sl) {
-                fputs("sluice: out of memory allocating ack tokens\n", stderr);
-                abort();
-            }
-            sl->next = slabs;
-            slabs = sl;
-            for (unsigned i = 0; i < ACK_SLAB; i++) {
-                sl->a[i].next = free_list;
-                free_list = &sl->a[i];
-            }
-        }
-        while (free_list && tls.nfree < ACK_CACHE / 2) {
-            struct sl__ack *x = free_list;
-            free_list = x->next;
-            tls.free[tls.nfree++] = x;
-        }
-        pthread_mutex_unlock(&free_mu);
-        a = tls.free[--tls.nfree];
-    }
+    if (!tls.nfree)
+        refill();
+    struct sl__ack *a = tls.free[--tls.nfree];
     atomic_init(&a->refs, 1);
     atomic_init(&a->failed, false);
     a->input = input;
@@ -78,7 +112,6 @@ struct sl__ack *sl__ack_new(struct sl_instance *input, const struct sl_msg *m)
     a->d.status = SL_OK;
     a->parent = NULL;
     a->read_ns = sl__msg_private(m)->read_ns;
-    atomic_fetch_add_explicit(&input->in_flight, 1, memory_order_relaxed);
     return a;
 }
 
@@ -113,14 +146,9 @@ void sl__ack_flush(void)
 
 static void ack_free(struct sl__ack *a)
 {
-    if (tls.nfree < ACK_CACHE) {
-        tls.free[tls.nfree++] = a;
-        return;
-    }
-    pthread_mutex_lock(&free_mu);
-    a->next = free_list;
-    free_list = a;
-    pthread_mutex_unlock(&free_mu);
+    if (tls.nfree == ACK_CACHE)
+        spill(ACK_MAG);
+    tls.free[tls.nfree++] = a;
 }
 
 _Thread_local struct sl__histo *sl__input_latency;
@@ -162,6 +190,7 @@ void sl_emit_tracked(struct sl_emitter *e, struct sl_msg *m, uint64_t cookie)
     if (inst && inst->plugin->delivered) {
         struct sl__msg *pm = sl__msg_private(m);
         struct sl__ack *a = sl__ack_new(inst, m);
+        atomic_fetch_add_explicit(&inst->in_flight, 1, memory_order_relaxed);
         a->d.cookie = cookie;
         a->parent = pm->ack; /* takes over the message's share */
         pm->ack = a;
@@ -172,13 +201,8 @@ void sl_emit_tracked(struct sl_emitter *e, struct sl_msg *m, uint64_t cookie)
 void sl__ack_thread_exit(void)
 {
     sl__ack_flush();
-    pthread_mutex_lock(&free_mu);
-    while (tls.nfree) {
-        struct sl__ack *a = tls.free[--tls.nfree];
-        a->next = free_list;
-        free_list = a;
-    }
-    pthread_mutex_unlock(&free_mu);
+    while (tls.nfree)
+        spill(tls.nfree < ACK_MAG ? tls.nfree : ACK_MAG);
 }
 
 void sl__ack_destroy(void)
@@ -190,6 +214,13 @@ void sl__ack_destroy(void)
         slabs = sl->next;
         free(sl);
     }
-    free_list = NULL;
+    struct ack_mag *lists[2] = {full_mags, empty_mags};
+    for (int i = 0; i < 2; i++)
+        while (lists[i]) {
+            struct ack_mag *g = lists[i];
+            lists[i] = g->next;
+            free(g);
+        }
+    full_mags = empty_mags = NULL;
     pthread_mutex_unlock(&free_mu);
 }

@@ -173,8 +173,10 @@ struct sl_instance {
     unsigned decode_workers; /* inputs */
     struct sl__pipeline *pl;
     struct sl__stats stats;
-    _Atomic uint64_t in_flight; /* inputs with ack tracking */
-    unsigned input_index;       /* inputs: the place in pl->inputs */
+    /* inputs with ack tracking; while an input reads, up to 63 ahead per
+     * input thread (sinks add in steps of 64, see admit in pipeline.c) */
+    _Atomic uint64_t in_flight;
+    unsigned input_index; /* inputs: the place in pl->inputs */
     /* inputs: read -> finished, observed by threads with no histograms of
      * their own (locked adds; pipeline.c allocates it) */
     struct sl__histo *input_latency_shared;
@@ -251,6 +253,9 @@ const char *sl__kind_name(int kind);
 
 /* ---- acks (ack.c) ---- */
 struct sl__ack;
+/* A token for m, told to `input` when m and everything made from it is
+ * final. The caller counts it in input->in_flight (the delivery side takes
+ * it off). */
 struct sl__ack *sl__ack_new(struct sl_instance *input, const struct sl_msg *m);
 void sl__ack_ref(struct sl__ack *a);
 /* Drop one share; the last one tells the input. */
@@ -442,6 +447,7 @@ struct sl_input_sink {
     int rc;
     uint64_t uncounted;              /* read, not yet added to stats.in */
     uint64_t unpublished_out;        /* passed on, not yet added to stats.out */
+    uint32_t in_flight_credit;       /* added to inst->in_flight ahead, not yet used */
     struct sl__histo *input_latency; /* per input, as a worker's */
 };
 

@@ -408,6 +408,8 @@ static void publish_counts(struct sl_input_sink *s)
     s->uncounted = s->unpublished_out = 0;
 }
 
+enum { IN_FLIGHT_STEP = 64 };
+
 /* What every message an input hands over gets: its ack token, its default
  * route, its trace context, and a place in the input's count. */
 static void admit(struct sl_input_sink *s, struct sl_msg *m)
@@ -416,8 +418,17 @@ static void admit(struct sl_input_sink *s, struct sl_msg *m)
     sl__msg_private(m)->read_ns = sl__coarse_now_ns();
     /* Without acks (generator, stdin) a token is kept only when /metrics
      * shows the read-to-finished latency it measures. */
-    if (in->plugin->delivered || s->pl->metrics_listen)
+    if (in->plugin->delivered || s->pl->metrics_listen) {
         sl__msg_private(m)->ack = sl__ack_new(in, m);
+        /* One shared atomic per 64 messages, not per message (the ack
+         * side subtracts per delivery batch); added before the message can
+         * finish, so the gauge never dips below the truth. */
+        if (!s->in_flight_credit) {
+            atomic_fetch_add_explicit(&in->in_flight, IN_FLIGHT_STEP, memory_order_relaxed);
+            s->in_flight_credit = IN_FLIGHT_STEP;
+        }
+        s->in_flight_credit--;
+    }
     if (!m->route)
         m->route = in->name;
     start_trace(m);
@@ -445,6 +456,9 @@ void sl_sink_reject(struct sl_input_sink *s, struct sl_msg *m, const char *error
 void sl_sink_flush(struct sl_input_sink *s)
 {
     publish_counts(s);
+    /* an idle input's in_flight is exact */
+    atomic_fetch_sub_explicit(&s->inst->in_flight, s->in_flight_credit, memory_order_relaxed);
+    s->in_flight_credit = 0;
     sl__emitter_flush(&s->em, true);
     sl__ack_flush();
 }

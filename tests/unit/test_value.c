@@ -455,6 +455,7 @@ static struct sl_msg *parent_msg(struct sl_instance *in)
         v_map(a, 2, (const char *const[]){"id", "tags"},
               (struct sl_value[]){v_int(9), v_array(a, 1, (struct sl_value[]){v_str(a, "t")})});
     sl__msg_private(p)->ack = sl__ack_new(in, p);
+    atomic_fetch_add(&in->in_flight, 1); /* counted by the caller, as a sink does */
     return p;
 }
 
