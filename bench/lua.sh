@@ -9,8 +9,11 @@
 # round running every variant once (so load from elsewhere hits all alike).
 #   SLUICE=build/bin/sluice SLUICE_PLUGIN_PATH=build/plugins bash bench/lua.sh
 set -euo pipefail
-SLUICE=${SLUICE:-build/bin/sluice}
-export SLUICE_PLUGIN_PATH=${SLUICE_PLUGIN_PATH:-build/plugins}
+# Absolute paths: the script works in a temp dir. SLUICE_BUILD_DIR is what `make bench` sets.
+B=$(realpath "${SLUICE_BUILD_DIR:-build}")
+SLUICE=$(realpath "${SLUICE:-$B/bin/sluice}")
+SLUICE_PLUGIN_PATH=$(realpath "${SLUICE_PLUGIN_PATH:-$B/plugins}")
+export SLUICE_PLUGIN_PATH
 N=${N:-1000000}
 RUNS=${RUNS:-3}
 T=$(mktemp -d)
