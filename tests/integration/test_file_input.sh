@@ -106,7 +106,13 @@ CONF
 mkdir "$T/adir"
 check_refused "a directory" "$T/adir" " is a directory"
 check_refused "a missing file" "$T/missing" ": No such file or directory"
-if [ "$(id -u)" = 0 ]; then
+# As root, the file is made unreadable to the user the test drops to; that user
+# must be able to reach the binary and its plugins (a checkout under a 0700
+# directory is not: then this check cannot run, and says so).
+if [ "$(id -u)" = 0 ] && ! setpriv --reuid=nobody --regid=nogroup --clear-groups \
+    test -r "$SLUICE_PLUGIN_PATH/in_file.so" -a -x "$SLUICE"; then
+  echo "skip: an unreadable file: user nobody cannot reach $SLUICE_PLUGIN_PATH"
+elif [ "$(id -u)" = 0 ]; then
   chmod 755 "$T"; echo secret > "$T/secret"; chmod 600 "$T/secret"
   cat > "$T/bad.conf" <<CONF
 inputs = ( { type = "file"; path = "$T/secret"; } );
