@@ -358,6 +358,30 @@ static void advance(struct checkpoint *c)
         atomic_store(&c->store->changed, true);
 }
 
+#define SEQ_MASK ((UINT64_C(1) << CHECKPOINT_SEQ_BITS) - 1)
+
+/* Caller holds c->mu. The usual case: `run` lines delivered in the order
+ * they were read, starting at the oldest one pending. They leave the ring at
+ * once, and only the last one is read: the delivering thread does not touch
+ * (and pull over from the reader's core) the entry of every line. Returns
+ * false, changing nothing, when the run is not that. */
+static bool take_in_order(struct checkpoint *c, uint64_t first, size_t run)
+{
+    if (!c->count || first != c->next_seq - c->count || run > c->count)
+        return false;
+    const struct checkpoint_line *last = &c->ring[(first + run - 1) & (c->cap - 1)];
+    c->done.dev = c->files[last->file % CHECKPOINT_FILES].dev;
+    c->done.ino = c->files[last->file % CHECKPOINT_FILES].ino;
+    c->done.offset = last->end;
+    c->done.line_no = last->line_no;
+    c->done_file = last->file;
+    c->have_done = true;
+    c->head = (c->head + run) & (c->cap - 1);
+    c->count -= run;
+    atomic_store(&c->store->changed, true);
+    return true;
+}
+
 void checkpoint_done(struct checkpoint_store *s, const struct sl_delivery *d, size_t n)
 {
     pthread_mutex_lock(&s->mu);
@@ -369,9 +393,16 @@ void checkpoint_done(struct checkpoint_store *s, const struct sl_delivery *d, si
         }
         /* One lock per run of the same file's lines. */
         struct checkpoint *c = s->trackers[id];
+        size_t run = 1;
+        while (i + run < n && d[i + run].cookie == d[i].cookie + run)
+            run++;
         pthread_mutex_lock(&c->mu);
-        for (; i < n && d[i].cookie >> CHECKPOINT_SEQ_BITS == id; i++)
-            mark_done(c, d[i].cookie & ((UINT64_C(1) << CHECKPOINT_SEQ_BITS) - 1));
+        if (!take_in_order(c, d[i].cookie & SEQ_MASK, run)) {
+            for (; i < n && d[i].cookie >> CHECKPOINT_SEQ_BITS == id; i++)
+                mark_done(c, d[i].cookie & SEQ_MASK);
+            run = 0;
+        }
+        i += run;
         advance(c);
         pthread_mutex_unlock(&c->mu);
     }
