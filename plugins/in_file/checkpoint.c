@@ -294,11 +294,15 @@ static void publish(struct checkpoint *c)
     pthread_mutex_lock(&c->mu);
     while (c->cap - c->count < c->n_local)
         grow(c);
-    for (size_t i = 0; i < c->n_local; i++) {
-        c->ring[c->local[i].seq & (c->cap - 1)] = c->local[i];
-        c->count++;
-        c->next_seq++;
-    }
+    /* local[] holds consecutive seqs from next_seq: at most two copies
+     * (the second where the ring wraps) */
+    size_t at = c->next_seq & (c->cap - 1), first = c->cap - at;
+    if (first > c->n_local)
+        first = c->n_local;
+    memcpy(&c->ring[at], c->local, first * sizeof(c->local[0]));
+    memcpy(c->ring, c->local + first, (c->n_local - first) * sizeof(c->local[0]));
+    c->count += c->n_local;
+    c->next_seq += c->n_local;
     c->head = (c->next_seq - c->count) & (c->cap - 1);
     c->n_local = 0;
     size_t kept = 0;
