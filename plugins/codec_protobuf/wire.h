@@ -13,16 +13,18 @@
 
 #define WIRE_MAX_FIELD_NUMBER 536870911u /* 2^29 - 1: protobuf's largest */
 
-/* A varint at p (< end) of at most 10 bytes: its value (bits past 64 dropped),
- * and the byte after it; NULL when cut short or longer. */
-static inline const uint8_t *wire_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+/* A varint at p (< end) of at most max_bytes bytes: its value (bits past 64
+ * dropped) and the byte after it; NULL when cut short or longer. max_bytes is
+ * a constant at every call, so each caller gets its own unrolled copy. */
+static inline const uint8_t *wire_varint_max(const uint8_t *p, const uint8_t *end, uint64_t *v,
+                                             unsigned max_bytes)
 {
     if (p < end && *p < 0x80) {
         *v = *p;
         return p + 1;
     }
     uint64_t x = 0;
-    const uint8_t *stop = end - p > 10 ? p + 10 : end;
+    const uint8_t *stop = (size_t)(end - p) > max_bytes ? p + max_bytes : end;
     for (unsigned shift = 0; p < stop; shift += 7) {
         uint8_t b = *p++;
         x |= (uint64_t)(b & 0x7f) << shift;
@@ -34,25 +36,17 @@ static inline const uint8_t *wire_varint(const uint8_t *p, const uint8_t *end, u
     return NULL;
 }
 
+/* A value: a varint of at most 10 bytes. */
+static inline const uint8_t *wire_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    return wire_varint_max(p, end, v, 10);
+}
+
 /* A tag or a length prefix: a varint of at most 5 bytes (protobuf-c reads no
- * more), value below 2^35. NULL when cut short or longer. */
+ * more), value below 2^35. */
 static inline const uint8_t *wire_varint5(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
-    if (p < end && *p < 0x80) {
-        *v = *p;
-        return p + 1;
-    }
-    uint64_t x = 0;
-    const uint8_t *stop = end - p > 5 ? p + 5 : end;
-    for (unsigned shift = 0; p < stop; shift += 7) {
-        uint8_t b = *p++;
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = x;
-            return p;
-        }
-    }
-    return NULL;
+    return wire_varint_max(p, end, v, 5);
 }
 
 /* Bytes of v as a varint. */
