@@ -8,28 +8,13 @@
 
 #include <cmocka.h>
 
+#include "hex.h"
+
 #include <malloc.h>
 
 #include "codec_harness.h"
 
 static const struct sl_plugin *P;
-
-/* "81 a1 6e c0" -> bytes; returns the length. */
-static size_t hex(const char *h, uint8_t *out)
-{
-    size_t n = 0;
-    for (const char *p = h; *p;) {
-        if (*p == ' ') {
-            p++;
-            continue;
-        }
-        unsigned v;
-        sscanf(p, "%2x", &v);
-        out[n++] = (uint8_t)v;
-        p += 2;
-    }
-    return n;
-}
 
 static const struct sl_value *dec_ok(struct codec *c, struct sl_msg *m, const char *h)
 {

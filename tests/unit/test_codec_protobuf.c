@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "hex.h"
+
 #include "codec_harness.h"
 
 static const struct sl_plugin *P;
@@ -25,21 +27,6 @@ static const char *ORDER =
 static const char *LOGLINE = "08809892aeb63212047761726e1a067765622d30372211474554202f6f72646572"
                              "732f31202271222900000000008029403201613201623a0a0a06752d34373131"
                              "1003";
-
-static size_t hex(const char *h, uint8_t *out)
-{
-    size_t n = 0;
-    for (const char *p = h; p[0] && p[1]; p += 2) {
-        if (*p == ' ') {
-            p--;
-            continue;
-        }
-        unsigned v;
-        sscanf(p, "%2x", &v);
-        out[n++] = (uint8_t)v;
-    }
-    return n;
-}
 
 static int open_codec(struct codec *c, const char *message, const char *k2, const char *v2)
 {

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "hex.h"
+
 #include "pb_reference.h"
 
 static const char *const NAMES[] = {"shop.v1.Order", "shop.v1.LogLine", "shop.v1.Item",
@@ -38,21 +40,6 @@ static const char *const VECTORS[] = {
     "0a03 455552 1001 1801 2202 0102 2a03 010203", /* Money: required, packed */
     "6d 00000000",                                 /* bool, 32-bit wire type */
 };
-
-static size_t hex(const char *h, uint8_t *out)
-{
-    size_t n = 0;
-    for (const char *p = h; p[0] && p[1]; p += 2) {
-        if (*p == ' ') {
-            p--;
-            continue;
-        }
-        unsigned v;
-        sscanf(p, "%2x", &v);
-        out[n++] = (uint8_t)v;
-    }
-    return n;
-}
 
 static int accepted, refused;
 

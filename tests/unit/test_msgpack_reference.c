@@ -12,26 +12,12 @@
 
 #include <cmocka.h>
 
+#include "hex.h"
+
 #include "msgpack_value.h"
 #include "mp_reference.h"
 
 static unsigned accepted, refused;
-
-static size_t hex(const char *h, uint8_t *out)
-{
-    size_t n = 0;
-    for (const char *p = h; *p;) {
-        if (*p == ' ') {
-            p++;
-            continue;
-        }
-        unsigned v;
-        sscanf(p, "%2x", &v);
-        out[n++] = (uint8_t)v;
-        p += 2;
-    }
-    return n;
-}
 
 static void dump_fail(const char *why, int ext, const uint8_t *p, size_t n)
 {
