@@ -1,21 +1,31 @@
 /* ack.c - ack tokens: one per input message, shared by every copy and part
  * of it. The last share to finish tells the input, in per-thread batches.
- * A handler that passes a message with sl_emit_tracked() puts a token of its
- * own in front: it hears first, then the input's share is released. */
+ * A handler that passes a message with sl_emit_tracked() is told first, and
+ * only then the input: when the message holds the only share of its input's
+ * token, the handler's cookie rides on that token (no second token, the
+ * usual case); otherwise the handler gets a token of its own in front. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
 
+/* One cache line: the output thread that finishes a message touches one. */
 struct sl__ack {
-    _Atomic uint32_t refs;
-    _Atomic bool failed;
-    struct sl_instance *input; /* who is told: an input, or a handler (sl_emit_tracked) */
-    struct sl_delivery d;
-    struct sl__ack *parent; /* a handler's token: the share of the input's it holds */
-    int64_t read_ns;        /* when the input handed the message over */
+    _Atomic uint32_t refs; /* shares, with ACK_FAILED set once any failed */
+    int32_t partition;
+    struct sl_instance *input; /* who is told: an input, or a handler (its own token) */
+    uint64_t cookie;
+    int64_t offset;
+    struct sl__ack *parent;      /* a handler's own token: the share of the input's it holds */
+    int64_t read_ns;             /* when the input handed the message over */
+    struct sl_instance *tracker; /* an input's token: a handler told first, with track_cookie */
+    uint64_t track_cookie;
 };
+
+_Static_assert(sizeof(struct sl__ack) <= 64, "an ack token fits a cache line");
+
+#define ACK_FAILED (UINT32_C(1) << 31)
 
 enum { ACK_CACHE = 256, DELIVERY_BATCH = 256, ACK_SLAB = 128, ACK_MAG = 128 };
 
@@ -45,7 +55,12 @@ static _Thread_local struct {
     unsigned nfree;
     struct sl_instance *input;
     struct sl_delivery d[DELIVERY_BATCH];
-    struct sl__ack *parent[DELIVERY_BATCH]; /* a handler's token: released after it heard */
+    /* What goes on once the batch's instance has heard (a handler, which
+     * may have to make its state durable first): a handler token's share
+     * of its parent is released, a token whose tracker heard goes on to
+     * its input. */
+    struct sl__ack *then[DELIVERY_BATCH];
+    bool then_input[DELIVERY_BATCH]; /* then[i] is told to its input, not released */
     unsigned n;
 } tls;
 
@@ -104,13 +119,12 @@ struct sl__ack *sl__ack_new(struct sl_instance *input, const struct sl_msg *m)
         refill();
     struct sl__ack *a = tls.free[--tls.nfree];
     atomic_init(&a->refs, 1);
-    atomic_init(&a->failed, false);
     a->input = input;
-    a->d.cookie = m->cookie;
-    a->d.partition = m->source.partition;
-    a->d.offset = m->source.offset;
-    a->d.status = SL_OK;
+    a->cookie = m->cookie;
+    a->partition = m->source.partition;
+    a->offset = m->source.offset;
     a->parent = NULL;
+    a->tracker = NULL;
     a->read_ns = sl__msg_private(m)->read_ns;
     return a;
 }
@@ -120,6 +134,8 @@ void sl__ack_ref(struct sl__ack *a)
     atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
 }
 
+static void finished(struct sl__ack *a, bool failed);
+
 void sl__ack_flush(void)
 {
     /* The batch is copied out first: a handler's delivered() may release the
@@ -127,20 +143,28 @@ void sl__ack_flush(void)
      * so comes back here. */
     while (tls.n) {
         struct sl_delivery d[DELIVERY_BATCH];
-        struct sl__ack *parent[DELIVERY_BATCH];
+        struct sl__ack *then[DELIVERY_BATCH];
+        bool then_input[DELIVERY_BATCH];
         struct sl_instance *in = tls.input;
         size_t n = tls.n;
         memcpy(d, tls.d, n * sizeof(d[0]));
-        memcpy(parent, tls.parent, n * sizeof(parent[0]));
+        memcpy(then, tls.then, n * sizeof(then[0]));
+        memcpy(then_input, tls.then_input, n * sizeof(then_input[0]));
         tls.n = 0;
         if (in->plugin->delivered) /* NULL: a token only for the latency (metrics) */
             in->plugin->delivered(in->ctx, d, n);
-        atomic_fetch_sub_explicit(&in->in_flight, n, memory_order_relaxed);
+        if (in->kind == SL_KIND_INPUT) /* a handler's is not counted: no one reads it */
+            atomic_fetch_sub_explicit(&in->in_flight, n, memory_order_relaxed);
         /* A handler has heard (and, dedup, made its keys durable): only now
-         * may the shares it held of the inputs' tokens go. */
-        for (size_t i = 0; i < n; i++)
-            if (parent[i])
-                sl__ack_unref(parent[i], d[i].status != SL_OK);
+         * may the input hear. */
+        for (size_t i = 0; i < n; i++) {
+            if (!then[i])
+                continue;
+            if (then_input[i])
+                finished(then[i], d[i].status != SL_OK);
+            else
+                sl__ack_unref(then[i], d[i].status != SL_OK);
+        }
     }
 }
 
@@ -166,22 +190,40 @@ static void observe_finished(const struct sl__ack *a)
         sl__histo_observe_shared(a->input->input_latency_shared, SL__HISTO_SECONDS, ns);
 }
 
+/* Every share of a is done: queue the delivery for whoever hears first. */
+static void finished(struct sl__ack *a, bool failed)
+{
+    struct sl_instance *to = a->tracker ? a->tracker : a->input;
+    if (tls.n && (tls.input != to || tls.n == DELIVERY_BATCH))
+        sl__ack_flush();
+    tls.input = to;
+    tls.d[tls.n] = (struct sl_delivery){
+        .cookie = a->tracker ? a->track_cookie : a->cookie,
+        .partition = a->partition,
+        .offset = a->offset,
+        .status = failed ? SL_ERROR : SL_OK,
+    };
+    if (a->tracker) { /* the input hears after the handler */
+        a->tracker = NULL;
+        tls.then[tls.n] = a;
+        tls.then_input[tls.n] = true;
+    } else {
+        if (a->input->kind == SL_KIND_INPUT)
+            observe_finished(a);
+        tls.then[tls.n] = a->parent;
+        tls.then_input[tls.n] = false;
+        ack_free(a);
+    }
+    tls.n++;
+}
+
 void sl__ack_unref(struct sl__ack *a, bool failed)
 {
     if (failed)
-        atomic_store_explicit(&a->failed, true, memory_order_relaxed);
-    if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1)
-        return;
-    if (a->input->kind == SL_KIND_INPUT)
-        observe_finished(a);
-    if (tls.n && (tls.input != a->input || tls.n == DELIVERY_BATCH))
-        sl__ack_flush();
-    tls.input = a->input;
-    tls.d[tls.n] = a->d;
-    tls.d[tls.n].status = atomic_load(&a->failed) ? SL_ERROR : SL_OK;
-    tls.parent[tls.n] = a->parent;
-    tls.n++;
-    ack_free(a);
+        atomic_fetch_or_explicit(&a->refs, ACK_FAILED, memory_order_relaxed);
+    uint32_t was = atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel);
+    if ((was & ~ACK_FAILED) == 1)
+        finished(a, was & ACK_FAILED);
 }
 
 void sl_emit_tracked(struct sl_emitter *e, struct sl_msg *m, uint64_t cookie)
@@ -189,11 +231,19 @@ void sl_emit_tracked(struct sl_emitter *e, struct sl_msg *m, uint64_t cookie)
     struct sl_instance *inst = e->w ? e->w->stage->inst : NULL;
     if (inst && inst->plugin->delivered) {
         struct sl__msg *pm = sl__msg_private(m);
-        struct sl__ack *a = sl__ack_new(inst, m);
-        atomic_fetch_add_explicit(&inst->in_flight, 1, memory_order_relaxed);
-        a->d.cookie = cookie;
-        a->parent = pm->ack; /* takes over the message's share */
-        pm->ack = a;
+        struct sl__ack *a = pm->ack;
+        /* The only share (no copy, nothing failed) of an input's token:
+         * nothing else can touch it now, so the cookie rides on it. */
+        if (a && a->input->kind == SL_KIND_INPUT && !a->tracker &&
+            atomic_load_explicit(&a->refs, memory_order_relaxed) == 1) {
+            a->tracker = inst;
+            a->track_cookie = cookie;
+        } else {
+            struct sl__ack *own = sl__ack_new(inst, m);
+            own->cookie = cookie;
+            own->parent = a; /* takes over the message's share */
+            pm->ack = own;
+        }
     }
     sl_emit(e, m);
 }

@@ -100,23 +100,43 @@ const struct sl_value *sl_map_get(const struct sl_value *map, const char *key)
     return NULL;
 }
 
+/* The member of map named by the n bytes at key (not NUL-terminated). */
+static const struct sl_value *map_get_n(const struct sl_value *map, const char *key, size_t n)
+{
+    for (uint32_t i = 0; i < map->len; i++) {
+        const struct sl_member *m = &map->u.members[i];
+        if (m->key_len == n && memcmp(m->key, key, n) == 0)
+            return &m->value;
+    }
+    return NULL;
+}
+
+/* "12" -> 12; anything but 1-9 decimal digits -> -1. */
+static int64_t parse_index(const char *s, size_t n)
+{
+    if (n == 0 || n > 9)
+        return -1;
+    int64_t idx = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        idx = idx * 10 + (s[i] - '0');
+    }
+    return idx;
+}
+
 const struct sl_value *sl_value_path(const struct sl_value *root, const char *path)
 {
     const struct sl_value *v = root;
-    char part[256];
     while (v && *path) {
         size_t n = strcspn(path, ".");
-        if (n >= sizeof(part))
-            return NULL;
-        memcpy(part, path, n);
-        part[n] = '\0';
+        const char *part = path;
         path += n + (path[n] == '.');
         if (v->type == SL_MAP) {
-            v = sl_map_get(v, part);
+            v = map_get_n(v, part, n);
         } else if (v->type == SL_ARRAY) {
-            char *end;
-            unsigned long idx = strtoul(part, &end, 10);
-            v = (*end == '\0' && n && idx < v->len) ? &v->u.items[idx] : NULL;
+            int64_t idx = parse_index(part, n);
+            v = idx >= 0 && (uint64_t)idx < v->len ? &v->u.items[idx] : NULL;
         } else {
             return NULL;
         }

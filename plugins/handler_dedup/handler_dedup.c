@@ -6,6 +6,11 @@
  *   key in flight      the duplicate waits; when the first is final it is
  *                      dropped (acked): delivered, or dead-lettered
  *   committed key      dropped (acked) at once
+ *
+ * A new key goes into the table of keys as it passes, so each message costs
+ * one probe of that (large, cache-missing) table; the keys in flight are
+ * also in a small table of their own, which is all delivered() needs to
+ * touch when the message succeeds. A failed one is taken back out.
  *   no key             passes untouched (counted: no_key)
  *
  * A first message retried downstream keeps its key in flight; one dropped by
@@ -65,12 +70,12 @@ static const struct sl_option dedup_options[] = {
      .type = SL_OPT_INT,
      .def = "1000000",
      SL_RANGE(1, 1000000000),
-     .doc = "committed keys remembered; the oldest are evicted first"},
+     .doc = "keys remembered, those in flight included; the oldest are evicted first"},
     {.name = "ttl_s",
      .type = SL_OPT_INT,
      .def = "0",
      SL_RANGE(0, 2147483647),
-     .doc = "forget a committed key after this many seconds (0: never)"},
+     .doc = "forget a key this many seconds after its first message passed (0: never)"},
     {.name = "state_file",
      .type = SL_OPT_STRING,
      .def = "",
@@ -84,6 +89,12 @@ static uint32_t now_s(void)
     return (uint32_t)time(NULL);
 }
 
+/* For keylog: snapshots leave out the keys in flight. Caller holds mu. */
+static bool key_in_flight(const void *arg, uint64_t hash)
+{
+    return inflight_find(arg, hash) != NULL;
+}
+
 static void log_warning(void *arg, const char *msg)
 {
     sl_log(arg, SL_LOG_WARN, "%s", msg);
@@ -92,8 +103,11 @@ static void log_warning(void *arg, const char *msg)
 /* Bring the gauges and counters up to date; caller holds mu. */
 static void publish_counts(struct dedup *d)
 {
-    sl_counter_add(d->c_held, (int64_t)d->committed.count - (int64_t)d->held_reported);
-    d->held_reported = d->committed.count;
+    /* Keys in flight are in the table but not committed yet. */
+    size_t held = keytable_held(&d->committed);
+    held = held > d->inflight.count ? held - d->inflight.count : 0;
+    sl_counter_add(d->c_held, (int64_t)held - (int64_t)d->held_reported);
+    d->held_reported = held;
     sl_counter_add(d->c_evicted, (int64_t)(d->committed.evictions - d->evictions_reported));
     d->evictions_reported = d->committed.evictions;
     sl_counter_add(d->c_expired, (int64_t)(d->committed.expirations - d->expirations_reported));
@@ -133,20 +147,25 @@ static int dedup_init(struct sl_instance *inst, void **ctx)
     d->ttl_s = (uint32_t)sl_opt_int(inst, "ttl_s");
     if (sl_instance_checking(inst))
         return SL_OK;
-    if (keytable_init(&d->committed, (size_t)max_keys) < 0 || inflight_init(&d->inflight) < 0) {
+    const char *state = sl_opt_str(inst, "state_file");
+    bool persistent = state && state[0];
+    if (keytable_init(&d->committed, (size_t)max_keys, d->ttl_s || persistent) < 0 ||
+        inflight_init(&d->inflight) < 0) {
         sl_instance_error(inst, "out of memory for max_keys = %lld", (long long)max_keys);
         return SL_ERROR;
     }
-    const char *state = sl_opt_str(inst, "state_file");
-    if (state && state[0]) {
+    if (persistent) {
         if (keylog_open(&d->log, state, &d->committed, log_warning, inst, err, sizeof(err)) < 0) {
             sl_instance_error(inst, "state_file: %s", err);
             return SL_ERROR;
         }
         d->persistent = true;
+        d->log.in_flight = key_in_flight;
+        d->log.in_flight_arg = &d->inflight;
         if (d->ttl_s)
             keytable_expire(&d->committed, now_s(), d->ttl_s);
-        sl_log(inst, SL_LOG_INFO, "%s: %zu committed keys loaded", state, d->committed.count);
+        sl_log(inst, SL_LOG_INFO, "%s: %zu committed keys loaded", state,
+               keytable_held(&d->committed));
     }
     d->c_dropped = sl_counter_get(inst, "duplicates_dropped");
     d->c_held = sl_counter_get(inst, "keys_held");
@@ -217,25 +236,33 @@ static int dedup_process(void *wctx, struct sl_msg **msgs, size_t n, struct sl_e
         w->hash[i] = h ? h : 1; /* 0 marks an empty slot in the tables */
         keytable_prefetch(&d->committed, w->hash[i]);
     }
+    uint32_t now = now_s();
     pthread_mutex_lock(&d->mu);
     if (d->ttl_s)
-        keytable_expire(&d->committed, now_s(), d->ttl_s);
+        keytable_expire(&d->committed, now, d->ttl_s);
     for (size_t i = 0; i < n; i++) {
         uint64_t h = w->hash[i];
         if (!h) {
             w->act[i] = PASS;
             continue;
         }
-        struct inflight_entry *e;
-        if (keytable_contains(&d->committed, h)) {
-            w->act[i] = DROP;
-            dropped++;
-        } else if ((e = inflight_find(&d->inflight, h))) {
+        /* In flight first: a key there may have been evicted from the
+         * table already (a max_keys smaller than what is in flight). */
+        struct inflight_entry *e = inflight_find(&d->inflight, h);
+        uint64_t seq;
+        if (e) {
             w->act[i] = inflight_hold(&d->inflight, e, msgs[i]) == 0 ? HOLD : PASS;
             held += w->act[i] == HOLD;
+        } else if (!keytable_insert(&d->committed, h, now, &seq)) {
+            w->act[i] = DROP;
+            dropped++;
+        } else if ((e = inflight_add(&d->inflight, h))) {
+            e->seq = seq;
+            w->act[i] = TRACK;
+            tracked++;
         } else {
-            w->act[i] = inflight_add(&d->inflight, h) ? TRACK : PASS;
-            tracked += w->act[i] == TRACK;
+            keytable_forget(&d->committed, h, seq); /* out of memory: untracked */
+            w->act[i] = PASS;
         }
     }
     publish_counts(d);
@@ -283,16 +310,15 @@ static void dedup_delivered(void *ctx, const struct sl_delivery *dv, size_t n)
     size_t n_release = 0, cap_release = 0;
     int64_t finished = 0;
     uint32_t now = now_s();
-    for (size_t i = 0; i < n; i++)
-        keytable_prefetch(&d->committed, dv[i].cookie);
     pthread_mutex_lock(&d->mu);
     for (size_t i = 0; i < n; i++) {
         struct inflight_entry *e = inflight_find(&d->inflight, dv[i].cookie);
         if (!e)
             continue;
-        /* A dead letter's key stays uncommitted: replaying it must pass. */
-        if (dv[i].status == SL_OK && keytable_insert(&d->committed, dv[i].cookie, now) &&
-            d->persistent && keylog_append(&d->log, dv[i].cookie, now) < 0)
+        /* A dead letter's key is taken back: replaying it must pass. */
+        if (dv[i].status != SL_OK)
+            keytable_forget(&d->committed, e->hash, e->seq);
+        else if (d->persistent && keylog_append(&d->log, e->hash, now) < 0)
             sl_log(d->inst, SL_LOG_ERROR, "out of memory queueing a key for the state file");
         if (inflight_remove(&d->inflight, e, &release, &n_release, &cap_release) < 0)
             sl_log(d->inst, SL_LOG_ERROR, "out of memory: held duplicates stay unacknowledged");

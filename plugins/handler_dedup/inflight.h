@@ -12,6 +12,7 @@
 
 struct inflight_entry {
     uint64_t hash; /* 0: empty slot (callers never use hash 0) */
+    uint64_t seq;  /* the key's sequence number in the keytable's ring */
     struct sl_msg **waiting;
     uint32_t n_waiting, cap_waiting;
 };

@@ -105,7 +105,7 @@ static int64_t load_records(int fd, struct keytable *t, bool *torn)
                 free(buf);
                 return good;
             }
-            keytable_insert(t, hash, time_s);
+            keytable_insert(t, hash, time_s, NULL);
             good += RECORD;
         }
         memmove(buf, buf + off, have - off);
@@ -236,18 +236,24 @@ int keylog_compact(struct keylog *l, const struct keytable *t)
     if (!buf)
         goto out_close;
     memcpy(buf, SNAPSHOT_MAGIC, 8);
-    put_le(buf + 8, t->count, 8);
     size_t len = 16;
+    uint64_t keys = 0;
     for (size_t i = 0; i < t->count; i++) {
+        uint64_t hash = keytable_nth_hash(t, i);
+        if (!hash || (l->in_flight && l->in_flight(l->in_flight_arg, hash)))
+            continue;
         if (len + RECORD > READ_CHUNK) {
             if (write_all(fd, buf, len) < 0)
                 goto out_free;
             len = 0;
         }
-        encode(buf + len, keytable_nth_hash(t, i), keytable_nth_time(t, i));
+        encode(buf + len, hash, keytable_nth_time(t, i));
         len += RECORD;
+        keys++;
     }
-    if (write_all(fd, buf, len) < 0 || fsync(fd) < 0)
+    uint8_t count[8];
+    put_le(count, keys, 8);
+    if (write_all(fd, buf, len) < 0 || pwrite(fd, count, 8, 8) != 8 || fsync(fd) < 0)
         goto out_free;
     free(buf);
     close(fd);

@@ -37,6 +37,10 @@ struct keylog {
     pthread_mutex_t sync_mu; /* held through an fdatasync; never taken under it */
     uint64_t synced;
     atomic_bool sync_failed; /* an fdatasync failed: the next write compacts */
+    /* Keys in the table whose message is not delivered yet: a snapshot
+     * leaves them out (they reach the log once committed). NULL: none. */
+    bool (*in_flight)(const void *arg, uint64_t hash);
+    const void *in_flight_arg;
 };
 
 /* Open (creating when absent) the state at path and load it into t, which
@@ -61,7 +65,8 @@ int keylog_write(struct keylog *l, const struct keytable *t, uint64_t *upto);
 int keylog_sync_to(struct keylog *l, uint64_t upto);
 /* keylog_write then keylog_sync_to. Returns 0 or -1. */
 int keylog_sync(struct keylog *l, const struct keytable *t);
-/* Replace the snapshot with t's keys and empty the log. Returns 0 or -1. */
+/* Replace the snapshot with t's keys (those in flight left out) and empty
+ * the log. Returns 0 or -1. */
 int keylog_compact(struct keylog *l, const struct keytable *t);
 /* Sync what is queued and close. */
 void keylog_close(struct keylog *l, const struct keytable *t);

@@ -30,7 +30,7 @@ static uint64_t stored(uint64_t hash)
     return hash ? hash : 1; /* 0 is the empty marker */
 }
 
-int keytable_init(struct keytable *t, size_t max_keys)
+int keytable_init(struct keytable *t, size_t max_keys, bool times)
 {
     *t = (struct keytable){0};
     if (max_keys < 1)
@@ -43,8 +43,9 @@ int keytable_init(struct keytable *t, size_t max_keys)
     t->cap = max_keys;
     t->slots = alloc_zeroed(slots, sizeof(*t->slots));
     t->ring_hash = alloc_zeroed(max_keys, sizeof(*t->ring_hash));
-    t->ring_time = alloc_zeroed(max_keys, sizeof(*t->ring_time));
-    if (!t->slots || !t->ring_hash || !t->ring_time) {
+    if (times)
+        t->ring_time = alloc_zeroed(max_keys, sizeof(*t->ring_time));
+    if (!t->slots || !t->ring_hash || (times && !t->ring_time)) {
         keytable_free(t);
         return -1;
     }
@@ -94,48 +95,73 @@ static void remove_slot(struct keytable *t, size_t i)
     t->slots[i] = 0;
 }
 
-static void pop_oldest(struct keytable *t)
+/* Drop the oldest ring entry. Returns whether it held a key (not a hole). */
+static bool pop_oldest(struct keytable *t)
 {
-    size_t i = find(t, stored(t->ring_hash[t->head]));
-    if (t->slots[i])
-        remove_slot(t, i);
+    uint64_t h = t->ring_hash[t->head];
+    if (h) {
+        size_t i = find(t, h);
+        if (t->slots[i])
+            remove_slot(t, i);
+    } else {
+        t->forgotten--;
+    }
     t->head = (t->head + 1) % t->cap;
     t->count--;
+    return h != 0;
 }
 
-bool keytable_insert(struct keytable *t, uint64_t hash, uint32_t now_s)
+void keytable_forget(struct keytable *t, uint64_t hash, uint64_t seq)
+{
+    uint64_t h = stored(hash);
+    if (seq + t->count < t->added)
+        return; /* evicted or expired already: its slot went with it */
+    size_t pos = (size_t)(seq % t->cap);
+    if (t->ring_hash[pos] != h)
+        return;
+    t->ring_hash[pos] = 0;
+    t->forgotten++;
+    size_t i = find(t, h);
+    if (t->slots[i])
+        remove_slot(t, i);
+}
+
+bool keytable_insert(struct keytable *t, uint64_t hash, uint32_t now_s, uint64_t *seq)
 {
     uint64_t h = stored(hash);
     size_t i = find(t, h);
     if (t->slots[i])
         return false;
     if (t->count == t->cap) {
-        pop_oldest(t);
-        t->evictions++;
+        t->evictions += pop_oldest(t);
         i = find(t, h); /* the shift may have moved the empty slot */
     }
     t->slots[i] = h;
     size_t tail = (t->head + t->count) % t->cap;
     t->ring_hash[tail] = h;
-    t->ring_time[tail] = now_s;
+    if (t->ring_time)
+        t->ring_time[tail] = now_s;
     t->count++;
+    if (seq)
+        *seq = t->added;
+    t->added++;
     return true;
 }
 
 size_t keytable_expire(struct keytable *t, uint32_t now_s, uint32_t ttl_s)
 {
     size_t n = 0;
-    while (t->count && now_s - t->ring_time[t->head] > ttl_s && now_s >= t->ring_time[t->head]) {
-        pop_oldest(t);
-        n++;
-    }
+    while (t->ring_time && t->count && now_s - t->ring_time[t->head] > ttl_s &&
+           now_s >= t->ring_time[t->head])
+        n += pop_oldest(t);
     t->expirations += n;
     return n;
 }
 
 size_t keytable_bytes(const struct keytable *t)
 {
-    return t->slots ? (t->mask + 1) * sizeof(*t->slots) +
-                          t->cap * (sizeof(*t->ring_hash) + sizeof(*t->ring_time))
-                    : 0;
+    return t->slots
+               ? (t->mask + 1) * sizeof(*t->slots) +
+                     t->cap * (sizeof(*t->ring_hash) + (t->ring_time ? sizeof(*t->ring_time) : 0))
+               : 0;
 }

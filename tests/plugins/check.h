@@ -21,6 +21,10 @@ struct seq_in {
     _Atomic uint64_t duplicates; /* a cookie reported twice */
     _Atomic uint64_t bad;        /* a cookie/offset we never emitted */
     _Atomic uint8_t *seen;       /* per offset: 0 open, 1 ok, 2 dead-lettered */
+    /* Set by a test: a handler's per-offset record (track_handler.seen)
+     * that must be written before this input hears of that offset. */
+    _Atomic uint8_t *heard_first;
+    _Atomic uint64_t early; /* offsets this input heard of first */
 };
 
 enum { CHECK_KEYS = 64 };

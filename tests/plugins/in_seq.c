@@ -84,6 +84,8 @@ static void seq_delivered(void *ctx, const struct sl_delivery *d, size_t n)
             atomic_fetch_add(&s->bad, 1);
             continue;
         }
+        if (s->heard_first && !atomic_load(&s->heard_first[d[i].cookie]))
+            atomic_fetch_add(&s->early, 1);
         uint8_t how = d[i].status == SL_OK ? 1 : 2, was = 0;
         if (!atomic_compare_exchange_strong(&s->seen[d[i].cookie], &was, how))
             atomic_fetch_add(&s->duplicates, 1);

@@ -113,7 +113,9 @@ static int64_t counter(struct sl_instance *inst, const char *name)
 /* seq -> track -> failsome -> check (two outputs, one retrying every first
  * try): the tracking handler hears of every message exactly once: failed
  * ones (dead-lettered after their retries) as SL_ERROR, dropped, split and
- * retried ones as SL_OK, like the input. */
+ * retried ones as SL_OK, like the input; and always before the input does
+ * (its cookie rides on the input's token, or, for a message split later,
+ * shared by its parts, on a token of its own). */
 static void hook_reports_each_message_once_when_final(void **state)
 {
     (void)state;
@@ -129,9 +131,11 @@ static void hook_reports_each_message_once_when_final(void **state)
              "dead_letter = { type = \"check\"; };\n",
              N, N, FAIL, DROP, SPLIT, FLAKY);
     struct sl__pipeline *pl = load(conf);
-    run(pl, true); /* the dead letters are logged */
     struct seq_in *in = pl->inputs[0]->ctx;
     struct track_handler *t = pl->handlers[0]->ctx;
+    in->heard_first = t->seen;
+    run(pl, true); /* the dead letters are logged */
+    assert_int_equal(atomic_load(&in->early), 0);
     uint64_t failed = (N + FAIL - 1) / FAIL;
     assert_int_equal(atomic_load(&t->passed), N);
     assert_int_equal(atomic_load(&t->bad), 0);
@@ -143,7 +147,33 @@ static void hook_reports_each_message_once_when_final(void **state)
             fail_msg("offset %llu: handler heard %u, input %u", (unsigned long long)i, t->seen[i],
                      in->seen[i]);
     assert_int_equal(atomic_load(&in->duplicates), 0);
-    assert_int_equal(atomic_load(&pl->handlers[0]->in_flight), 0);
+    finish(pl);
+}
+
+/* A message split before the tracking handler: its parts share the input's
+ * token, so each part gets a token of its own in front of it. The handler
+ * still hears before the input, and the input once per offset. */
+static void hook_precedes_the_input_for_split_messages(void **state)
+{
+    (void)state;
+    enum { N = 3000, SPLIT = 3 };
+    char conf[1024];
+    snprintf(conf, sizeof(conf),
+             "inputs = ( { type = \"seq\"; count = %d; } );\n"
+             "handlers = ( { type = \"failsome\"; split_every = %d; },\n"
+             "             { type = \"track\"; count = %d; } );\n"
+             "outputs = ( { type = \"check\"; } );\n",
+             N, SPLIT, N);
+    struct sl__pipeline *pl = load(conf);
+    struct seq_in *in = pl->inputs[0]->ctx;
+    struct track_handler *t = pl->handlers[1]->ctx;
+    in->heard_first = t->seen;
+    run(pl, false);
+    assert_int_equal(atomic_load(&in->early), 0);
+    assert_int_equal(atomic_load(&in->delivered_ok), N);
+    assert_int_equal(atomic_load(&in->duplicates), 0);
+    assert_int_equal(atomic_load(&t->bad), 0);
+    assert_true(atomic_load(&t->passed) > N); /* the parts were tracked one by one */
     finish(pl);
 }
 
@@ -235,6 +265,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hook_reports_each_message_once_when_final),
+        cmocka_unit_test(hook_precedes_the_input_for_split_messages),
         cmocka_unit_test(dedup_passes_each_key_once),
         cmocka_unit_test(dedup_evicts_oldest),
         cmocka_unit_test(dedup_restart_loses_and_doubles_nothing),

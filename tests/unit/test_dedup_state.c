@@ -24,13 +24,13 @@ static void insert_contains_duplicate(void **state)
 {
     (void)state;
     struct keytable t;
-    assert_int_equal(keytable_init(&t, 100), 0);
+    assert_int_equal(keytable_init(&t, 100, true), 0);
     assert_false(keytable_contains(&t, 42));
-    assert_true(keytable_insert(&t, 42, 1));
+    assert_true(keytable_insert(&t, 42, 1, NULL));
     assert_true(keytable_contains(&t, 42));
-    assert_false(keytable_insert(&t, 42, 2)); /* already held: no second entry */
+    assert_false(keytable_insert(&t, 42, 2, NULL)); /* already held: no second entry */
     assert_int_equal(t.count, 1);
-    assert_true(keytable_insert(&t, 0, 3)); /* hash 0 is a key like any other */
+    assert_true(keytable_insert(&t, 0, 3, NULL)); /* hash 0 is a key like any other */
     assert_true(keytable_contains(&t, 0));
     keytable_free(&t);
 }
@@ -39,9 +39,9 @@ static void evicts_oldest_first(void **state)
 {
     (void)state;
     struct keytable t;
-    assert_int_equal(keytable_init(&t, 4), 0);
+    assert_int_equal(keytable_init(&t, 4, false), 0);
     for (uint64_t k = 1; k <= 6; k++)
-        assert_true(keytable_insert(&t, k * 0x9e3779b97f4a7c15ULL, 10));
+        assert_true(keytable_insert(&t, k * 0x9e3779b97f4a7c15ULL, 10, NULL));
     assert_int_equal(t.count, 4);
     assert_int_equal(t.evictions, 2);
     for (uint64_t k = 1; k <= 6; k++)
@@ -50,14 +50,18 @@ static void evicts_oldest_first(void **state)
 }
 
 /* Small hash range so probe runs collide and wrap around the slot array:
- * the table must always hold exactly the last `cap` distinct keys. */
+ * the table must always hold exactly the last `cap` keys added, less those
+ * taken back (keytable_forget, a failed message), which leave holes in the
+ * ring. Taking back a key evicted since (maybe added again later, with a
+ * new sequence number) must change nothing. */
 static void matches_a_reference_under_churn(void **state)
 {
     (void)state;
     enum { CAP = 37, ROUNDS = 200000, RANGE = 200 };
     struct keytable t;
-    assert_int_equal(keytable_init(&t, CAP), 0);
-    uint64_t fifo[CAP];
+    assert_int_equal(keytable_init(&t, CAP, false), 0);
+    uint64_t fifo[CAP], seqs[CAP]; /* fifo 0: a hole */
+    uint64_t gone_key = 0, gone_seq = 0;
     size_t head = 0, n = 0;
     srand(7);
     for (int r = 0; r < ROUNDS; r++) {
@@ -66,21 +70,41 @@ static void matches_a_reference_under_churn(void **state)
         bool held = false;
         for (size_t i = 0; i < n; i++)
             held |= fifo[(head + i) % CAP] == (k ? k : 1);
-        assert_int_equal(keytable_insert(&t, k, 0), !held);
+        uint64_t seq;
+        assert_int_equal(keytable_insert(&t, k, 0, &seq), !held);
         if (!held) {
             if (n == CAP) {
+                if (fifo[head]) {
+                    gone_key = fifo[head];
+                    gone_seq = seqs[head];
+                }
                 head = (head + 1) % CAP;
                 n--;
             }
-            fifo[(head + n++) % CAP] = k ? k : 1;
+            fifo[(head + n) % CAP] = k ? k : 1;
+            seqs[(head + n++) % CAP] = seq;
         }
-        if (r % 1000 == 0)
+        if (r % 5 == 0) {
+            size_t p = (head + (size_t)rand() % n) % CAP;
+            if (fifo[p]) {
+                keytable_forget(&t, fifo[p], seqs[p]);
+                fifo[p] = 0;
+            }
+        }
+        if (r % 7 == 0 && gone_key)
+            keytable_forget(&t, gone_key, gone_seq); /* stale: a no-op */
+        if (r % 1000 == 0) {
+            size_t keys = 0;
+            for (size_t i = 0; i < n; i++)
+                keys += fifo[(head + i) % CAP] != 0;
+            assert_int_equal(keytable_held(&t), keys);
             for (uint64_t q = 0; q < RANGE; q++) {
                 bool want = false;
                 for (size_t i = 0; i < n; i++)
                     want |= fifo[(head + i) % CAP] == (q ? q : 1);
                 assert_int_equal(keytable_contains(&t, q), want);
             }
+        }
     }
     keytable_free(&t);
 }
@@ -89,10 +113,10 @@ static void expires_by_ttl(void **state)
 {
     (void)state;
     struct keytable t;
-    assert_int_equal(keytable_init(&t, 10), 0);
-    keytable_insert(&t, 1, 100);
-    keytable_insert(&t, 2, 105);
-    keytable_insert(&t, 3, 110);
+    assert_int_equal(keytable_init(&t, 10, true), 0);
+    keytable_insert(&t, 1, 100, NULL);
+    keytable_insert(&t, 2, 105, NULL);
+    keytable_insert(&t, 3, 110, NULL);
     assert_int_equal(keytable_expire(&t, 110, 10), 0);
     assert_int_equal(keytable_expire(&t, 111, 10), 1);
     assert_false(keytable_contains(&t, 1));
@@ -107,7 +131,7 @@ static void under_100_bytes_per_key_at_10m(void **state)
 {
     (void)state;
     struct keytable t;
-    assert_int_equal(keytable_init(&t, 10000000), 0);
+    assert_int_equal(keytable_init(&t, 10000000, true), 0);
     size_t per_key = keytable_bytes(&t) / 10000000;
     print_message("key table: %zu bytes per key at 10 M keys\n", per_key);
     assert_true(per_key < 100);
@@ -175,13 +199,13 @@ static void hash_spreads(void **state)
     (void)state;
     enum { N = 1 << 20, BUCKETS = 1024 };
     struct keytable t;
-    assert_int_equal(keytable_init(&t, N), 0);
+    assert_int_equal(keytable_init(&t, N, true), 0);
     unsigned *bucket = calloc(BUCKETS, sizeof(*bucket));
     char id[32];
     for (int i = 0; i < N; i++) {
         int len = snprintf(id, sizeof(id), "order-%d", i);
         uint64_t h = dedup_hash_bytes(id, (size_t)len, 1);
-        assert_true(keytable_insert(&t, h, 0));
+        assert_true(keytable_insert(&t, h, 0, NULL));
         bucket[h % BUCKETS]++;
     }
     for (int b = 0; b < BUCKETS; b++)
@@ -230,14 +254,14 @@ static void reset_state(void)
 static void open_table(struct keylog *l, struct keytable *t, size_t cap)
 {
     char err[512] = "";
-    assert_int_equal(keytable_init(t, cap), 0);
+    assert_int_equal(keytable_init(t, cap, true), 0);
     if (keylog_open(l, state_path, t, count_warning, NULL, err, sizeof(err)) < 0)
         fail_msg("keylog_open: %s", err);
 }
 
 static void commit(struct keylog *l, struct keytable *t, uint64_t k)
 {
-    if (keytable_insert(t, k, 1000))
+    if (keytable_insert(t, k, 1000, NULL))
         assert_int_equal(keylog_append(l, k, 1000), 0);
 }
 
@@ -350,6 +374,45 @@ static void log_compacts_into_snapshot(void **state)
     keytable_free(&t);
 }
 
+static bool odd_in_flight(const void *arg, uint64_t hash)
+{
+    (void)arg;
+    return hash % 2 == 1;
+}
+
+/* Keys enter the table as their message passes; a snapshot must hold only
+ * the committed ones: not those still in flight (they reach the log when
+ * committed, or never), nor those taken back after a failure. */
+static void snapshot_leaves_out_keys_in_flight(void **state)
+{
+    (void)state;
+    reset_state();
+    struct keylog l;
+    struct keytable t;
+    open_table(&l, &t, 100);
+    l.in_flight = odd_in_flight;
+    uint64_t seq_of_10 = 0;
+    for (uint64_t k = 1; k <= 20; k++) {
+        uint64_t seq;
+        assert_true(keytable_insert(&t, k, 1000, &seq));
+        if (k == 10)
+            seq_of_10 = seq;
+    }
+    keytable_forget(&t, 10, seq_of_10); /* failed: taken back */
+    assert_false(keytable_contains(&t, 10));
+    assert_int_equal(keytable_held(&t), 19);
+    assert_int_equal(keylog_compact(&l, &t), 0);
+    keylog_close(&l, &t);
+    keytable_free(&t);
+
+    open_table(&l, &t, 100);
+    assert_int_equal(keytable_held(&t), 9); /* 2, 4, ... 20 but 10 */
+    for (uint64_t k = 1; k <= 20; k++)
+        assert_int_equal(keytable_contains(&t, k), k % 2 == 0 && k != 10);
+    keylog_close(&l, &t);
+    keytable_free(&t);
+}
+
 static void *hold_sync_lock(void *arg)
 {
     struct keylog *l = arg;
@@ -442,7 +505,7 @@ static void refuses_a_foreign_file(void **state)
     struct keylog l;
     struct keytable t;
     char err[512];
-    assert_int_equal(keytable_init(&t, 10), 0);
+    assert_int_equal(keytable_init(&t, 10, true), 0);
     assert_int_equal(keylog_open(&l, state_path, &t, count_warning, NULL, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "not a dedup state file"));
     keytable_free(&t);
@@ -462,6 +525,7 @@ int main(void)
         cmocka_unit_test(state_survives_restart),
         cmocka_unit_test(torn_tail_is_ignored),
         cmocka_unit_test(log_compacts_into_snapshot),
+        cmocka_unit_test(snapshot_leaves_out_keys_in_flight),
         cmocka_unit_test(write_is_visible_before_sync),
         cmocka_unit_test(compaction_follows_the_append),
         cmocka_unit_test(refuses_a_foreign_file),

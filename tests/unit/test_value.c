@@ -490,7 +490,7 @@ static void assert_meta_inherited(const struct sl_msg *c, const struct sl_msg *p
 static void test_derive(void **state)
 {
     (void)state;
-    struct sl_instance in = {.plugin = &fake_input_plugin, .name = "in"};
+    struct sl_instance in = {.plugin = &fake_input_plugin, .name = "in", .kind = SL_KIND_INPUT};
     n_delivered = 0;
     struct sl_msg *p = parent_msg(&in);
     struct sl_msg *c1 = sl_msg_derive(p), *c2 = sl_msg_derive(p);
@@ -526,7 +526,7 @@ static void test_derive(void **state)
 static void test_clone(void **state)
 {
     (void)state;
-    struct sl_instance in = {.plugin = &fake_input_plugin, .name = "in"};
+    struct sl_instance in = {.plugin = &fake_input_plugin, .name = "in", .kind = SL_KIND_INPUT};
     n_delivered = 0;
     struct sl_msg *p = parent_msg(&in);
     struct sl_msg *c = sl__msg_clone(p);
