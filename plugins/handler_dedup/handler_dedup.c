@@ -246,24 +246,33 @@ static int dedup_process(void *wctx, struct sl_msg **msgs, size_t n, struct sl_e
             w->act[i] = PASS;
             continue;
         }
-        /* In flight first: a key there may have been evicted from the
-         * table already (a max_keys smaller than what is in flight). */
-        struct inflight_entry *e = inflight_find(&d->inflight, h);
+        struct inflight_entry *e;
         uint64_t seq;
-        if (e) {
-            w->act[i] = inflight_hold(&d->inflight, e, msgs[i]) == 0 ? HOLD : PASS;
-            held += w->act[i] == HOLD;
-        } else if (!keytable_insert(&d->committed, h, now, &seq)) {
-            w->act[i] = DROP;
-            dropped++;
-        } else if ((e = inflight_add(&d->inflight, h))) {
+        bool existed;
+        if (!keytable_insert(&d->committed, h, now, &seq)) {
+            /* Held: committed, or its first message still in flight. */
+            e = inflight_find(&d->inflight, h);
+            if (!e) {
+                w->act[i] = DROP;
+                dropped++;
+                continue;
+            }
+        } else if (!(e = inflight_add(&d->inflight, h, &existed))) {
+            keytable_forget(&d->committed, h, seq); /* out of memory: untracked */
+            w->act[i] = PASS;
+            continue;
+        } else if (!existed) {
             e->seq = seq;
             w->act[i] = TRACK;
             tracked++;
+            continue;
         } else {
-            keytable_forget(&d->committed, h, seq); /* out of memory: untracked */
-            w->act[i] = PASS;
+            /* In flight, but evicted from the table meanwhile (a max_keys
+             * smaller than what is in flight): in again, as seq. */
+            e->seq = seq;
         }
+        w->act[i] = inflight_hold(&d->inflight, e, msgs[i]) == 0 ? HOLD : PASS;
+        held += w->act[i] == HOLD;
     }
     publish_counts(d);
     pthread_mutex_unlock(&d->mu);

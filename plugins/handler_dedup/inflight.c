@@ -56,13 +56,16 @@ static int grow(struct inflight *f)
     return 0;
 }
 
-struct inflight_entry *inflight_add(struct inflight *f, uint64_t hash)
+struct inflight_entry *inflight_add(struct inflight *f, uint64_t hash, bool *existed)
 {
     if ((f->count + 1) * 2 > f->mask + 1 && grow(f) < 0)
         return NULL;
     struct inflight_entry *e = &f->slots[probe(f, hash)];
-    *e = (struct inflight_entry){.hash = hash};
-    f->count++;
+    *existed = e->hash != 0;
+    if (!*existed) {
+        *e = (struct inflight_entry){.hash = hash};
+        f->count++;
+    }
     return e;
 }
 

@@ -5,6 +5,7 @@
 #ifndef SLUICE_DEDUP_INFLIGHT_H
 #define SLUICE_DEDUP_INFLIGHT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,8 +31,9 @@ int inflight_init(struct inflight *f);
 void inflight_free(struct inflight *f);
 /* The entry for hash, or NULL. Valid until the next inflight_add. */
 struct inflight_entry *inflight_find(const struct inflight *f, uint64_t hash);
-/* A new entry for hash (which must not be present), or NULL out of memory. */
-struct inflight_entry *inflight_add(struct inflight *f, uint64_t hash);
+/* The entry for hash: a new one, or the one there already (*existed set;
+ * one probe either way). NULL out of memory. */
+struct inflight_entry *inflight_add(struct inflight *f, uint64_t hash, bool *existed);
 /* Hold a duplicate on e. Returns 0, or -1 when out of memory. */
 int inflight_hold(struct inflight *f, struct inflight_entry *e, struct sl_msg *m);
 /* Remove e; its held duplicates are appended to *out (grown with realloc;
