@@ -255,10 +255,9 @@ static void grow(struct checkpoint *c)
         sl_log(c->store->inst, SL_LOG_ERROR, "out of memory tracking lines for the checkpoint");
         abort();
     }
-    for (size_t i = 0; i < c->count; i++) {
-        const struct checkpoint_line *l = &c->ring[(c->head + i) & (c->cap - 1)];
-        ring[l->seq & (cap - 1)] = *l;
-    }
+    uint64_t seq = c->next_seq - c->count; /* the oldest's */
+    for (size_t i = 0; i < c->count; i++, seq++)
+        ring[seq & (cap - 1)] = c->ring[seq & (c->cap - 1)];
     free(c->ring);
     c->ring = ring;
     c->cap = cap;
@@ -316,15 +315,6 @@ static void publish(struct checkpoint *c)
     c->n_early = kept;
     advance(c);
     pthread_mutex_unlock(&c->mu);
-}
-
-uint64_t checkpoint_push(struct checkpoint *c, int64_t end, int64_t line_no)
-{
-    uint64_t seq = c->local_seq++;
-    c->local[c->n_local++] = (struct checkpoint_line){seq, end, line_no, c->cur_file, false};
-    if (c->n_local == CHECKPOINT_LOCAL)
-        publish(c);
-    return (uint64_t)c->id << CHECKPOINT_SEQ_BITS | seq;
 }
 
 void checkpoint_idle(struct checkpoint *c)

@@ -35,9 +35,10 @@ struct checkpoint_pos {
     int64_t line_no;
 };
 
+/* A line emitted, not yet in the done prefix. Its seq (the tracker's line
+ * number for it, from 0) is where it sits: ring[seq & (cap - 1)]. */
 struct checkpoint_line {
-    uint64_t seq; /* the tracker's line number for it, from 0 */
-    int64_t end;  /* byte after the line */
+    int64_t end; /* byte after the line */
     int64_t line_no;
     uint32_t file; /* index into files[] */
     bool done;
@@ -115,12 +116,24 @@ void checkpoint_drop(struct checkpoint *c);
 /* Lines now come from another file (rotation) or from the start again
  * (truncation): later pushes belong to it. Reader thread. */
 void checkpoint_file(struct checkpoint *c, dev_t dev, ino_t ino);
-/* Record an emitted line; returns the cookie its message must carry. Aborts
- * when out of memory (the reader cannot go on without tracking it). */
-uint64_t checkpoint_push(struct checkpoint *c, int64_t end, int64_t line_no);
 /* The reader is about to wait for more input: publish its pending lines so
  * their deliveries can move the checkpoint. Reader thread. */
 void checkpoint_idle(struct checkpoint *c);
+/* Record an emitted line; returns the cookie its message must carry. Aborts
+ * when out of memory (the reader cannot go on without tracking it). Inline:
+ * it runs for every line read. */
+static inline uint64_t checkpoint_push(struct checkpoint *c, int64_t end, int64_t line_no)
+{
+    struct checkpoint_line *l = &c->local[c->n_local++];
+    l->end = end;
+    l->line_no = line_no;
+    l->file = c->cur_file;
+    l->done = false;
+    uint64_t seq = c->local_seq++;
+    if (c->n_local == CHECKPOINT_LOCAL)
+        checkpoint_idle(c); /* publishes the batch */
+    return (uint64_t)c->id << CHECKPOINT_SEQ_BITS | seq;
+}
 /* Lines delivered (any status: a dead letter is final too), any tracker's.
  * Writes the state file when the interval has passed. */
 void checkpoint_done(struct checkpoint_store *s, const struct sl_delivery *d, size_t n);
