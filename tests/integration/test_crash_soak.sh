@@ -62,9 +62,12 @@ check "$(count "file -> file (checkpoint, no dedup), $KILLED of $KILLS kills" "$
 # 3. kafka -> dedup -> lua -> kafka on the mock cluster.
 K=${SOAK_KAFKA_MESSAGES:-10000}
 mock_start -b 1 -t in:4 -t out:4
-mock_cmd "rtt 1 20" # a slower broker, so the kills land mid-stream
+# A slower broker, and kills soon after progress, so they land mid-stream: a run
+# that gets going reads the topic's end within a second.
+mock_cmd "rtt 1 50"
+KILL_MAX_MS=150
 awk -v n="$K" 'BEGIN { for (i = 1; i <= n; i++) printf "k%d\t{\"id\":%d,\"name\":\"user-%d\"}\n", i, i, i }' |
-    kcat -b "$BROKERS" -P -t in -K '	' || fail "kcat produce"
+    kcat -b "$BROKERS" -P -t in -K '	' -X batch.num.messages=20 || fail "kcat produce"
 cat >"$T/kafka.conf" <<CONF
 queue = { capacity = 8; batch_size = 64; };
 # A killed member stays in the group until its session times out: keep it short.

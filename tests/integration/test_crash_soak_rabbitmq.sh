@@ -27,18 +27,21 @@ soak_started $!
 exec 9>"$T/mock.ctl"
 wait_until 5 test -s "$T/mock.out" || fail "kafka_mock did not start: $(cat "$T/mock.err")"
 BROKERS=$(head -n 1 "$T/mock.out")
+echo "rtt 1 50" >&9 # a slower broker (with a small prefetch below), so the kills land mid-stream
 topic_total() { "$OFFSETS_BIN" "$BROKERS" - out 2>/dev/null | awk '$1 == "total" { print $2 }'; }
 
 awk -v n="$K" 'BEGIN { for (i = 1; i <= n; i++) printf "body={\"id\":%d,\"name\":\"user-%d\"}\n", i, i }' |
     "$IO" publish "$URL" "" src || fail "publish"
 cat >"$T/p.conf" <<CONF
 queue = { capacity = 8; batch_size = 64; };
-inputs = ( { type = "rabbitmq"; url = "$URL"; queue = "src"; codec = "json";
+inputs = ( { type = "rabbitmq"; url = "$URL"; queue = "src"; codec = "json"; prefetch = 64;
              exit_when_idle_ms = 2000; } );
 handlers = ( { type = "dedup"; key = "record.id"; state_file = "$T/dedup.state"; } );
 outputs = ( { type = "kafka"; brokers = "$BROKERS"; topic = "out"; codec = "json"; } );
 CONF
 echo "soak: $KILLS kills, seed $SEED"
+# Kills soon after progress, so they land mid-stream (a run drains the queue fast).
+KILL_MAX_MS=150
 kill_loop "$T/p.conf" "$T/run.log" topic_total
 [ "$(queue_total src)" = "0" ] || fail "src still holds $(queue_total src) (not all acked)"
 kcat -b "$BROKERS" -C -t out -e -q -f '%s\n' >"$T/out.jsonl" || fail "kcat consume"

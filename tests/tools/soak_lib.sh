@@ -3,8 +3,9 @@
 # Source it after the broker library; the caller defines soak_started PID (register a
 # process for its cleanup trap), KILLS, SLUICE, and fd 3 (where results are printed).
 # kill_loop CONF LOG PROGRESS...: KILLS runs, each killed at a random moment once
-# PROGRESS (a command, run with the count before this run) says it has moved; then
-# one run to the end. KILLED: the kills that landed (a run that ends first stops them).
+# PROGRESS (a command, run with the count before this run) says it has moved, up to
+# KILL_MAX_MS (default 500) later; then one run to the end. KILLED: the kills that
+# landed (a run that ends first stops them).
 kill_loop() {
     local conf=$1 log=$2 k pid ms before rc
     shift 2
@@ -21,7 +22,7 @@ kill_loop() {
             echo "  run $k finished before its kill" >>"$log"
             break
         fi
-        ms=$((RANDOM % 500))
+        ms=$((RANDOM % ${KILL_MAX_MS:-500}))
         sleep "$(printf '0.%03d' "$ms")"
         kill -9 "$pid" 2>/dev/null
         rc=0
