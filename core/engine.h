@@ -497,7 +497,7 @@ struct sl__pipeline {
      * exits 2 with what is still in flight unacknowledged; 0: no limit. */
     uint32_t stop_timeout_ms;
     /* failure lines: dead-lettered, discarded, dead-letter write retried */
-    struct sl__throttle log_dead, log_discarded, log_dlq_retry;
+    struct sl__throttle log_retry, log_dead, log_discarded, log_dlq_retry;
     int64_t started_ns;
     struct sl__stats_mark {
         uint64_t in, out;

@@ -130,6 +130,10 @@ void sl__failure(struct sl_emitter *e, struct sl_instance *inst, const char *sta
                       "dead-letter write failed, retrying", error);
         retry_later(w, m);
     } else if (transient && w && m->attempts < inst->max_attempts) {
+        char what[80];
+        snprintf(what, sizeof(what), "failed (attempt %u of %u), retrying", m->attempts,
+                 (unsigned)inst->max_attempts);
+        log_throttled(&e->pl->log_retry, SL_LOG_INFO, inst, stage, m, what, error);
         retry_later(w, m);
     } else {
         dead_letter(e, inst, stage, m, error);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every log line about one message names its trace id, in each --log-format
 # (text: " trace_id=HEX" at the end; json and logfmt: a trace_id field):
-# a line that cannot be decoded, a Lua error, an output that refuses a
-# message, and a script's sluice.log inside process(msg). Messages come with
+# a line that cannot be decoded, a Lua error (retried once, then
+# dead-lettered), an output that refuses a message, and a script's
+# sluice.log inside process(msg). Messages come with
 # a traceparent (envelope codec), and the line names that trace id; the
 # malformed one gets a new id, the one in its dead letter's x-sluice-trace-id.
 . "${SLUICE_SOURCE_DIR:-.}/tests/integration/lib.sh"
@@ -29,7 +30,7 @@ inputs = ( { type = "file"; name = "in"; path = "$T/in.jsonl";
 handlers = ( { type = "lua"; name = "check"; script = "$T/check.lua"; } );
 outputs = ( { type = "flaky"; name = "out"; path = "$T/out.txt"; refuse_every = 2; } );
 dead_letter = { type = "file"; name = "dlq"; path = "\$DLQ"; codec = "envelope"; };
-retry = { max_attempts = 1; };
+retry = { max_attempts = 2; backoff_ms = 1; };
 queue = { batch_size = 1; };
 CONF
 for fmt in text json logfmt; do
@@ -55,20 +56,21 @@ for fmt, parse in (("text", text), ("json", json.loads), ("logfmt", logfmt)):
             for d in map(json.loads, open(f"{t}/dlq.{fmt}.jsonl"))}
     bad = dead["not an envelope"]["headers"]["x-sluice-trace-id"]
     assert bad not in (t1, t2, t3, t4) and re.fullmatch("[0-9a-f]{32}", bad), bad
-    want = {  # what each line is about -> its trace id
-        "cannot decode": ("in.codec", "dead-lettered", bad),
-        "Lua error": ("check", "n is two", t2),
-        "output refused": ("out", "flaky: refused", t3),
-        "sluice.log": ("check", "n is four", t4),
+    want = {  # what each line is about -> its instance, text, trace id, level
+        "cannot decode": ("in.codec", "dead-lettered", bad, "warn"),
+        "Lua error, retried": ("check", "(attempt 1 of 2), retrying: ", t2, "info"),
+        "Lua error, given up": ("check", "dead-lettered: ", t2, "warn"),
+        "output refused": ("out", "flaky: refused", t3, "warn"),
+        "sluice.log": ("check", "n is four", t4, "warn"),
     }
-    for what, (inst, text_in_msg, trace) in want.items():
+    for what, (inst, text_in_msg, trace, level) in want.items():
         lines = [r for r in recs if r["instance"] == inst and text_in_msg in r["msg"]]
         assert len(lines) == 1, (fmt, what, lines, recs)
         assert lines[0].get("trace_id") == trace, (fmt, what, lines[0], trace)
-        assert lines[0]["level"] in ("warn", "error"), (fmt, what, lines[0])
+        assert lines[0]["level"] == level, (fmt, what, lines[0])
     # the trace id is a field of its own, not in the message text
     assert not any(re.search("[0-9a-f]{32}", r["msg"]) for r in recs), fmt
     assert {r.get("trace_id") for r in recs} - {None} == {bad, t2, t3, t4}, fmt
-    print(f"{fmt}: decode, Lua, output and sluice.log lines name their trace ids")
+    print(f"{fmt}: decode, Lua retry and error, output and sluice.log lines name their trace ids")
 PY
 pass "trace_id on every log line about a message, in text, json and logfmt"
