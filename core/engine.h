@@ -86,10 +86,14 @@ const char *sl__queue_name(const struct sl__queue *q);
  * Returns 0, or -1 out of memory. */
 int sl__buf_printf(struct sl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* ---- time and ids (util.c) ---- */
+/* ---- time, ids and memory (util.c) ---- */
 int64_t sl__now_ns(void);
 uint64_t sl__rand64(void);
 uint64_t sl__hash(const void *p, size_t n);
+/* Zeroed memory for n items that one thread writes all the time: aligned to
+ * and padded out to whole cache lines, so that no other allocation (written
+ * by another thread) shares a line with it. Free with free(). */
+void *sl__calloc_own_lines(size_t n, size_t size);
 
 /* ---- service manager (notify.c): sd_notify READY=1 / RELOADING=1 /
  * STOPPING=1; no-ops without libsystemd or outside systemd. ---- */

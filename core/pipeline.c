@@ -110,7 +110,8 @@ static int workers_init(struct sl__pipeline *pl, struct sl__stage *s, struct sl_
             return -1;
         w->em.w = w;
         w->em.no_dlq = s->kind == SL__STAGE_DLQ;
-        if (!(w->input_latency = calloc(pl->n_inputs, sizeof(*w->input_latency))))
+        /* written for every message finished: on lines of its own */
+        if (!(w->input_latency = sl__calloc_own_lines(pl->n_inputs, sizeof(*w->input_latency))))
             return -1;
     }
     return 0;
@@ -206,7 +207,7 @@ static int sinks_init(struct sl__pipeline *pl)
             s->inst = in;
             s->pl = pl;
             s->wctx = in->ctx;
-            if (!(s->input_latency = calloc(pl->n_inputs, sizeof(*s->input_latency))))
+            if (!(s->input_latency = sl__calloc_own_lines(pl->n_inputs, sizeof(*s->input_latency))))
                 return -1;
             if (sl__emitter_init(&s->em, pl, pl->input_links[i], true) < 0)
                 return -1;

@@ -1,4 +1,8 @@
-/* util.c - clocks, per-thread random numbers, hashing. */
+/* util.c - clocks, per-thread random numbers, hashing, cache-line-owned
+ * allocations. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "engine.h"
@@ -37,4 +41,16 @@ uint64_t sl__hash(const void *p, size_t n)
         h *= 0x100000001b3ULL;
     }
     return h;
+}
+
+void *sl__calloc_own_lines(size_t n, size_t size)
+{
+    enum { LINE = 64 };
+    if (size && n > (SIZE_MAX - LINE) / size)
+        return NULL;
+    size_t bytes = (n * size + LINE - 1) / LINE * LINE;
+    void *p = aligned_alloc(LINE, bytes ? bytes : LINE);
+    if (p)
+        memset(p, 0, bytes ? bytes : LINE);
+    return p;
 }

@@ -55,11 +55,6 @@ struct checkpoint {
     struct checkpoint_line *ring; /* emitted, not yet in the done prefix */
     size_t cap, head, count;      /* cap: a power of two; line seq is at seq & (cap - 1) */
     uint64_t next_seq;            /* published: seqs below it are in the ring (or done) */
-    /* The reader's lines not yet published to the ring: it takes the lock
-     * once per CHECKPOINT_LOCAL lines (and before it blocks), not per line. */
-    struct checkpoint_line local[CHECKPOINT_LOCAL];
-    size_t n_local;
-    uint64_t local_seq; /* the reader's next seq */
     /* reported done before their line was published */
     uint64_t *early;
     size_t n_early, cap_early;
@@ -73,6 +68,15 @@ struct checkpoint {
     uint32_t done_file;         /* the file it is in */
     bool have_done;
     bool dropped; /* the file is read no more: leave the state once all is done */
+    /* The reader's lines not yet published to the ring: it takes the lock
+     * once per CHECKPOINT_LOCAL lines (and before it blocks), not per line.
+     * Its own cache lines (the struct is allocated aligned to them): the
+     * reader writes here for every line, and the delivering threads write
+     * the fields above; sharing a line would move it between the two cores
+     * at every line. */
+    _Alignas(64) struct checkpoint_line local[CHECKPOINT_LOCAL];
+    size_t n_local;
+    uint64_t local_seq; /* the reader's next seq */
 };
 
 struct checkpoint_store {
