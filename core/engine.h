@@ -341,8 +341,10 @@ void sl__histo_merge(struct sl__histo_snapshot *into, const struct sl__histo *h)
 /* CLOCK_MONOTONIC_COARSE (a few ms resolution, a few ns to read). */
 int64_t sl__coarse_now_ns(void);
 
+/* Aligned: a stage's workers sit in one array, each written by its own
+ * thread for every message; no two may share a cache line. */
 struct sl__worker {
-    struct sl__stage *stage;
+    _Alignas(64) struct sl__stage *stage;
     struct sl__histo batch_sizes;    /* messages per batch this worker ran */
     struct sl__histo batch_seconds;  /* time the stage took per batch */
     struct sl__histo latency;        /* outputs: read by the input -> confirmed here */

@@ -54,7 +54,7 @@ static struct sl__stage *stage_new(struct sl__pipeline *pl, int kind, struct sl_
     if ((s->label = malloc(len)))
         snprintf(s->label, len, "%s%s", owner->name, suffix);
     unsigned nq = ordered && workers > 1 ? workers : 1;
-    s->workers = calloc(workers, sizeof(*s->workers));
+    s->workers = sl__calloc_own_lines(workers, sizeof(*s->workers)); /* one thread's each */
     struct sl__stage **stages = realloc(pl->stages, (pl->n_stages + 1) * sizeof(*stages));
     if (stages)
         pl->stages = stages;
@@ -200,7 +200,8 @@ static int sinks_init(struct sl__pipeline *pl)
     for (size_t i = 0; i < pl->n_inputs; i++) {
         struct sl_instance *in = pl->inputs[i];
         for (unsigned k = 0; k < in->workers; k++) {
-            struct sl_input_sink *s = calloc(1, sizeof(*s));
+            /* its input thread writes it for every message: lines of its own */
+            struct sl_input_sink *s = sl__calloc_own_lines(1, sizeof(*s));
             if (!s)
                 return -1;
             pl->sinks[pl->n_sinks++] = s;
