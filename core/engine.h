@@ -26,6 +26,9 @@ struct sl__msg {
     int64_t read_ns;    /* sl__coarse_now_ns() when its input handed it over */
     uint32_t batch_gen; /* the worker's batch_gen then: a message a handler
                            keeps past its call cannot touch a later batch */
+    /* A dead letter: the instance it failed at, whose dead_lettered count
+     * goes up once the dead-letter output has confirmed it. */
+    struct sl_instance *dead_from;
     /* The incoming traceparent's span (the parent of our spans) and flags. */
     struct {
         uint8_t parent_span_id[8];

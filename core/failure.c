@@ -109,7 +109,7 @@ static void dead_letter(struct sl_emitter *e, struct sl_instance *inst, const ch
         sl_msg_set_header(m, "x-sluice-attempts", attempts, strlen(attempts)) < 0 ||
         sl_msg_set_header(m, "x-sluice-failed-at", when, strlen(when)) < 0)
         sl_log_msg(inst, SL_LOG_WARN, m, "%s: out of memory adding dead-letter headers", stage);
-    atomic_fetch_add_explicit(&inst->stats.dead, 1, memory_order_relaxed);
+    sl__msg_private(m)->dead_from = inst; /* counted once the dead-letter output confirms */
     log_throttled(&pl->log_dead, SL_LOG_WARN, inst, stage, m, "dead-lettered", error);
     m->attempts = 0; /* the dead-letter output counts its own attempts */
     sl__emitter_put_dead(e, m);

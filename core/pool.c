@@ -161,6 +161,7 @@ void sl__msg_recycle(struct sl_msg *m)
     pm->ack = NULL;
     pm->due_ns = 0;
     pm->batch_slot = pm->lineage_slot = 0;
+    pm->dead_from = NULL;
     struct magazine *g = cache.loaded;
     if (!g || g->n == MAGAZINE) {
         if (cache.spare && cache.spare->n < MAGAZINE) {

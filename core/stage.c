@@ -54,9 +54,12 @@ void sl_out_done(struct sl_msg *m, int status, const char *error)
     struct sl__worker *w = sl__current_worker;
     w->outstanding--;
     if (status == SL_OK) {
+        struct sl__msg *pm = sl__msg_private(m);
         w->confirmed++; /* added to the shared stats once per batch */
-        int64_t waited = sl__coarse_now_ns() - sl__msg_private(m)->read_ns;
+        int64_t waited = sl__coarse_now_ns() - pm->read_ns;
         sl__histo_observe(&w->latency, SL__HISTO_SECONDS, waited > 0 ? (uint64_t)waited : 0);
+        if (pm->dead_from) /* a dead letter, now written: count it where it failed */
+            atomic_fetch_add_explicit(&pm->dead_from->stats.dead, 1, memory_order_relaxed);
         sl__msg_finish(m, w->stage->kind == SL__STAGE_DLQ);
         return;
     }

@@ -33,7 +33,8 @@ run_and_stop
 [ $secs -ge 1400 ] && [ $secs -lt 6000 ] || fail "stuck drain ended after $secs ms (want ~1500)"
 grep -q "the drain did not finish within stop_timeout_ms (1500 ms): exiting without acknowledging the 1 messages still in flight" \
   "$T/log" || { tail -5 "$T/log"; fail "no line saying why the run stopped"; }
-grep -q "done in .*: 3 in, 2 out," "$T/log" || { tail -3 "$T/log"; fail "summary"; }
+# the dead letter never written is not counted as dead-lettered
+grep -q "done in .*: 3 in, 2 out, 0 dead-lettered," "$T/log" || { tail -3 "$T/log"; fail "summary"; }
 pass "dead_letter failing for good: SIGTERM ends the run in $secs ms, exit 2, the reason logged"
 
 : > "$T/out.txt"
@@ -41,6 +42,7 @@ conf "$T/dlq.txt" "stop_timeout_ms = 1500;"
 run_and_stop
 [ $rc = 0 ] || { tail -5 "$T/log"; fail "a drain that finishes: exit $rc (want 0)"; }
 [ "$(wc -l < "$T/out.txt")" = 2 ] && [ "$(cat "$T/dlq.txt")" = "not json" ] || fail "outputs"
+grep -q "done in .*: 3 in, 2 out, 1 dead-lettered," "$T/log" || { tail -3 "$T/log"; fail "summary"; }
 pass "a drain that finishes in time exits 0 with everything written ($secs ms)"
 
 for bad in -1 3600001 '"30s"'; do
