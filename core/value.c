@@ -111,7 +111,7 @@ static const struct sl_value *map_get_n(const struct sl_value *map, const char *
     return NULL;
 }
 
-/* "12" -> 12; anything but 1-9 decimal digits -> -1. */
+/* "12" -> 12; anything but 1 to 9 decimal digits -> -1. */
 static int64_t parse_index(const char *s, size_t n)
 {
     if (n == 0 || n > 9)

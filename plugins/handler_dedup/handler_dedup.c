@@ -6,12 +6,12 @@
  *   key in flight      the duplicate waits; when the first is final it is
  *                      dropped (acked): delivered, or dead-lettered
  *   committed key      dropped (acked) at once
+ *   no key             passes untouched (counted: no_key)
  *
  * A new key goes into the table of keys as it passes, so each message costs
  * one probe of that (large, cache-missing) table; the keys in flight are
  * also in a small table of their own, which is all delivered() needs to
  * touch when the message succeeds. A failed one is taken back out.
- *   no key             passes untouched (counted: no_key)
  *
  * A first message retried downstream keeps its key in flight; one dropped by
  * a later handler counts as delivered. One that ends in dead_letter is not
