@@ -10,9 +10,10 @@
 
 #include "engine.h"
 
-/* One cache line: the output thread that finishes a message touches one. */
+/* One cache line, aligned: the output thread that finishes a message touches
+ * one, and the input thread filling the next token touches another. */
 struct sl__ack {
-    _Atomic uint32_t refs; /* shares, with ACK_FAILED set once any failed */
+    _Alignas(64) _Atomic uint32_t refs; /* shares, with ACK_FAILED set once any failed */
     int32_t partition;
     struct sl_instance *input; /* who is told: an input, or a handler (its own token) */
     uint64_t cookie;
@@ -23,7 +24,7 @@ struct sl__ack {
     uint64_t track_cookie;
 };
 
-_Static_assert(sizeof(struct sl__ack) <= 64, "an ack token fits a cache line");
+_Static_assert(sizeof(struct sl__ack) == 64, "an ack token is one cache line");
 
 #define ACK_FAILED (UINT32_C(1) << 31)
 
@@ -66,7 +67,7 @@ static _Thread_local struct {
 
 static void *alloc_or_die(size_t size)
 {
-    void *p = malloc(size);
+    void *p = aligned_alloc(64, (size + 63) / 64 * 64); /* slabs: tokens on their own lines */
     if (!p) {
         fputs("sluice: out of memory allocating ack tokens\n", stderr);
         abort();
