@@ -195,6 +195,9 @@ struct hl_plan {
 
 /* Registers the message metatable in hs. */
 void hl_msg_register(lua_State *L, struct hl_state *hs);
+/* The message behind the message object at idx, when it is one and still
+ * valid (this call's); else NULL. Never raises. */
+struct sl_msg *hl_msg_at(lua_State *L, int idx);
 /* Pushes the message object for p->origs[i], valid during the current call. */
 void hl_msg_push(lua_State *L, struct hl_plan *p, size_t i);
 /* Turns the script's return value at idx into p->out, then applies the

@@ -77,6 +77,14 @@ static bool is_msg(lua_State *L, int idx)
     return r;
 }
 
+struct sl_msg *hl_msg_at(lua_State *L, int idx)
+{
+    if (!is_msg(L, idx))
+        return NULL;
+    struct hl_lmsg *u = lua_touserdata(L, idx);
+    return u->call == hl_state_of(L)->call_id ? u->m : NULL;
+}
+
 static void push_hex(lua_State *L, const uint8_t *b, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

@@ -4,27 +4,33 @@
 
 #include "handler_lua.h"
 
-/* sluice.log(level, ...): level is "debug", "info", "warn" or "error".
- * Called from process(msg), the line names msg's trace id. */
+/* sluice.log(level, [msg,] ...): level is "debug", "info", "warn" or
+ * "error". The line names a message's trace id: msg's when a message object
+ * comes second (how process_batch says which one a line is about), else,
+ * inside process(msg), that msg's. */
 static int l_log(lua_State *L)
 {
     static const char *const names[] = {"debug", "info", "warn", "error", NULL};
     int level = luaL_checkoption(L, 1, NULL, names);
     if (!sl_log_enabled(level))
         return 0;
+    const struct hl_state *hs = hl_state_of(L);
+    const struct sl_msg *about = hl_msg_at(L, 2);
+    int first = about ? 3 : 2;
+    if (!about)
+        about = hs->current;
     int n = lua_gettop(L);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
-    for (int i = 2; i <= n; i++) {
+    for (int i = first; i <= n; i++) {
         luaL_tolstring(L, i, NULL);
-        if (i > 2)
+        if (i > first)
             luaL_addchar(&b, ' ');
         luaL_addvalue(&b);
     }
     luaL_pushresult(&b);
-    const struct hl_state *hs = hl_state_of(L);
-    if (hs->current) /* inside process(msg): the line is about that message */
-        sl_log_msg(hs->conf->inst, level, hs->current, "%s", lua_tostring(L, -1));
+    if (about)
+        sl_log_msg(hs->conf->inst, level, about, "%s", lua_tostring(L, -1));
     else
         sl_log(hs->conf->inst, level, "%s", lua_tostring(L, -1));
     return 0;

@@ -73,4 +73,22 @@ for fmt, parse in (("text", text), ("json", json.loads), ("logfmt", logfmt)):
     assert {r.get("trace_id") for r in recs} - {None} == {bad, t2, t3, t4}, fmt
     print(f"{fmt}: decode, Lua retry and error, output and sluice.log lines name their trace ids")
 PY
+
+# process_batch: sluice.log names the message given as its second argument.
+cat > "$T/batch.lua" <<'LUA'
+function process_batch(msgs)
+  for _, m in ipairs(msgs) do
+    if m.record.n == 4 then sluice.log("warn", m, "batch: n is", m.record.n) end
+  end
+  sluice.log("info", "batch of", #msgs)
+  return msgs
+end
+LUA
+sed -e "s|\$DLQ|$T/dlq.batch.jsonl|" -e "s|$T/check.lua|$T/batch.lua|" "$T/p.conf" > "$T/batch.conf"
+"$SLUICE" -c "$T/batch.conf" 2> "$T/batch.log" || fail "process_batch run: $(cat "$T/batch.log")"
+grep -q "warn check: batch: n is 4 trace_id=$T4\$" "$T/batch.log" ||
+  { cat "$T/batch.log"; fail "process_batch: sluice.log(level, msg, ...) does not name msg's trace id"; }
+grep "batch of" "$T/batch.log" | grep -q trace_id && fail "a line about no message names a trace id"
+pass "process_batch: sluice.log(level, msg, ...) names that message's trace id"
+
 pass "trace_id on every log line about a message, in text, json and logfmt"
