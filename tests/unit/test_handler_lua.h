@@ -146,4 +146,37 @@ static inline const char *dump(const struct sl_value *v)
     return buf;
 }
 
+#ifdef TEST_HANDLER_LUA_ONE_STATE
+/* For a test file whose tests all run in one Lua state (cmocka group
+ * setup/teardown), evaluated with ev(). */
+static void *L_;
+static char text[2048];
+
+static int setup(void **state)
+{
+    (void)state;
+    L_ = hl_api()->open("/tmp", 64, 100000000, 2000, true, false);
+    return L_ ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    hl_api()->close(L_);
+    sl_arena_free(&test_arena);
+    return 0;
+}
+
+/* What code returned, as text; "ERROR: ..." when it raised. */
+static const char *ev(const char *code)
+{
+    static char buf[2100];
+    if (hl_api()->eval(L_, code, NULL, NULL, NULL, text, sizeof text) != 0)
+        snprintf(buf, sizeof buf, "ERROR: %s", text);
+    else
+        snprintf(buf, sizeof buf, "%s", text);
+    return buf;
+}
+#endif
+
 #endif

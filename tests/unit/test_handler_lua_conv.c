@@ -5,25 +5,8 @@
 
 #include <cmocka.h>
 
+#define TEST_HANDLER_LUA_ONE_STATE
 #include "test_handler_lua.h"
-
-static void *L_;
-static char text[2048];
-
-static int setup(void **state)
-{
-    (void)state;
-    L_ = hl_api()->open("/tmp", 64, 100000000, 2000, true, false);
-    return L_ ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    hl_api()->close(L_);
-    sl_arena_free(&test_arena);
-    return 0;
-}
 
 /* Runs code with v = in and returns the dump of what it returned. */
 static const char *rt(const char *code, const struct sl_value *in)
@@ -40,15 +23,6 @@ static const char *rt(const char *code, const struct sl_value *in)
 }
 
 /* Runs code and returns its result as text (or "ERROR: ..."). */
-static const char *ev(const char *code)
-{
-    static char buf[2100];
-    if (hl_api()->eval(L_, code, NULL, NULL, NULL, text, sizeof text) != 0)
-        snprintf(buf, sizeof buf, "ERROR: %s", text);
-    else
-        snprintf(buf, sizeof buf, "%s", text);
-    return buf;
-}
 
 static struct sl_value sample(void)
 {

@@ -6,35 +6,8 @@
 
 #include <cmocka.h>
 
+#define TEST_HANDLER_LUA_ONE_STATE
 #include "test_handler_lua.h"
-
-static void *L_;
-static char text[2048];
-
-static int setup(void **state)
-{
-    (void)state;
-    L_ = hl_api()->open("/tmp", 64, 100000000, 2000, true, false);
-    return L_ ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    hl_api()->close(L_);
-    sl_arena_free(&test_arena);
-    return 0;
-}
-
-static const char *ev(const char *code)
-{
-    static char buf[2100];
-    if (hl_api()->eval(L_, code, NULL, NULL, NULL, text, sizeof text) != 0)
-        snprintf(buf, sizeof buf, "ERROR: %s", text);
-    else
-        snprintf(buf, sizeof buf, "%s", text);
-    return buf;
-}
 
 /* Bytes as the codec writes them: a record {a = 1, b = {true, nil-marker, 2.5}}. */
 static void encode_bytes(void **state)
