@@ -146,11 +146,23 @@ static inline const char *dump(const struct sl_value *v)
     return buf;
 }
 
+static char text[2048]; /* what the last eval returned, or its error */
+
+/* What code returned in the state h, as text; "ERROR: ..." when it raised. */
+static inline const char *ev_in(void *h, const char *code)
+{
+    static char buf[2100];
+    if (hl_api()->eval(h, code, NULL, NULL, NULL, text, sizeof text) != 0)
+        snprintf(buf, sizeof buf, "ERROR: %s", text);
+    else
+        snprintf(buf, sizeof buf, "%s", text);
+    return buf;
+}
+
 #ifdef TEST_HANDLER_LUA_ONE_STATE
 /* For a test file whose tests all run in one Lua state (cmocka group
  * setup/teardown), evaluated with ev(). */
 static void *L_;
-static char text[2048];
 
 static int setup(void **state)
 {
@@ -167,15 +179,9 @@ static int teardown(void **state)
     return 0;
 }
 
-/* What code returned, as text; "ERROR: ..." when it raised. */
 static const char *ev(const char *code)
 {
-    static char buf[2100];
-    if (hl_api()->eval(L_, code, NULL, NULL, NULL, text, sizeof text) != 0)
-        snprintf(buf, sizeof buf, "ERROR: %s", text);
-    else
-        snprintf(buf, sizeof buf, "%s", text);
-    return buf;
+    return ev_in(L_, code);
 }
 #endif
 

@@ -15,7 +15,6 @@
 #include "test_handler_lua.h"
 
 static char dir[256], outside[200];
-static char text[2048];
 
 static void write_file(const char *path, const char *content)
 {
@@ -50,16 +49,6 @@ static int teardown(void **state)
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", outside);
     return system(cmd) == 0 ? 0 : -1;
-}
-
-static const char *ev_in(void *h, const char *code)
-{
-    static char buf[2100];
-    if (hl_api()->eval(h, code, NULL, NULL, NULL, text, sizeof text) != 0)
-        snprintf(buf, sizeof buf, "ERROR: %s", text);
-    else
-        snprintf(buf, sizeof buf, "%s", text);
-    return buf;
 }
 
 static void *open_default(void)
