@@ -210,6 +210,43 @@ static void dedup_passes_each_key_once(void **state)
     }
 }
 
+/* max_keys far below what is in flight: keys are evicted while their first
+ * message is still on its way (retried downstream), and their duplicates
+ * find them in the in-flight table (inflight_add reports them there). Every
+ * message is still acked exactly once, none is lost, the counters settle
+ * at 0, and no key passes twice while its first copy is in flight: the
+ * output would then confirm a key's later copy before the earlier one's
+ * retry, which it counts as an order error (one dedup worker, so copies
+ * reach it in input order). */
+static void dedup_max_keys_below_in_flight(void **state)
+{
+    (void)state;
+    enum { N = 5000, K = 8, MAX_KEYS = 2 };
+    char conf[1024];
+    snprintf(conf, sizeof(conf),
+             "inputs = ( { type = \"seq\"; count = %d; keys = %d; } );\n"
+             "handlers = ( { type = \"dedup\"; key = \"key\"; max_keys = %d; } );\n"
+             "outputs = ( { type = \"check\"; retry_every = 5;\n"
+             "              retry = { max_attempts = 3; backoff_ms = 20; }; } );\n",
+             N, K, MAX_KEYS);
+    struct sl__pipeline *pl = load(conf);
+    run(pl, false);
+    struct seq_in *in = pl->inputs[0]->ctx;
+    struct check_out *out = pl->outputs[0]->ctx;
+    struct sl_instance *d = pl->handlers[0];
+    assert_int_equal(atomic_load(&in->delivered_ok), N);
+    assert_int_equal(atomic_load(&in->duplicates), 0);
+    assert_int_equal(atomic_load(&in->bad), 0);
+    assert_true(atomic_load(&out->n) >= K);
+    assert_int_equal(atomic_load(&out->order_errors), 0);
+    assert_int_equal(atomic_load(&out->n) + (uint64_t)counter(d, "duplicates_dropped"), N);
+    assert_true(counter(d, "evictions") > 0);
+    assert_true(counter(d, "keys_held") <= MAX_KEYS);
+    assert_int_equal(counter(d, "keys_in_flight"), 0);
+    assert_int_equal(counter(d, "duplicates_waiting"), 0);
+    finish(pl);
+}
+
 /* max_keys evicts the oldest committed keys: with room for 5 keys and 20
  * distinct keys cycling, every message is new again when it comes back
  * (lockstep: each is delivered before the next is read). */
@@ -304,6 +341,7 @@ int main(void)
         cmocka_unit_test(hook_precedes_the_input_for_split_messages),
         cmocka_unit_test(dedup_passes_each_key_once),
         cmocka_unit_test(dedup_evicts_oldest),
+        cmocka_unit_test(dedup_max_keys_below_in_flight),
         cmocka_unit_test(dedup_restart_loses_and_doubles_nothing),
         cmocka_unit_test(dedup_snapshot_keeps_keys_reported_final),
     };
