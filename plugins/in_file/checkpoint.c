@@ -324,22 +324,29 @@ void checkpoint_idle(struct checkpoint *c)
     publish(c);
 }
 
+/* The done prefix now ends with line l. Caller holds c->mu. */
+static void done_through(struct checkpoint *c, const struct checkpoint_line *l)
+{
+    c->done.dev = c->files[l->file % CHECKPOINT_FILES].dev;
+    c->done.ino = c->files[l->file % CHECKPOINT_FILES].ino;
+    c->done.offset = l->end;
+    c->done.line_no = l->line_no;
+    c->done_file = l->file;
+    c->have_done = true;
+}
+
 /* Caller holds c->mu. */
 static void advance(struct checkpoint *c)
 {
-    bool moved = false;
+    const struct checkpoint_line *last = NULL;
     while (c->count && c->ring[c->head].done) {
-        const struct checkpoint_line *l = &c->ring[c->head];
-        c->done.dev = c->files[l->file % CHECKPOINT_FILES].dev;
-        c->done.ino = c->files[l->file % CHECKPOINT_FILES].ino;
-        c->done.offset = l->end;
-        c->done.line_no = l->line_no;
-        c->done_file = l->file;
-        c->have_done = true;
-        moved = true;
+        last = &c->ring[c->head];
         c->head = (c->head + 1) & (c->cap - 1);
         c->count--;
     }
+    bool moved = last != NULL;
+    if (last)
+        done_through(c, last); /* the entry stays readable: only a publish overwrites it */
     if (!c->count && c->done_file != c->cur_file) {
         /* Everything of a rotated (or truncated) file is done: the new one is
          * at its start. */
@@ -365,13 +372,7 @@ static bool take_in_order(struct checkpoint *c, uint64_t first, size_t run)
 {
     if (!c->count || first != c->next_seq - c->count || run > c->count)
         return false;
-    const struct checkpoint_line *last = &c->ring[(first + run - 1) & (c->cap - 1)];
-    c->done.dev = c->files[last->file % CHECKPOINT_FILES].dev;
-    c->done.ino = c->files[last->file % CHECKPOINT_FILES].ino;
-    c->done.offset = last->end;
-    c->done.line_no = last->line_no;
-    c->done_file = last->file;
-    c->have_done = true;
+    done_through(c, &c->ring[(first + run - 1) & (c->cap - 1)]);
     c->head = (c->head + run) & (c->cap - 1);
     c->count -= run;
     atomic_store(&c->store->changed, true);
