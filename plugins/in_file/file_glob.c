@@ -87,9 +87,7 @@ static int add_member(struct file_input *in, const char *path)
             if (c)
                 sl_log(in->inst, SL_LOG_ERROR, "%s: cannot seek to %" PRId64 ": %s", path,
                        at.offset, strerror(errno));
-            line_reader_destroy(m.r);
-            free(m.path);
-            return -1;
+            goto out_reader;
         }
         m.r->offset = at.offset;
         m.r->line_no = at.line_no;
@@ -102,9 +100,7 @@ static int add_member(struct file_input *in, const char *path)
         if (!v) {
             pthread_mutex_unlock(&in->mu);
             sl_log(in->inst, SL_LOG_ERROR, "%s: out of memory", path);
-            line_reader_destroy(m.r);
-            free(m.path);
-            return -1;
+            goto out_reader;
         }
         in->members = v;
         in->cap_members = cap;
@@ -114,6 +110,10 @@ static int add_member(struct file_input *in, const char *path)
     in->members[in->n_members++] = m;
     pthread_mutex_unlock(&in->mu);
     return 0;
+out_reader:
+    line_reader_destroy(m.r);
+    free(m.path);
+    return -1;
 }
 
 /* Look at the pattern: new files are added, known ones marked matched (and
