@@ -13,7 +13,7 @@
 /* One cache line, aligned: the output thread that finishes a message touches
  * one, and the input thread filling the next token touches another. */
 struct sl__ack {
-    _Alignas(64) _Atomic uint32_t refs; /* shares, with ACK_FAILED set once any failed */
+    _Alignas(64) _Atomic uint32_t refs; /* shares, with the ACK_FLAGS */
     int32_t partition;
     struct sl_instance *input; /* who is told: an input, or a handler (its own token) */
     uint64_t cookie;
@@ -26,7 +26,9 @@ struct sl__ack {
 
 _Static_assert(sizeof(struct sl__ack) == 64, "an ack token is one cache line");
 
-#define ACK_FAILED (UINT32_C(1) << 31)
+#define ACK_FAILED (UINT32_C(1) << 31) /* a share failed */
+#define ACK_SPLIT  (UINT32_C(1) << 30) /* ever more than one share (recovery marks) */
+#define ACK_FLAGS  (ACK_FAILED | ACK_SPLIT)
 
 enum { ACK_CACHE = 256, DELIVERY_BATCH = 256, ACK_SLAB = 128, ACK_MAG = 128 };
 
@@ -132,7 +134,27 @@ struct sl__ack *sl__ack_new(struct sl_instance *input, const struct sl_msg *m)
 
 void sl__ack_ref(struct sl__ack *a)
 {
-    atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+    uint32_t was = atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+    if (!(was & ACK_SPLIT))
+        atomic_fetch_or_explicit(&a->refs, ACK_SPLIT, memory_order_relaxed);
+}
+
+bool sl__ack_mark(const struct sl__ack *a, const struct sl_instance **by, uint64_t *cookie)
+{
+    /* One share, never split: the message at hand is all there is of it.
+     * Only its holder (the output) could split it now, and outputs do not. */
+    if (atomic_load_explicit(&a->refs, memory_order_relaxed) != 1)
+        return false;
+    if (a->tracker) {
+        *by = a->tracker;
+        *cookie = a->track_cookie;
+    } else if (a->input->kind == SL_KIND_HANDLER) {
+        *by = a->input;
+        *cookie = a->cookie;
+    } else {
+        return false;
+    }
+    return true;
 }
 
 static void finished(struct sl__ack *a, bool failed);
@@ -223,7 +245,7 @@ void sl__ack_unref(struct sl__ack *a, bool failed)
     if (failed)
         atomic_fetch_or_explicit(&a->refs, ACK_FAILED, memory_order_relaxed);
     uint32_t was = atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel);
-    if ((was & ~ACK_FAILED) == 1)
+    if ((was & ~ACK_FLAGS) == 1)
         finished(a, was & ACK_FAILED);
 }
 
@@ -234,9 +256,11 @@ void sl_emit_tracked(struct sl_emitter *e, struct sl_msg *m, uint64_t cookie)
         struct sl__msg *pm = sl__msg_private(m);
         struct sl__ack *a = pm->ack;
         /* The only share (no copy, nothing failed) of an input's token:
-         * nothing else can touch it now, so the cookie rides on it. */
+         * nothing else can touch it now, so the cookie rides on it, and
+         * what was split off earlier is gone: from here on it is whole. */
         if (a && a->input->kind == SL_KIND_INPUT && !a->tracker &&
-            atomic_load_explicit(&a->refs, memory_order_relaxed) == 1) {
+            (atomic_load_explicit(&a->refs, memory_order_relaxed) & ~ACK_SPLIT) == 1) {
+            atomic_store_explicit(&a->refs, 1, memory_order_relaxed);
             a->tracker = inst;
             a->track_cookie = cookie;
         } else {

@@ -192,6 +192,11 @@ struct sl_instance {
     /* sl_instance_set_ready: per worker, NULL until one reports itself down */
     pthread_mutex_t ready_mu;
     struct sl__unready *unready;
+    /* handlers with recovered(): the mark header's name, and the cookies
+     * outputs read back, gathered during their recover() (recovery.c) */
+    char *mark_name;
+    uint64_t *recovered;
+    size_t n_recovered, cap_recovered;
 };
 
 /* Check a group against the plugin's options table and build inst->config.
@@ -265,6 +270,13 @@ struct sl__ack;
  * it off). */
 struct sl__ack *sl__ack_new(struct sl_instance *input, const struct sl_msg *m);
 void sl__ack_ref(struct sl__ack *a);
+/* Recovery marks (recovery.c): name the handlers' marks, then run every
+ * output's recover(), handing what it read back to the handlers. Before
+ * any input runs. Returns 0, or -1 when an output could not recover. */
+int sl__recovery_run(struct sl__pipeline *pl);
+/* Whether a's message is whole (one share, never split) and tracked by a
+ * handler: then *by is that handler and *cookie its cookie. */
+bool sl__ack_mark(const struct sl__ack *a, const struct sl_instance **by, uint64_t *cookie);
 /* Drop one share; the last one tells the input. */
 void sl__ack_unref(struct sl__ack *a, bool failed);
 /* Deliver this thread's batched notifications now. */

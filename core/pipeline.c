@@ -249,7 +249,10 @@ static void *sink_main(void *arg)
 
 int sl__pipeline_start(struct sl__pipeline *pl)
 {
-    if (build(pl) < 0 || sinks_init(pl) < 0 || sl__metrics_start(pl) < 0)
+    /* Outputs read back what a crash left unheard before any input reads
+     * (and before input workers connect: nothing is consumed meanwhile). */
+    if (build(pl) < 0 || sl__recovery_run(pl) < 0 || sinks_init(pl) < 0 ||
+        sl__metrics_start(pl) < 0)
         return -1;
     /* Every producer registers before any thread runs, or a queue could
      * close while an upstream stage has not started yet. */

@@ -294,6 +294,7 @@ static void *worker_main(void *arg)
             if (p->flush)
                 p->flush(w->wctx);
             publish_confirmed(w);
+            sl__ack_flush(); /* as after every call: an output may count on it */
             flushed = true;
             continue;
         }

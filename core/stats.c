@@ -66,6 +66,8 @@ void sl__instance_free(struct sl_instance *inst)
     sl_arena_free(&inst->arena);
     free(inst->name);
     free(inst->match);
+    free(inst->mark_name);
+    free(inst->recovered);
     free(inst);
 }
 

@@ -312,6 +312,32 @@ static void report_state_write(struct dedup *d, int err)
         sl_log(d->inst, SL_LOG_INFO, "state_file: writing again");
 }
 
+/* A key committed: queued for the state file. Caller holds mu. */
+static void log_key(struct dedup *d, uint64_t hash, uint32_t now)
+{
+    if (d->persistent && keylog_append(&d->log, hash, now) < 0)
+        sl_log(d->inst, SL_LOG_ERROR, "out of memory queueing a key for the state file");
+}
+
+/* Ends a commit made under mu. The keys queued go to the log under the
+ * lock, so they reach it in commit order and a kill -9 from here on keeps
+ * them; then mu is released and the fdatasync (a machine crash) follows
+ * outside it, so the other workers and outputs are not held up by it. */
+static void log_and_unlock(struct dedup *d, uint32_t now)
+{
+    uint64_t upto = 0;
+    int err = d->persistent && keylog_write(&d->log, &d->committed, &upto) < 0 ? errno : 0;
+    if (d->ttl_s)
+        keytable_expire(&d->committed, now, d->ttl_s);
+    publish_counts(d);
+    pthread_mutex_unlock(&d->mu);
+    if (d->persistent) {
+        if (!err && keylog_sync_to(&d->log, upto) < 0)
+            err = errno;
+        report_state_write(d, err);
+    }
+}
+
 static void dedup_delivered(void *ctx, const struct sl_delivery *dv, size_t n)
 {
     struct dedup *d = ctx;
@@ -327,35 +353,44 @@ static void dedup_delivered(void *ctx, const struct sl_delivery *dv, size_t n)
         /* A dead letter's key is taken back: replaying it must pass. */
         if (dv[i].status != SL_OK)
             keytable_forget(&d->committed, e->hash, e->seq);
-        else if (d->persistent && keylog_append(&d->log, e->hash, now) < 0)
-            sl_log(d->inst, SL_LOG_ERROR, "out of memory queueing a key for the state file");
+        else
+            log_key(d, e->hash, now);
         if (inflight_remove(&d->inflight, e, &release, &n_release, &cap_release) < 0)
             sl_log(d->inst, SL_LOG_ERROR, "out of memory: held duplicates stay unacknowledged");
         finished++;
     }
-    /* In the kernel now, under the lock, so keys reach the log in commit
-     * order and a kill -9 from here on keeps them; the fdatasync (a
-     * machine crash) follows outside the lock, so the other workers and
-     * outputs are not held up by it. */
-    uint64_t upto = 0;
-    int err = d->persistent && keylog_write(&d->log, &d->committed, &upto) < 0 ? errno : 0;
-    if (d->ttl_s)
-        keytable_expire(&d->committed, now, d->ttl_s);
-    publish_counts(d);
-    pthread_mutex_unlock(&d->mu);
     /* Durable before the input may acknowledge the source (it hears after
      * this returns), so a restart never forgets a key whose message is acked. */
-    if (d->persistent) {
-        if (!err && keylog_sync_to(&d->log, upto) < 0)
-            err = errno;
-        report_state_write(d, err);
-    }
+    log_and_unlock(d, now);
     for (size_t i = 0; i < n_release; i++)
         sl_msg_release(release[i]);
     free(release);
     sl_counter_add(d->c_in_flight, -finished);
     sl_counter_add(d->c_waiting, -(int64_t)n_release);
     sl_counter_add(d->c_dropped, (int64_t)n_release);
+}
+
+/* Keys whose messages an output found written after a crash, though this
+ * handler never heard: committed now, and logged like any delivery, before
+ * any input runs (so nothing is in flight yet). */
+static void dedup_recovered(void *ctx, const uint64_t *cookies, size_t n)
+{
+    struct dedup *d = ctx;
+    uint32_t now = now_s();
+    size_t added = 0;
+    pthread_mutex_lock(&d->mu);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t seq;
+        if (!keytable_insert(&d->committed, cookies[i], now, &seq))
+            continue; /* held already: the log has it */
+        added++;
+        log_key(d, cookies[i], now);
+    }
+    log_and_unlock(d, now);
+    sl_log(d->inst, SL_LOG_INFO,
+           "%zu keys read back from an output (written before a restart, unheard), %zu of them "
+           "new: committed",
+           n, added);
 }
 
 SL_PLUGIN_DEFINE = {
@@ -371,4 +406,5 @@ SL_PLUGIN_DEFINE = {
     .worker_destroy = dedup_worker_destroy,
     .process = dedup_process,
     .delivered = dedup_delivered,
+    .recovered = dedup_recovered,
 };

@@ -7,7 +7,12 @@
  * producer's session broke (idempotence fatal error, epoch or sequence errors,
  * purges) say nothing about the message: they are produced again on a sound
  * producer without spending one of the engine's retry attempts.
+ *
+ * With state_file, each whole message a tracking handler (dedup) passed
+ * carries its recovery mark as a header, and recover() reads back what the
+ * handlers may not have heard of before a crash (readback.c, positions.c).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +20,7 @@
 
 #include "kconf.h"
 #include "monotime.h"
+#include "readback.h"
 
 enum src { SRC_STATIC, SRC_RECORD, SRC_HEADER, SRC_NONE, SRC_KEEP };
 
@@ -28,6 +34,7 @@ struct octx {
     const char *key_path;
     bool keep_headers;
     bool trace_header;
+    struct positions *positions; /* NULL: no state_file */
 };
 
 struct oworker {
@@ -81,6 +88,13 @@ static const struct sl_option options[] = {
      .allowed = compressions,
      .doc = "compression of produced batches"},
     {.name = "properties", .type = SL_OPT_LIST, .doc = "librdkafka settings, \"key=value\" each"},
+    {.name = "state_file",
+     .type = SL_OPT_STRING,
+     .def = "",
+     .check = SL_CHECK_WRITABLE_PATH,
+     .doc = "where the read-back after a crash starts (static topic only): messages written "
+            "then but unheard of are found by their recovery marks and handed to dedup; empty: "
+            "no marks, no read-back"},
     {0},
 };
 
@@ -118,6 +132,19 @@ static int out_init(struct sl_instance *inst, void **out)
         ctx->key_src = SRC_RECORD;
     ctx->keep_headers = sl_opt_bool(inst, "keep_headers");
     ctx->trace_header = sl_opt_bool(inst, "trace_header");
+    const char *state = sl_opt_str(inst, "state_file");
+    if (state && state[0]) {
+        if (ctx->topic_src != SRC_STATIC) {
+            sl_instance_error(inst, "state_file needs a static topic (the read-back reads it)");
+            goto out_free;
+        }
+        if (!(ctx->positions = calloc(1, sizeof(*ctx->positions))) ||
+            positions_init(ctx->positions, inst, state, ctx->topic, sl_instance_workers(inst)) <
+                0) {
+            sl_instance_error(inst, "out of memory");
+            goto out_free;
+        }
+    }
 
     const char *defaults[] = {"enable.idempotence",
                               "true",
@@ -141,6 +168,9 @@ static int out_init(struct sl_instance *inst, void **out)
     return 0;
 
 out_free:
+    if (ctx->positions)
+        positions_free(ctx->positions);
+    free(ctx->positions);
     free(ctx);
     return SL_ERROR;
 }
@@ -150,8 +180,22 @@ static void out_destroy(void *p)
     struct octx *ctx = p;
     if (!ctx)
         return;
+    struct positions *ps = ctx->positions;
+    /* Every worker is gone and what it confirmed was heard: the last word. */
+    if (ps && ps->heard && positions_write(ps, true) < 0)
+        sl_log(ctx->inst, SL_LOG_ERROR, "kafka: state_file %s: cannot write: %s", ps->path,
+               strerror(errno));
+    if (ps)
+        positions_free(ps);
+    free(ps);
     rd_kafka_conf_destroy(ctx->conf);
     free(ctx);
+}
+
+static int out_recover(void *p)
+{
+    struct octx *ctx = p;
+    return ctx->positions ? readback_recover(ctx->inst, ctx->positions) : 0;
 }
 
 /* Errors that retrying cannot fix: the message goes to dead_letter. */
@@ -233,6 +277,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
     (void)rk;
     struct oworker *w = opaque;
     w->outstanding--;
+    if (!rkm->err && w->ctx->positions)
+        positions_reported(w->ctx->positions, w->base.worker, rkm->partition, rkm->offset);
     if (rkm->err && sl_log_enabled(SL_LOG_DEBUG))
         sl_log(w->base.inst, SL_LOG_DEBUG, "kafka: delivery to %s failed: %s",
                rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
@@ -290,6 +336,15 @@ static int out_worker_init(void *p, unsigned index, void **out)
     return 0;
 }
 
+/* Called first in every call from the engine: the reports of earlier calls
+ * have been heard by then (the engine flushes acks after each call). */
+static void positions_update(struct oworker *w, bool producing)
+{
+    if (w->ctx->positions)
+        positions_heard(w->ctx->positions, w->base.worker,
+                        producing || w->outstanding > 0 || w->n_redo > 0);
+}
+
 /* An idempotent producer that hit a fatal error cannot produce again: take back
  * what it holds and start a new one. */
 static void recover_fatal(struct oworker *w)
@@ -310,6 +365,7 @@ static void out_worker_destroy(void *p)
     struct oworker *w = p;
     if (!w)
         return;
+    positions_update(w, false); /* its thread ended with an ack flush */
     if (w->rk && w->outstanding > 0) {
         /* flush() was not called: hand everything back rather than lose track. */
         rd_kafka_purge(w->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -379,11 +435,17 @@ static rd_kafka_headers_t *headers_of(struct oworker *w, const struct sl_msg *m)
 {
     const struct octx *c = w->ctx;
     uint32_t n = c->keep_headers ? m->n_headers : 0;
-    if (n == 0 && !c->trace_header)
+    struct sl_mark mark;
+    bool marked = c->positions && sl_msg_mark(m, &mark);
+    if (n == 0 && !c->trace_header && !marked)
         return NULL;
-    rd_kafka_headers_t *h = rd_kafka_headers_new(n + 1);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(n + 2);
     for (uint32_t i = 0; i < n; i++) {
         if (c->trace_header && strcmp(m->headers[i].name, "traceparent") == 0)
+            continue;
+        /* A mark that came in with the message is another pipeline's: read
+         * back here it could pass for this one's. */
+        if (strncmp(m->headers[i].name, SL_MARK_PREFIX, sizeof(SL_MARK_PREFIX) - 1) == 0)
             continue;
         rd_kafka_header_add(h, m->headers[i].name, -1, m->headers[i].value,
                             m->headers[i].value_len);
@@ -393,6 +455,8 @@ static rd_kafka_headers_t *headers_of(struct oworker *w, const struct sl_msg *m)
         sl_msg_traceparent(m, tp);
         rd_kafka_header_add(h, "traceparent", 11, tp, -1);
     }
+    if (marked)
+        rd_kafka_header_add(h, mark.name, -1, mark.value, 16);
     return h;
 }
 
@@ -461,6 +525,7 @@ static void serve(struct oworker *w, int timeout_ms)
 static int out_write(void *p, struct sl_msg **msgs, size_t n)
 {
     struct oworker *w = p;
+    positions_update(w, true);
     for (size_t i = 0; i < n; i++)
         produce(w, msgs[i]);
     serve(w, 0);
@@ -469,6 +534,7 @@ static int out_write(void *p, struct sl_msg **msgs, size_t n)
 
 static int out_poll(void *p)
 {
+    positions_update(p, false);
     serve(p, 0);
     return 0;
 }
@@ -476,6 +542,7 @@ static int out_poll(void *p)
 static int out_flush(void *p)
 {
     struct oworker *w = p;
+    positions_update(w, false);
     int64_t start = monotime_ms(), next_log = start + 10000;
     while (w->outstanding > 0 || w->n_redo > 0) {
         if (w->outstanding > 0)
@@ -505,4 +572,5 @@ SL_PLUGIN_DEFINE = {
     .write = out_write,
     .flush = out_flush,
     .poll = out_poll,
+    .recover = out_recover,
 };

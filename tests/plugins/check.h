@@ -30,7 +30,9 @@ struct seq_in {
 enum { CHECK_KEYS = 64 };
 
 /* out_check: counts what it confirms and checks order and dead-letter headers. */
+struct sl_instance;
 struct check_out {
+    const struct sl_instance *inst;
     _Atomic uint64_t n;
     _Atomic uint64_t order_errors;   /* an offset below the one before it */
     _Atomic uint64_t dead_ok;        /* dead letters with the expected headers */
@@ -46,6 +48,10 @@ struct check_out {
                                         leaving it and the rest of the batch unconfirmed */
     _Atomic uint64_t records;        /* messages with a decoded record */
     _Atomic uint64_t encoded_bad;    /* record {"seq": N} not encoded as "seq=N" */
+    bool marks;                      /* option: check recovery marks (sl_msg_mark) */
+    _Atomic uint64_t marked;         /* marked "x-sluice-mark.track", value = its offset */
+    _Atomic uint64_t mark_bad;       /* marked otherwise */
+    _Atomic uint64_t marked_part;    /* marked, yet a part or a copy (payload "child") */
     const char *expect_error;        /* option: x-sluice-error every message must carry */
     const char *expect_stage;
     const char *expect_attempts;
@@ -60,6 +66,8 @@ struct track_handler {
     _Atomic uint64_t duplicates; /* an offset reported twice */
     _Atomic uint64_t bad;        /* an offset past count */
     _Atomic uint8_t *seen;       /* per offset: 0 open, 1 ok, 2 dead-lettered */
+    _Atomic uint64_t recovered;  /* cookies handed to recovered() */
+    uint64_t recovered_sum;      /* their sum (main thread) */
 };
 
 #endif

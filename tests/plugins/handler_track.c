@@ -55,6 +55,14 @@ static void track_delivered(void *ctx, const struct sl_delivery *d, size_t n)
     }
 }
 
+static void track_recovered(void *ctx, const uint64_t *cookies, size_t n)
+{
+    struct track_handler *t = ctx;
+    for (size_t i = 0; i < n; i++)
+        t->recovered_sum += cookies[i];
+    atomic_fetch_add(&t->recovered, n);
+}
+
 static const struct sl_option track_options[] = {
     {.name = "count",
      .type = SL_OPT_INT,
@@ -75,4 +83,5 @@ SL_PLUGIN_DEFINE = {
     .destroy = track_destroy,
     .process = track_process,
     .delivered = track_delivered,
+    .recovered = track_recovered,
 };

@@ -22,6 +22,8 @@ static int check_init(struct sl_instance *inst, void **ctx)
     c->retry_first = sl_opt_bool(inst, "retry_first");
     c->retry_always = sl_opt_bool(inst, "retry_always");
     c->fatal_at = sl_opt_int(inst, "fatal_at");
+    c->marks = sl_opt_bool(inst, "marks");
+    c->inst = inst;
     c->expect_error = sl_opt_str(inst, "expect_error");
     c->expect_stage = sl_opt_str(inst, "expect_stage");
     c->expect_attempts = sl_opt_str(inst, "expect_attempts");
@@ -43,6 +45,36 @@ static bool header_is(const struct sl_msg *m, const char *name, const char *want
     if (n && want[n - 1] == '*')
         return h && h->value_len >= n - 1 && memcmp(h->value, want, n - 1) == 0;
     return h && h->value_len == n && memcmp(h->value, want, n) == 0;
+}
+
+/* A mark must name the tracking test handler and carry its cookie: the
+ * offset. Parts and copies ("child") must have none. */
+static void check_mark(struct check_out *c, const struct sl_msg *m)
+{
+    struct sl_mark mk;
+    if (!sl_msg_mark(m, &mk))
+        return;
+    char want[17];
+    snprintf(want, sizeof(want), "%016llx", (unsigned long long)m->source.offset);
+    bool ok = strcmp(mk.name, SL_MARK_PREFIX "track") == 0 && strcmp(mk.value, want) == 0;
+    atomic_fetch_add(ok ? &c->marked : &c->mark_bad, 1);
+    if (m->payload.len == 5 && memcmp(m->payload.data, "child", 5) == 0)
+        atomic_fetch_add(&c->marked_part, 1);
+}
+
+/* Hands each "NAME=VALUE" of recover_marks to sl_recovered(). */
+static int check_recover(void *ctx)
+{
+    struct check_out *c = ctx;
+    const char *item;
+    for (size_t i = 0; (item = sl_opt_list_item(c->inst, "recover_marks", i)); i++) {
+        const char *eq = strchr(item, '=');
+        char name[128];
+        snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - item) : 0, item);
+        if (eq)
+            sl_recovered(c->inst, name, eq + 1, strlen(eq + 1));
+    }
+    return SL_OK;
 }
 
 static int check_write(void *ctx, struct sl_msg **msgs, size_t n)
@@ -88,6 +120,8 @@ static int check_write(void *ctx, struct sl_msg **msgs, size_t n)
         }
         if (m->payload.len == 5 && memcmp(m->payload.data, "child", 5) == 0)
             atomic_fetch_add(&c->children, 1);
+        if (c->marks)
+            check_mark(c, m);
         if (c->expect_error) {
             bool ok = header_is(m, "x-sluice-error", c->expect_error) &&
                       header_is(m, "x-sluice-stage", c->expect_stage) &&
@@ -129,6 +163,13 @@ static const struct sl_option check_options[] = {
      .type = SL_OPT_BOOL,
      .def = "false",
      .doc = "SL_RETRY every try of every message"},
+    {.name = "marks",
+     .type = SL_OPT_BOOL,
+     .def = "false",
+     .doc = "check the recovery marks (sl_msg_mark) of what it confirms"},
+    {.name = "recover_marks",
+     .type = SL_OPT_LIST,
+     .doc = "\"NAME=VALUE\" marks recover() hands to sl_recovered()"},
     {.name = "fatal_at",
      .type = SL_OPT_INT,
      .def = "-1",
@@ -147,4 +188,5 @@ SL_PLUGIN_DEFINE = {
     .init = check_init,
     .destroy = check_destroy,
     .write = check_write,
+    .recover = check_recover,
 };

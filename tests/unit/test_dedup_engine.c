@@ -334,6 +334,76 @@ static void dedup_snapshot_keeps_keys_reported_final(void **state)
     }
 }
 
+/* Recovery marks (sl_msg_mark) at the output: a message the tracking
+ * handler passed gets one when it is all there is of it, naming the
+ * handler and carrying its cookie (the offset). A message split after the
+ * handler (itself and its part) or copied for two outputs gets none: one
+ * of them found written would say nothing of the others. A part split
+ * before the handler is tracked, and marked, on its own. */
+static void marks_only_whole_tracked_messages(void **state)
+{
+    (void)state;
+    enum { N = 3000, SPLIT = 3, SPLIT_N = N / SPLIT }; /* offsets % 3 == 2 split */
+    static const struct {
+        const char *handlers, *outputs;
+        uint64_t marked, marked_part; /* per output */
+    } variants[] = {
+        {"{ type = \"track\"; count = 3000; }", "{ type = \"check\"; marks = true; }", N, 0},
+        {"{ type = \"track\"; count = 3000; }, { type = \"failsome\"; split_every = 3; }",
+         "{ type = \"check\"; marks = true; }", N - SPLIT_N, 0},
+        {"{ type = \"track\"; count = 3000; }",
+         "{ type = \"check\"; name = \"a\"; marks = true; },"
+         "{ type = \"check\"; name = \"b\"; marks = true; }",
+         0, 0},
+        {"{ type = \"failsome\"; split_every = 3; }, { type = \"track\"; count = 3000; }",
+         "{ type = \"check\"; marks = true; }", N + SPLIT_N, SPLIT_N},
+    };
+    for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
+        char conf[1024];
+        snprintf(conf, sizeof(conf),
+                 "inputs = ( { type = \"seq\"; count = %d; } );\n"
+                 "handlers = ( %s );\noutputs = ( %s );\n",
+                 N, variants[v].handlers, variants[v].outputs);
+        struct sl__pipeline *pl = load(conf);
+        run(pl, false);
+        for (size_t j = 0; j < pl->n_outputs; j++) {
+            struct check_out *out = pl->outputs[j]->ctx;
+            if (atomic_load(&out->marked) != variants[v].marked ||
+                atomic_load(&out->marked_part) != variants[v].marked_part ||
+                atomic_load(&out->mark_bad) != 0)
+                fail_msg("variant %zu, output %zu: %llu marked (want %llu), %llu parts marked "
+                         "(want %llu), %llu bad marks",
+                         v, j, (unsigned long long)atomic_load(&out->marked),
+                         (unsigned long long)variants[v].marked,
+                         (unsigned long long)atomic_load(&out->marked_part),
+                         (unsigned long long)variants[v].marked_part,
+                         (unsigned long long)atomic_load(&out->mark_bad));
+        }
+        finish(pl);
+    }
+}
+
+/* What an output's recover() hands to sl_recovered() reaches the handler
+ * the mark names, as cookies, before the input runs; marks of no handler
+ * here, with a cut or non-hex value, or without the prefix are ignored. */
+static void recovered_marks_reach_their_handler(void **state)
+{
+    (void)state;
+    struct sl__pipeline *pl = load(
+        "inputs = ( { type = \"seq\"; count = 10; } );\n"
+        "handlers = ( { type = \"track\"; count = 10; } );\n"
+        "outputs = ( { type = \"check\"; recover_marks = [\n"
+        "  \"x-sluice-mark.track=000000000000002a\", \"x-sluice-mark.track=0000000000000007\",\n"
+        "  \"x-sluice-mark.other=0000000000000001\", \"x-sluice-mark.track=00000000000000zz\",\n"
+        "  \"x-sluice-mark.track=2a\", \"x-sluice-mark.track=000000000000002A\",\n"
+        "  \"x-other.track=0000000000000001\" ]; } );\n");
+    run(pl, false);
+    struct track_handler *t = pl->handlers[0]->ctx;
+    assert_int_equal(atomic_load(&t->recovered), 2);
+    assert_int_equal(t->recovered_sum, 0x2a + 7);
+    finish(pl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +414,8 @@ int main(void)
         cmocka_unit_test(dedup_max_keys_below_in_flight),
         cmocka_unit_test(dedup_restart_loses_and_doubles_nothing),
         cmocka_unit_test(dedup_snapshot_keeps_keys_reported_final),
+        cmocka_unit_test(marks_only_whole_tracked_messages),
+        cmocka_unit_test(recovered_marks_reach_their_handler),
     };
     return cmocka_run_group_tests(tests, build_plugins, remove_dir);
 }

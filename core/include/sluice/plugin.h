@@ -21,9 +21,10 @@ extern "C" {
  * Minor 1: source attributes (sl_msg_set_source_attr, appended to sl_msg).
  * Minor 2: sl_log_msg (log lines naming a message's trace id) and
  * sl_instance_set_ready (connections in /readyz), the option check
- * SL_CHECK_READABLE_GLOB. */
+ * SL_CHECK_READABLE_GLOB. Minor 3: recovery marks (recover, recovered,
+ * sl_msg_mark, sl_recovered), taken from spare. */
 #define SL_ABI_MAJOR 2
-#define SL_ABI_MINOR 2
+#define SL_ABI_MINOR 3
 /* Build signature: pointer and size_t widths. A mismatch is refused. */
 #define SL_ABI_SIGNATURE ((uint32_t)(sizeof(void *) << 8 | sizeof(size_t)))
 
@@ -191,12 +192,33 @@ struct sl_plugin {
      * sl_out_done() on the worker thread, in write(), poll() or flush(); until
      * then the message is the plugin's to read (not to free). flush()
      * confirms everything outstanding before it returns (drain). poll()
-     * serves asynchronous confirmations; called when idle. */
+     * serves asynchronous confirmations; called when idle. When any of the
+     * three returns, the engine has told the inputs (and tracking handlers)
+     * about every message it confirmed. */
     int (*write)(void *wctx, struct sl_msg **msgs, size_t n);
     int (*flush)(void *wctx);
     int (*poll)(void *wctx);
 
-    void *spare[8]; /* room to grow without breaking the ABI */
+    /* Recovery after a crash (ABI 2.3). A kill -9 can come after an output
+     * wrote a message and before the handler that tracks it heard (dedup's
+     * key not yet recorded): the source sends it again and, unknown to the
+     * handler, it passes again. An output that can read back what it wrote
+     * closes that window: it writes each message's mark (sl_msg_mark) with
+     * it, and recover() reads back what was written since the handlers last
+     * heard, handing every mark found to sl_recovered().
+     * Output, optional: called once, on the main thread, after every init
+     * and worker_init and before any input runs. Returns 0, or SL_ERROR
+     * (said why with sl_log) to stop the start. */
+    int (*recover)(void *ctx);
+    /* Handler, optional: cookies it passed with sl_emit_tracked() whose
+     * messages an output found written (the handler never heard, the
+     * process having died first): treat them as delivered (SL_OK). Called
+     * on the main thread before any input runs, once per recovering output.
+     * A handler with recovered() gets its marks written by outputs that
+     * recover. */
+    void (*recovered)(void *ctx, const uint64_t *cookies, size_t n);
+
+    void *spare[6]; /* room to grow without breaking the ABI */
 };
 
 /* Convenience for the header fields. */
@@ -310,6 +332,28 @@ void sl_fail(struct sl_emitter *e, struct sl_msg *m, const char *error);
  * Worker thread only, in write(), poll() or flush(). error (copied) may be
  * NULL. */
 void sl_out_done(struct sl_msg *m, int status, const char *error);
+
+/* ---- recovery marks (ABI 2.3; see recover above) ---- */
+/* What an output writes with m (as a header: name, value) so that recover()
+ * can tell, after a crash, that m was written. Only a message that is the
+ * whole of what its tracking handler passed gets one: no copy for another
+ * output, no part split off after the handler, so that finding it written
+ * means the handler's message was delivered. The name is SL_MARK_PREFIX +
+ * the handler's name (it lives as long as the pipeline); the value is the
+ * handler's cookie in 16 hex digits. */
+#define SL_MARK_PREFIX "x-sluice-mark."
+struct sl_mark {
+    const char *name;
+    char value[17];
+};
+/* Fills *mark and returns true when m carries a mark; false otherwise. Any
+ * output thread, in write(). */
+bool sl_msg_mark(const struct sl_msg *m, struct sl_mark *mark);
+/* A mark read back in recover(): header name and value as written. Marks of
+ * no handler in this pipeline (renamed, removed) are ignored. Main thread,
+ * in recover() only. */
+void sl_recovered(const struct sl_instance *output, const char *name, const void *value,
+                  size_t len);
 
 #ifdef __cplusplus
 }
