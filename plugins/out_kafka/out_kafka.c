@@ -95,6 +95,12 @@ static const struct sl_option options[] = {
      .doc = "where the read-back after a crash starts (static topic only): messages written "
             "then but unheard of are found by their recovery marks and handed to dedup; empty: "
             "no marks, no read-back"},
+    {.name = "readback_timeout_s",
+     .type = SL_OPT_INT,
+     .def = "30",
+     SL_RANGE(1, 3600),
+     .doc = "with state_file: the start fails when the broker sends nothing for this long "
+            "during the read-back"},
     {0},
 };
 
@@ -195,7 +201,9 @@ static void out_destroy(void *p)
 static int out_recover(void *p)
 {
     struct octx *ctx = p;
-    return ctx->positions ? readback_recover(ctx->inst, ctx->positions) : 0;
+    return ctx->positions ? readback_recover(ctx->inst, ctx->positions,
+                                             (int)sl_opt_int(ctx->inst, "readback_timeout_s"))
+                          : 0;
 }
 
 /* Errors that retrying cannot fix: the message goes to dead_letter. */

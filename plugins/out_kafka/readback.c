@@ -14,13 +14,13 @@
 #include "kconf.h"
 #include "monotime.h"
 
-/* Give up when the broker has not answered (or no message came) for this
- * long: starting without the read-back could send twice what a crash left. */
-#define STALL_MS 30000
-
 struct readback {
     const struct sl_instance *inst;
     rd_kafka_t *rk;
+    /* Give up when the broker has not answered (or no message came) for
+     * stall_ms: starting without the read-back could write twice what a
+     * crash left. */
+    int stall_ms;
     int64_t stall_at;
     uint64_t messages, marks;
 };
@@ -141,13 +141,13 @@ static int read_ranges(struct readback *rb, const char *topic, int32_t n, const 
         rc = -1;
         left = 0;
     }
-    rb->stall_at = monotime_ms() + STALL_MS;
+    rb->stall_at = monotime_ms() + rb->stall_ms;
     while (left > 0) {
         if (remaining_ms(rb) == 0) {
             sl_log(rb->inst, SL_LOG_ERROR,
                    "kafka read-back: nothing came from %s for %d s (%" PRId32
                    " partitions left to read)",
-                   topic, STALL_MS / 1000, left);
+                   topic, rb->stall_ms / 1000, left);
             rc = -1;
             break;
         }
@@ -164,7 +164,7 @@ static int read_ranges(struct readback *rb, const char *topic, int32_t n, const 
         } else if (m->err) {
             sl_log(rb->inst, SL_LOG_WARN, "kafka read-back: %s", rd_kafka_message_errstr(m));
         } else if (ours) {
-            rb->stall_at = monotime_ms() + STALL_MS;
+            rb->stall_at = monotime_ms() + rb->stall_ms;
             rb->messages++;
             take_marks(rb, m);
             if (!done[p] && m->offset + 1 >= hi[p]) {
@@ -179,7 +179,7 @@ static int read_ranges(struct readback *rb, const char *topic, int32_t n, const 
     return rc;
 }
 
-int readback_recover(const struct sl_instance *inst, struct positions *ps)
+int readback_recover(const struct sl_instance *inst, struct positions *ps, int timeout_s)
 {
     char why[300];
     struct positions_file f;
@@ -194,7 +194,8 @@ int readback_recover(const struct sl_instance *inst, struct positions *ps)
                ps->path, f.topic, ps->topic);
         have = 0;
     }
-    struct readback rb = {.inst = inst, .stall_at = monotime_ms() + STALL_MS};
+    struct readback rb = {.inst = inst, .stall_ms = timeout_s * 1000};
+    rb.stall_at = monotime_ms() + rb.stall_ms;
     int32_t n = 0;
     int64_t *lo = NULL, *hi = NULL, *from = NULL;
     int rc = -1;

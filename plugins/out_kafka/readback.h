@@ -6,7 +6,8 @@
 
 /* Read back what the topic got past the state file's start, hand its
  * recovery marks over, then start the positions at the end and write the
- * file. Main thread. Returns 0, or -1 (said why). */
-int readback_recover(const struct sl_instance *inst, struct positions *ps);
+ * file. Gives up when the broker sends nothing for timeout_s. Main thread.
+ * Returns 0, or -1 (said why). */
+int readback_recover(const struct sl_instance *inst, struct positions *ps, int timeout_s);
 
 #endif

@@ -9,7 +9,8 @@
 # everything twice, which is what the read-back prevents. Also: the marks written
 # (one per message, the dedup's cookie), a mark that came in with a message not
 # passed on, a state file for another topic or not a state file (warned, nothing
-# read back), and state_file refused with a topic taken from the record.
+# read back), state_file refused with a topic taken from the record, and a broker
+# down during the read-back (the start fails within readback_timeout_s).
 . "${SLUICE_SOURCE_DIR:-.}/tests/tools/kafka_lib.sh"
 kafka_setup
 mock_start -b 1 -t in:2 -t out:2
@@ -88,3 +89,20 @@ EOF
 "$SLUICE" --check -c "$T/dyn.conf" 2>"$T/dyn.err" && fail "--check accepted state_file with a record topic"
 grep -q "state_file needs a static topic" "$T/dyn.err" || fail "dyn: $(cat "$T/dyn.err")"
 echo "ok: state_file with a topic from the record is refused at --check"
+
+# A broker that does not answer during the read-back: the start fails, naming the
+# topic, within readback_timeout_s, rather than run without it.
+cat >"$T/down.conf" <<EOF2
+inputs = ( { type = "kafka"; brokers = "$BROKERS"; topics = [ "in" ]; group = "g7"; } );
+handlers = ( { type = "dedup"; key = "key"; } );
+outputs = ( { type = "kafka"; brokers = "127.0.0.1:1"; topic = "out"; state_file = "$T/down.state";
+              readback_timeout_s = 2; } );
+EOF2
+start=$SECONDS
+timeout 30 "$SLUICE" -c "$T/down.conf" 2>"$T/down.log"
+rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "down broker: exit $rc: $(tail -n 3 "$T/down.log")"
+[ $((SECONDS - start)) -le 10 ] || fail "down broker: took $((SECONDS - start)) s"
+grep -q "kafka read-back: cannot learn the partitions of out" "$T/down.log" || fail "down: $(tail -n 3 "$T/down.log")"
+[ ! -e "$T/down.state" ] || fail "down broker: a state file was written"
+echo "ok: a broker down during the read-back fails the start (exit $rc) in $((SECONDS - start)) s"
