@@ -9,8 +9,9 @@
 # everything twice, which is what the read-back prevents. Also: the marks written
 # (one per message, the dedup's cookie), a mark that came in with a message not
 # passed on, a state file for another topic or not a state file (warned, nothing
-# read back), state_file refused with a topic taken from the record, and a broker
-# down during the read-back (the start fails within readback_timeout_s).
+# read back), state_file refused with a topic taken from the record, a broker down
+# during the read-back (the start fails within readback_timeout_s), and real kills
+# with three output workers.
 . "${SLUICE_SOURCE_DIR:-.}/tests/tools/kafka_lib.sh"
 kafka_setup
 mock_start -b 1 -t in:2 -t out:2
@@ -106,3 +107,44 @@ rc=$?
 grep -q "kafka read-back: cannot learn the partitions of out" "$T/down.log" || fail "down: $(tail -n 3 "$T/down.log")"
 [ ! -e "$T/down.state" ] || fail "down broker: a state file was written"
 echo "ok: a broker down during the read-back fails the start (exit $rc) in $((SECONDS - start)) s"
+
+# The real thing with three output workers (each with its own producer, the file
+# taking the least of their positions, a rule test_kafka_positions checks step by
+# step): kill -9 twice mid-stream on a slow broker, then a run to the end: every id
+# once.
+M=4000
+mock_cmd "rtt 1 50"
+awk -v n="$M" 'BEGIN { for (i = 1; i <= n; i++) printf "k%d\t{\"id\":%d}\n", i, i }' |
+    kcat -b "$BROKERS" -P -t in2 -K '	' -X batch.num.messages=20 || fail "kcat produce"
+cat >"$T/w3.conf" <<EOF2
+queue = { capacity = 8; batch_size = 64; };
+inputs = ( { type = "kafka"; brokers = "$BROKERS"; topics = [ "in2" ]; group = "w3";
+             exit_on_eof = true; codec = "json"; commit_interval_ms = 200;
+             properties = [ "session.timeout.ms=6000", "heartbeat.interval.ms=500",
+                            "fetch.message.max.bytes=4096" ]; } );
+handlers = ( { type = "dedup"; key = "record.id"; state_file = "$T/w3.dedup"; } );
+outputs = ( { type = "kafka"; brokers = "$BROKERS"; topic = "out2"; codec = "json"; workers = 3;
+              state_file = "$T/w3.state"; } );
+EOF2
+for k in 1 2; do
+    before=$(topic_count out2)
+    before=${before:-0}
+    "$SLUICE" -c "$T/w3.conf" 2>>"$T/w3.log" &
+    pid=$!
+    bg_track "$pid"
+    wait_until 60 count_ge out2 $((before + 1)) || fail "w3: no progress: $(tail -n 3 "$T/w3.log")"
+    sleep 0.$((RANDOM % 10))
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+done
+mock_cmd "rtt 1 0"
+timeout 120 "$SLUICE" -c "$T/w3.conf" 2>>"$T/w3.log" || fail "w3 final run: $(tail -n 5 "$T/w3.log")"
+kcat -b "$BROKERS" -C -t out2 -e -q -f '%s\n' | python3 -c '
+import json, sys
+ids = [json.loads(l)["id"] for l in sys.stdin if l.strip()]
+n = int(sys.argv[1])
+lost = n - len(set(ids) & set(range(1, n + 1)))
+print("w3: %d written, %d lost, %d duplicated" % (len(ids), lost, len(ids) - len(set(ids))))
+sys.exit(1 if lost or len(ids) != len(set(ids)) else 0)' "$M" || fail "three workers: not every id once"
+grep -c "recovery marks" "$T/w3.log" | grep -qx 2 || fail "w3: not two read-backs: $(grep -c 'recovery marks' "$T/w3.log")"
+echo "ok: three output workers, two kills: every id once ($(grep -o 'read back [0-9]* messages' "$T/w3.log" | tr '\n' ' '))"
