@@ -75,7 +75,7 @@ static void the_least_unheard_offset_is_kept(void **state)
     positions_reported(&ps, 1, 0, 16);
     positions_heard(&ps, 1, true);
     file_starts(&ps, s);
-    assert_int_equal(s[0], 15); /* worker 0 may still have messages from 15 on */
+    assert_int_equal(s[0], 15);    /* worker 0 may still have messages from 15 on */
     positions_heard(&ps, 0, true); /* still busy, nothing new heard: no move */
     file_starts(&ps, s);
     assert_int_equal(s[0], 15);
