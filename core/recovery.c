@@ -26,6 +26,11 @@ bool sl_msg_mark(const struct sl_msg *m, struct sl_mark *mark)
     const struct sl__ack *a = sl__msg_private(m)->ack;
     const struct sl_instance *by;
     uint64_t cookie;
+    /* A dead letter is not delivered: its key must stay uncommitted, so
+     * that replaying the dead letters passes the handler again. */
+    const struct sl__worker *w = sl__current_worker;
+    if (w && w->stage->kind == SL__STAGE_DLQ)
+        return false;
     if (!a || !sl__ack_mark(a, &by, &cookie) || !by->mark_name)
         return false;
     mark->name = by->mark_name;

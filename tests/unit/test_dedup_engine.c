@@ -383,6 +383,28 @@ static void marks_only_whole_tracked_messages(void **state)
     }
 }
 
+/* A dead letter gets no mark: it was not delivered, and its key must stay
+ * uncommitted (replaying the dead letters passes the handler again). */
+static void dead_letters_get_no_mark(void **state)
+{
+    (void)state;
+    enum { N = 3000, FAIL = 7 };
+    struct sl__pipeline *pl =
+        load("inputs = ( { type = \"seq\"; count = 3000; } );\n"
+             "handlers = ( { type = \"track\"; count = 3000; },\n"
+             "             { type = \"failsome\"; fail_every = 7; } );\n"
+             "outputs = ( { type = \"check\"; marks = true; } );\n"
+             "dead_letter = { type = \"check\"; marks = true; };\n");
+    run(pl, true); /* the dead letters are logged */
+    struct check_out *out = pl->outputs[0]->ctx, *dlq = pl->dlq->ctx;
+    uint64_t failed = (N + FAIL - 1) / FAIL;
+    assert_int_equal(atomic_load(&dlq->n), failed);
+    assert_int_equal(atomic_load(&dlq->marked), 0);
+    assert_int_equal(atomic_load(&dlq->mark_bad), 0);
+    assert_int_equal(atomic_load(&out->marked), N - failed);
+    finish(pl);
+}
+
 /* What an output's recover() hands to sl_recovered() reaches the handler
  * the mark names, as cookies, before the input runs; marks of no handler
  * here, with a cut or non-hex value, or without the prefix are ignored. */
@@ -415,6 +437,7 @@ int main(void)
         cmocka_unit_test(dedup_restart_loses_and_doubles_nothing),
         cmocka_unit_test(dedup_snapshot_keeps_keys_reported_final),
         cmocka_unit_test(marks_only_whole_tracked_messages),
+        cmocka_unit_test(dead_letters_get_no_mark),
         cmocka_unit_test(recovered_marks_reach_their_handler),
     };
     return cmocka_run_group_tests(tests, build_plugins, remove_dir);

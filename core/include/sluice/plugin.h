@@ -338,7 +338,8 @@ void sl_out_done(struct sl_msg *m, int status, const char *error);
  * can tell, after a crash, that m was written. Only a message that is the
  * whole of what its tracking handler passed gets one: no copy for another
  * output, no part split off after the handler, so that finding it written
- * means the handler's message was delivered. The name is SL_MARK_PREFIX +
+ * means the handler's message was delivered; and never a dead letter (not
+ * delivered: its key stays uncommitted). The name is SL_MARK_PREFIX +
  * the handler's name (it lives as long as the pipeline); the value is the
  * handler's cookie in 16 hex digits. */
 #define SL_MARK_PREFIX "x-sluice-mark."
