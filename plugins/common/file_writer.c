@@ -10,6 +10,7 @@
 
 #include "file_writer.h"
 #include "framing.h"
+#include "marks_file.h"
 #include "monotime.h"
 
 enum { FAILURE_LOG_INTERVAL_MS = 1000 };
@@ -170,7 +171,12 @@ static size_t settle_failed_write(struct file_writer *fw, struct sl_msg **msgs, 
 
 int file_writer_write(void *ctx, struct sl_msg **msgs, size_t n)
 {
-    struct file_writer *fw = ctx;
+    return file_writer_write_marked(ctx, msgs, n, NULL);
+}
+
+int file_writer_write_marked(struct file_writer *fw, struct sl_msg **msgs, size_t n,
+                             struct marks_file *marks)
+{
     pthread_mutex_lock(&fw->mu);
     size_t whole = 0;
     int err = fw->rest.len ? finish_torn_line(fw) : 0;
@@ -190,6 +196,12 @@ int file_writer_write(void *ctx, struct sl_msg **msgs, size_t n)
             goto done;
         }
     }
+    /* The marks first: a kill after the lines are in keeps them findable. */
+    if (marks && marks_file_record(marks, fw->fd, fw->framing, msgs, n) < 0)
+        log_failure(fw,
+                    "state_file: cannot record the batch's marks: %s (a crash now could "
+                    "write it twice)",
+                    strerror(errno));
     size_t written = write_some(fw->fd, fw->buf.data, fw->buf.len, &err);
     whole = err ? settle_failed_write(fw, msgs, n, written, err) : n;
 done:

@@ -40,6 +40,11 @@ int file_writer_end_torn_tail(struct file_writer *fw);
  * when asked to (drain). */
 void file_writer_destroy(void *ctx);
 int file_writer_write(void *ctx, struct sl_msg **msgs, size_t n);
+/* file_writer_write that first records the batch's recovery marks in
+ * `marks` (marks_file.h; NULL: none). */
+struct marks_file;
+int file_writer_write_marked(struct file_writer *fw, struct sl_msg **msgs, size_t n,
+                             struct marks_file *marks);
 int file_writer_flush(void *ctx);
 
 #endif

@@ -1,14 +1,29 @@
 /* out_file - one message per line, written per batch, fsync'd on drain. A
  * message is confirmed once its batch is in the kernel (survives a crash of
- * sluice); fsync at drain makes the file durable across a machine crash. */
+ * sluice); fsync at drain makes the file durable across a machine crash.
+ * With state_file, each worker keeps the recovery marks of the batch it is
+ * writing (marks_file.h), and recover() hands back those of lines a crash
+ * left written but unheard of. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "file_writer.h"
 #include "framing.h"
+#include "marks_file.h"
+
+struct file_out {
+    struct file_writer *fw; /* shared by the workers (it locks) */
+    const char *state;      /* NULL: no marks */
+};
+
+struct file_out_worker {
+    struct file_out *o;
+    struct marks_file marks;
+};
 
 /* Appending to a file whose last byte is not a newline (a write torn by a
  * crash) would glue our first line onto that fragment: end it first. The
@@ -45,6 +60,7 @@ static int end_torn_tail(const struct sl_instance *inst, int fd, const char *pat
 static int file_init(struct sl_instance *inst, void **ctx)
 {
     const char *path = sl_opt_str(inst, "path");
+    const char *state = sl_opt_str(inst, "state_file");
     int framing = framing_of(inst);
     if (sl_instance_checking(inst))
         return SL_OK;
@@ -66,12 +82,65 @@ static int file_init(struct sl_instance *inst, void **ctx)
         close(fd);
         return SL_ERROR;
     }
-    *ctx = file_writer_new(inst, fd, true, path, sl_opt_bool(inst, "fsync"));
-    if (!*ctx) {
+    struct file_out *o = calloc(1, sizeof(*o));
+    if (!o || !(o->fw = file_writer_new(inst, fd, true, path, sl_opt_bool(inst, "fsync")))) {
+        free(o);
         close(fd);
         return SL_ERROR;
     }
+    o->state = state && state[0] ? state : NULL;
+    *ctx = o;
     return SL_OK;
+}
+
+static void file_destroy(void *ctx)
+{
+    struct file_out *o = ctx;
+    file_writer_destroy(o->fw);
+    free(o);
+}
+
+static int file_worker_init(void *ctx, unsigned worker, void **wctx)
+{
+    struct file_out *o = ctx;
+    struct file_out_worker *w = calloc(1, sizeof(*w));
+    char err[4400];
+    if (!w)
+        return SL_ERROR;
+    w->o = o;
+    w->marks.fd = -1;
+    if (o->state && marks_file_open(&w->marks, o->state, worker, o->fw->fd, err, sizeof(err)) < 0) {
+        sl_instance_error(o->fw->inst, "state_file: %s", err);
+        free(w);
+        return SL_ERROR;
+    }
+    *wctx = w;
+    return SL_OK;
+}
+
+static void file_worker_destroy(void *wctx)
+{
+    struct file_out_worker *w = wctx;
+    marks_file_close(&w->marks);
+    free(w);
+}
+
+static int file_write(void *wctx, struct sl_msg **msgs, size_t n)
+{
+    struct file_out_worker *w = wctx;
+    return file_writer_write_marked(w->o->fw, msgs, n, &w->marks);
+}
+
+static int file_flush(void *wctx)
+{
+    struct file_out_worker *w = wctx;
+    return file_writer_flush(w->o->fw);
+}
+
+static int file_recover(void *ctx)
+{
+    struct file_out *o = ctx;
+    return o->state && marks_file_recover(o->fw->inst, o->state, o->fw->fd) < 0 ? SL_ERROR : SL_OK;
 }
 
 static const struct sl_option file_options[] = {
@@ -85,6 +154,12 @@ static const struct sl_option file_options[] = {
      .def = "true",
      .doc = "append (true) or truncate at start (false)"},
     {.name = "fsync", .type = SL_OPT_BOOL, .def = "true", .doc = "fsync when draining"},
+    {.name = "state_file",
+     .type = SL_OPT_STRING,
+     .def = "",
+     .check = SL_CHECK_WRITABLE_PATH,
+     .doc = "keep the recovery marks of the batch being written (FILE, FILE.1 ... per worker): "
+            "after a crash, lines written but unheard of are handed to dedup; empty: none"},
     {.name = "framing",
      .type = SL_OPT_STRING,
      .def = "lines",
@@ -101,7 +176,10 @@ SL_PLUGIN_DEFINE = {
     .doc = "write one message per line (or frame) to a file",
     .options = file_options,
     .init = file_init,
-    .destroy = file_writer_destroy,
-    .write = file_writer_write,
-    .flush = file_writer_flush,
+    .destroy = file_destroy,
+    .worker_init = file_worker_init,
+    .worker_destroy = file_worker_destroy,
+    .write = file_write,
+    .flush = file_flush,
+    .recover = file_recover,
 };

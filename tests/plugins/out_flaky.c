@@ -4,9 +4,14 @@
  * every `fail_every`-th write, refuses for good every `refuse_every`-th one,
  * pauses `stall_ms` every `stall_every` batches, and can fail the first
  * `fail_first` attempts of messages whose key starts with `fail_key_prefix`.
- * One worker per instance (the counters are not shared). */
+ * With `state_file` it keeps the batch's recovery marks as the file output
+ * does (marks_file.h); `kill_after_batch` kills the process (SIGKILL) right
+ * after that batch is written, before it is confirmed: the window a crash
+ * leaves for dedup, on demand. One worker per instance (the counters are
+ * not shared). */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,7 +19,15 @@
 
 #include <sluice/sluice.h>
 
+#include "framing.h"
+#include "marks_file.h"
+
 struct flaky {
+    const struct sl_instance *inst;
+    const char *state;
+    struct marks_file marks;
+    int64_t kill_after_batch;
+    uint64_t batches_written;
     int fd;
     int64_t fail_every, refuse_every, stall_every, stall_ms, fail_first;
     const char *fail_key_prefix;
@@ -31,6 +44,10 @@ static int flaky_init(struct sl_instance *inst, void **ctx)
     if (!f)
         return SL_ERROR;
     f->fd = -1;
+    f->marks.fd = -1;
+    f->inst = inst;
+    f->state = sl_opt_str(inst, "state_file");
+    f->kill_after_batch = sl_opt_int(inst, "kill_after_batch");
     f->fail_every = sl_opt_int(inst, "fail_every");
     f->refuse_every = sl_opt_int(inst, "refuse_every");
     f->stall_every = sl_opt_int(inst, "stall_every");
@@ -60,7 +77,21 @@ static int flaky_init(struct sl_instance *inst, void **ctx)
         free(f);
         return SL_ERROR;
     }
+    char err[4400];
+    if (f->state && f->state[0] &&
+        marks_file_open(&f->marks, f->state, 0, f->fd, err, sizeof(err)) < 0) {
+        sl_instance_error(inst, "state_file: %s", err);
+        close(f->fd);
+        free(f);
+        return SL_ERROR;
+    }
     return SL_OK;
+}
+
+static int flaky_recover(void *ctx)
+{
+    struct flaky *f = ctx;
+    return f->marks.fd >= 0 && marks_file_recover(f->inst, f->state, f->fd) < 0 ? SL_ERROR : SL_OK;
 }
 
 static void flaky_destroy(void *ctx)
@@ -68,6 +99,7 @@ static void flaky_destroy(void *ctx)
     struct flaky *f = ctx;
     if (f->fd >= 0)
         close(f->fd);
+    marks_file_close(&f->marks);
     sl_buf_free(&f->buf);
     free(f->held);
     free(f);
@@ -110,6 +142,8 @@ static int flaky_write(void *ctx, struct sl_msg **msgs, size_t n)
     }
     if (f->stall_every && ++f->batches % (uint64_t)f->stall_every == 0)
         nanosleep(&(struct timespec){f->stall_ms / 1000, f->stall_ms % 1000 * 1000000}, NULL);
+    if (marks_file_record(&f->marks, f->fd, FRAMING_LINES, f->held, f->n_held) < 0)
+        return SL_ERROR;
     for (size_t off = 0; off < f->buf.len;) {
         ssize_t w = write(f->fd, f->buf.data + off, f->buf.len - off);
         if (w < 0 && errno == EINTR)
@@ -118,6 +152,8 @@ static int flaky_write(void *ctx, struct sl_msg **msgs, size_t n)
             return SL_ERROR;
         off += (size_t)w;
     }
+    if (f->n_held && f->kill_after_batch && ++f->batches_written == (uint64_t)f->kill_after_batch)
+        raise(SIGKILL); /* written, not yet confirmed: dedup has not heard */
     for (size_t i = 0; i < f->n_held; i++)
         sl_out_done(f->held[i], SL_OK, NULL);
     return SL_OK;
@@ -159,6 +195,15 @@ static const struct sl_option flaky_options[] = {
      .type = SL_OPT_STRING,
      .def = "",
      .doc = "fail messages whose key starts with this"},
+    {.name = "state_file",
+     .type = SL_OPT_STRING,
+     .def = "",
+     .doc = "keep the batch's recovery marks here, as the file output does"},
+    {.name = "kill_after_batch",
+     .type = SL_OPT_INT,
+     .def = "0",
+     SL_AT_LEAST(0),
+     .doc = "SIGKILL the process once this batch is written, before confirming it (0: never)"},
     {.name = "fail_first",
      .type = SL_OPT_INT,
      .def = "0",
@@ -179,4 +224,5 @@ SL_PLUGIN_DEFINE = {
     .destroy = flaky_destroy,
     .write = flaky_write,
     .flush = flaky_flush,
+    .recover = flaky_recover,
 };
