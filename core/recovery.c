@@ -22,7 +22,6 @@ static bool has_recover(const struct sl_plugin *p)
 
 bool sl_msg_mark(const struct sl_msg *m, struct sl_mark *mark)
 {
-    static const char hex[] = "0123456789abcdef";
     const struct sl__ack *a = sl__msg_private(m)->ack;
     const struct sl_instance *by;
     uint64_t cookie;
@@ -34,9 +33,7 @@ bool sl_msg_mark(const struct sl_msg *m, struct sl_mark *mark)
     if (!a || !sl__ack_mark(a, &by, &cookie) || !by->mark_name)
         return false;
     mark->name = by->mark_name;
-    for (int i = 15; i >= 0; i--, cookie >>= 4)
-        mark->value[i] = hex[cookie & 15];
-    mark->value[16] = '\0';
+    mark->cookie = cookie;
     return true;
 }
 

@@ -6,13 +6,13 @@
  * One marks file per output worker ("FILE" for worker 0, "FILE.1" ...),
  * overwritten in place (one pwrite) before each batch is written: by then
  * the worker's batch before has been heard of (the engine tells the handlers
- * after every call), so only this batch's marks matter. Text lines: first
- * "sluice file marks 1 DEV INO SEQ" (the output file and the batch's
- * number), then "SEQ END NAME VALUE" per marked message: where its line
- * ends in the output file, the handler's name, the mark. Lines left over
- * from an older, longer batch carry an older SEQ and are ignored; a kill
- * inside the pwrite comes before the batch was written, so nothing it left
- * can name a line that is there. */
+ * after every call), so only this batch's marks matter. Binary, native byte
+ * order (read back on the same machine), marks_file.c has the layout: a
+ * header naming the output file (device, inode) and the batch's number, the
+ * handlers' names, then per marked message where its line ends in the output
+ * file and the handler's cookie, and the batch's number again at the end. A
+ * kill inside the pwrite comes before the batch was written: the number at
+ * the end then does not match, and nothing of it is used. */
 #ifndef SLUICE_COMMON_MARKS_FILE_H
 #define SLUICE_COMMON_MARKS_FILE_H
 
@@ -25,7 +25,10 @@ struct marks_file {
     dev_t dev;
     ino_t ino;
     uint64_t seq;
-    struct sl_buf buf;
+    struct sl_buf buf;   /* the batch's entries */
+    struct sl_buf names; /* the batch's names, NUL-terminated */
+    const char *name_ptr[8];
+    unsigned n_names;
 };
 
 /* Worker `worker`'s marks file for state_file `path`, for the output file

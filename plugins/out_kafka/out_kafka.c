@@ -463,8 +463,11 @@ static rd_kafka_headers_t *headers_of(struct oworker *w, const struct sl_msg *m)
         sl_msg_traceparent(m, tp);
         rd_kafka_header_add(h, "traceparent", 11, tp, -1);
     }
-    if (marked)
-        rd_kafka_header_add(h, mark.name, -1, mark.value, 16);
+    if (marked) {
+        char value[17];
+        sl_mark_value(mark.cookie, value);
+        rd_kafka_header_add(h, mark.name, -1, value, 16);
+    }
     return h;
 }
 

@@ -8,7 +8,7 @@
 # 2. The file output: after a full run, the keys are forgotten and the input read
 #    again; the last batch's lines are found by their marks and not written again
 #    (the rest are, their keys being gone: that is the control). Marks of an output
-#    file that was replaced since are not used.
+#    file that was replaced since, or a marks file that is not one, are not used.
 . "${SLUICE_SOURCE_DIR:-.}/tests/integration/lib.sh"
 PLUGINS=${SLUICE_BUILD_DIR:-build}/tests/plugins
 [ -f "$PLUGINS/out_flaky.so" ] || fail "out_flaky.so not built in $PLUGINS"
@@ -67,13 +67,21 @@ handlers = ( { type = "dedup"; key = "record.id"; state_file = "$T/file.dedup"; 
 outputs = ( { type = "file"; path = "$T/file.out"; codec = "json"; state_file = "$T/file.marks"; } );
 EOF
 "$SLUICE" -c "$T/file.conf" 2>"$T/file.1.log" || fail "file run 1: $(tail -n 3 "$T/file.1.log")"
-head -n 1 "$T/file.marks" | grep -q "^sluice file marks 1 [0-9]* $(stat -c %i "$T/file.out") " ||
-    fail "marks file header: $(head -n 1 "$T/file.marks")"
-seq=$(head -n 1 "$T/file.marks" | awk '{ print $7 }')
-last=$(awk -v s="$seq" 'NR > 1 && $1 == s' "$T/file.marks" | wc -l)
-[ "$last" -gt 0 ] || fail "no marks of the last batch: $(head -n 3 "$T/file.marks")"
-awk -v s="$seq" 'NR > 1 && $1 == s { print $2 }' "$T/file.marks" | tail -n 1 |
-    grep -qx "$(stat -c %s "$T/file.out")" || fail "the last mark does not end where the file ends"
+# The marks file (marks_file.c): header, names, entries (end | name << 56, cookie), seq.
+read -r ino last last_end < <(python3 -c '
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+magic, dev, ino, seq, names_len, n = struct.unpack_from("<8sQQQII", d)
+assert magic == b"SLMARKS2", magic
+names = d[40:40 + names_len].split(b"\0")[0].decode()
+assert names == "dedup", names
+ents = [struct.unpack_from("<QQ", d, 40 + names_len + 16 * i) for i in range(n)]
+(tail,) = struct.unpack_from("<Q", d, 40 + names_len + 16 * n)
+assert tail == seq
+print(ino, n, ents[-1][0] & ((1 << 56) - 1))' "$T/file.marks") || fail "marks file unreadable"
+[ "$ino" = "$(stat -c %i "$T/file.out")" ] || fail "marks name inode $ino, the output is $(stat -c %i "$T/file.out")"
+[ "$last" -gt 0 ] || fail "no marks of the last batch"
+[ "$last_end" = "$(stat -c %s "$T/file.out")" ] || fail "the last mark ends at $last_end, the file at $(stat -c %s "$T/file.out")"
 # The crash, played out: keys forgotten, the input read again from the start.
 rm -f "$T/file.dedup" "$T/file.dedup.log" "$T/file.pos"
 "$SLUICE" -c "$T/file.conf" 2>"$T/file.2.log" || fail "file run 2: $(tail -n 3 "$T/file.2.log")"
@@ -91,3 +99,23 @@ rm -f "$T/file.dedup" "$T/file.dedup.log" "$T/file.pos"
 grep -q "marks of another output file" "$T/file.3.log" || fail "replaced file: $(cat "$T/file.3.log")"
 [ "$(wc -l <"$T/file.out")" -eq "$N" ] || fail "replaced file: $(wc -l <"$T/file.out") lines, wanted $N"
 pass "marks of an output file replaced since are not used"
+
+# A marks file that is not one (damaged, or another program's): warned, not used.
+echo "garbage" >"$T/file.marks"
+rm -f "$T/file.dedup" "$T/file.dedup.log" "$T/file.pos"
+"$SLUICE" -c "$T/file.conf" 2>"$T/file.4.log" || fail "file run 4: $(tail -n 3 "$T/file.4.log")"
+grep -q "file.marks: not a marks file; nothing read from it" "$T/file.4.log" || fail "bad marks file: $(cat "$T/file.4.log")"
+pass "a damaged marks file is warned about and not used"
+
+# A marks file cut short (a kill inside its pwrite, before the batch was written): its
+# closing batch number is missing, and nothing of it is used.
+python3 -c '
+import os, struct, sys
+d = open(sys.argv[1], "rb").read()
+_, _, _, _, names_len, n = struct.unpack_from("<8sQQQII", d)
+os.truncate(sys.argv[1], 40 + names_len + 16 * n)' "$T/file.marks"
+rm -f "$T/file.dedup" "$T/file.dedup.log" "$T/file.pos"
+"$SLUICE" -c "$T/file.conf" 2>"$T/file.5.log" || fail "file run 5: $(tail -n 3 "$T/file.5.log")"
+grep -q "file.marks: cut short" "$T/file.5.log" || fail "torn marks file: $(cat "$T/file.5.log")"
+! grep -q "handed back by their marks" "$T/file.5.log" || fail "marks of a torn marks file were used"
+pass "a marks file cut short is not used"

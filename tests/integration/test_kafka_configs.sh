@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The example configs configs/file_to_kafka.conf, configs/kafka_to_file.conf and
-# configs/kafka_to_kafka_lua.conf, run against the mock cluster (brokers and file
-# paths substituted with sed; the configs default to 127.0.0.1:9092 without $KAFKA_BROKERS).
+# The example configs configs/file_to_kafka.conf, configs/kafka_to_file.conf,
+# configs/kafka_to_kafka_lua.conf and configs/kafka_dedup.conf, run against the mock
+# cluster (brokers and file paths substituted with sed; the configs default to
+# 127.0.0.1:9092 without $KAFKA_BROKERS).
 . "${SLUICE_SOURCE_DIR:-.}/tests/tools/kafka_lib.sh"
 kafka_setup
-mock_start -b 1 -t events:4 -t orders:4 -t orders-tagged:4
+mock_start -b 1 -t events:4 -t orders:4 -t orders-tagged:4 -t payments:4 -t payments-once:4
 export KAFKA_BROKERS="$BROKERS" # what the configs read; the sed below changes only their default
 
 N=2000
@@ -49,3 +50,20 @@ grep -vq '"tagged_by":"sluice"' "$T/tagged" && fail "a record was not tagged"
 grep -vq 'x-from=test' "$T/tagged" && fail "input header lost"
 grep -vq 'x-tagged=1' "$T/tagged" && fail "header set in Lua lost"
 echo "kafka_to_kafka_lua: ok"
+
+# kafka -> dedup -> kafka: each payment id once, each message with its recovery mark;
+# run again after the offsets are gone (a new group): nothing passes twice.
+conf_from configs/kafka_dedup.conf "$T/kd.conf" -e "s#\"payments.dedup\"#\"$T/payments.dedup\"#" \
+    -e "s#\"payments-once.readback\"#\"$T/payments.readback\"#" -e "s#\"payments_dlq.jsonl\"#\"$T/pdlq.jsonl\"#" \
+    -e 's#topics = \[ "payments" \]; group = "sluice-dedup";#topics = [ "payments" ]; group = "sluice-dedup"; exit_on_eof = true;#'
+"$SLUICE" -c "$T/kd.conf" --check || fail "kafka_dedup.conf --check"
+awk 'BEGIN { for (i = 1; i <= 300; i++) printf "k%d\t{\"payment_id\":\"p-%d\",\"amount\":%d}\n", i, (i - 1) % 200, i }' |
+    kcat -b "$BROKERS" -P -t payments -K '	' || fail "produce"
+timeout 60 "$SLUICE" -c "$T/kd.conf" 2>"$T/kd.log" || { tail "$T/kd.log"; fail "kafka_dedup run"; }
+[ "$(topic_count payments-once)" = 200 ] || fail "payments-once has $(topic_count payments-once), wanted 200"
+kcat -b "$BROKERS" -C -t payments-once -e -q -f '%h\n' | grep -c 'x-sluice-mark.dedup=' | grep -qx 200 ||
+    fail "not every payment carries its recovery mark"
+sed -i 's#group = "sluice-dedup";#group = "sluice-dedup-2";#' "$T/kd.conf"
+timeout 60 "$SLUICE" -c "$T/kd.conf" 2>"$T/kd2.log" || { tail "$T/kd2.log"; fail "kafka_dedup run 2"; }
+[ "$(topic_count payments-once)" = 200 ] || fail "run 2 wrote $(($(topic_count payments-once) - 200)) again"
+echo "kafka_dedup: ok"

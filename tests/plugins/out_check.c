@@ -54,9 +54,11 @@ static void check_mark(struct check_out *c, const struct sl_msg *m)
     struct sl_mark mk;
     if (!sl_msg_mark(m, &mk))
         return;
-    char want[17];
+    char want[17], value[17];
     snprintf(want, sizeof(want), "%016llx", (unsigned long long)m->source.offset);
-    bool ok = strcmp(mk.name, SL_MARK_PREFIX "track") == 0 && strcmp(mk.value, want) == 0;
+    sl_mark_value(mk.cookie, value);
+    bool ok = strcmp(mk.name, SL_MARK_PREFIX "track") == 0 && strcmp(value, want) == 0 &&
+              mk.cookie == (uint64_t)m->source.offset;
     atomic_fetch_add(ok ? &c->marked : &c->mark_bad, 1);
     if (m->payload.len == 5 && memcmp(m->payload.data, "child", 5) == 0)
         atomic_fetch_add(&c->marked_part, 1);

@@ -341,12 +341,21 @@ void sl_out_done(struct sl_msg *m, int status, const char *error);
  * means the handler's message was delivered; and never a dead letter (not
  * delivered: its key stays uncommitted). The name is SL_MARK_PREFIX +
  * the handler's name (it lives as long as the pipeline); the value is the
- * handler's cookie in 16 hex digits. */
+ * handler's cookie (sl_mark_value gives it as text). */
 #define SL_MARK_PREFIX "x-sluice-mark."
 struct sl_mark {
     const char *name;
-    char value[17];
+    uint64_t cookie;
 };
+/* The mark's value as written and as sl_recovered() takes it: the cookie in
+ * 16 lowercase hex digits, NUL-terminated. */
+static inline void sl_mark_value(uint64_t cookie, char out[17])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--, cookie >>= 4)
+        out[i] = hex[cookie & 15];
+    out[16] = '\0';
+}
 /* Fills *mark and returns true when m carries a mark; false otherwise. Any
  * output thread, in write(). */
 bool sl_msg_mark(const struct sl_msg *m, struct sl_mark *mark);
