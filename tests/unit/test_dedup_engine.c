@@ -389,12 +389,11 @@ static void dead_letters_get_no_mark(void **state)
 {
     (void)state;
     enum { N = 3000, FAIL = 7 };
-    struct sl__pipeline *pl =
-        load("inputs = ( { type = \"seq\"; count = 3000; } );\n"
-             "handlers = ( { type = \"track\"; count = 3000; },\n"
-             "             { type = \"failsome\"; fail_every = 7; } );\n"
-             "outputs = ( { type = \"check\"; marks = true; } );\n"
-             "dead_letter = { type = \"check\"; marks = true; };\n");
+    struct sl__pipeline *pl = load("inputs = ( { type = \"seq\"; count = 3000; } );\n"
+                                   "handlers = ( { type = \"track\"; count = 3000; },\n"
+                                   "             { type = \"failsome\"; fail_every = 7; } );\n"
+                                   "outputs = ( { type = \"check\"; marks = true; } );\n"
+                                   "dead_letter = { type = \"check\"; marks = true; };\n");
     run(pl, true); /* the dead letters are logged */
     struct check_out *out = pl->outputs[0]->ctx, *dlq = pl->dlq->ctx;
     uint64_t failed = (N + FAIL - 1) / FAIL;
