@@ -328,6 +328,22 @@ static struct sl_instance *read_stage(struct sl__pipeline *pl, int kind, const c
                  what, inst->name, same, reader->name);
         return NULL;
     }
+    struct sl__clash clash;
+    const struct sl_instance *other = sl__writer_clash(pl, inst, &clash);
+    if (other == inst) {
+        CONF_ERR(pl, g,
+                 "%s '%s': '%s' and '%s' name the same file (%s): one would corrupt the other",
+                 what, inst->name, clash.mine, clash.theirs, clash.path);
+        return NULL;
+    }
+    if (other) {
+        CONF_ERR(pl, g,
+                 "%s '%s': '%s' names the file %s '%s' writes too ('%s', %s): two writers would "
+                 "corrupt it",
+                 what, inst->name, clash.mine, sl__kind_name(other->kind), other->name,
+                 clash.theirs, clash.path);
+        return NULL;
+    }
     if ((kind == SL_KIND_INPUT || kind == SL_KIND_OUTPUT) && read_codec(pl, inst, g) < 0)
         return NULL;
     if (init_instance(pl, inst) < 0)

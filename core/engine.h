@@ -209,6 +209,16 @@ int sl__options_validate(struct sl_instance *inst, const char *const *common_key
 const struct sl_instance *sl__input_reading_output(const struct sl__pipeline *pl,
                                                    const struct sl_instance *out,
                                                    const char **path);
+/* Two writers of one file (two outputs, a state file and an output, two
+ * state files): each would corrupt what the other writes. The instance read
+ * before inst (or inst itself) one of whose writable-path options names the
+ * same file as one of inst's; NULL when there is none. */
+struct sl__clash {
+    const char *mine, *theirs; /* the two options' names */
+    const char *path;          /* as inst's option says it */
+};
+const struct sl_instance *sl__writer_clash(const struct sl__pipeline *pl,
+                                           const struct sl_instance *inst, struct sl__clash *clash);
 /* Whether path has glob(3) characters (* ? [): a pattern, not a name. */
 bool sl__is_glob(const char *path);
 

@@ -117,3 +117,53 @@ const struct sl_instance *sl__input_reading_output(const struct sl__pipeline *pl
     }
     return NULL;
 }
+
+/* Whether two writable paths name one file: the same device and inode when
+ * both exist, else the same name with the directory resolved. */
+static bool same_target(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    bool ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+    if (ea && eb)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char ra[PATH_MAX], rb[PATH_MAX];
+    return ea == eb && resolve_dir(a, ra) && resolve_dir(b, rb) && strcmp(ra, rb) == 0;
+}
+
+/* inst's writable-path option after `after` (NULL: from the first) that is set. */
+static const struct sl_option *next_written(const struct sl_instance *inst,
+                                            const struct sl_option *after)
+{
+    const struct sl_option *o = after ? after + 1 : inst->plugin->options;
+    for (; o && o->name; o++) {
+        const char *v;
+        if (o->check == SL_CHECK_WRITABLE_PATH && o->type == SL_OPT_STRING &&
+            (v = sl_opt_str(inst, o->name)) && *v)
+            return o;
+    }
+    return NULL;
+}
+
+const struct sl_instance *sl__writer_clash(const struct sl__pipeline *pl,
+                                           const struct sl_instance *inst, struct sl__clash *clash)
+{
+    for (const struct sl_option *o = next_written(inst, NULL); o; o = next_written(inst, o)) {
+        const char *v = sl_opt_str(inst, o->name);
+        /* its own other paths, then those of every instance read before it */
+        for (const struct sl_option *p = next_written(inst, o); p; p = next_written(inst, p))
+            if (same_target(v, sl_opt_str(inst, p->name))) {
+                *clash = (struct sl__clash){o->name, p->name, v};
+                return inst;
+            }
+        for (size_t i = 0; i < pl->n_all && pl->all[i] != inst; i++) {
+            const struct sl_instance *other = pl->all[i];
+            for (const struct sl_option *p = next_written(other, NULL); p;
+                 p = next_written(other, p))
+                if (same_target(v, sl_opt_str(other, p->name))) {
+                    *clash = (struct sl__clash){o->name, p->name, v};
+                    return other;
+                }
+        }
+    }
+    return NULL;
+}

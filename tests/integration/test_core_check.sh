@@ -50,7 +50,23 @@ refused 1 "kafka: librdkafka: \`fetch.max.bytes\` must be >= \`message.max.bytes
 # errors a plugin's init finds (sl_instance_error): one line, nothing added by the core
 refused 2 "rabbitmq: tls is set but the url is not amqps://" \
   $'inputs = ( { type = "generator"; count = 1; } );\noutputs = ( { type = "rabbitmq"; url = "amqp://127.0.0.1:1/";\n  tls = { verify = false; }; } );'
+# two writers of one file: each would corrupt what the other writes
+refused 3 "dead_letter 'dead_letter': 'path' names the file output 'file' writes too ('state_file', $T/marks): two writers would corrupt it" \
+  $'inputs = ( { type = "generator"; count = 1; } );\noutputs = ( { type = "file"; path = "'"$T"$'/o.txt"; state_file = "'"$T"$'/marks"; } );\ndead_letter = { type = "file"; path = "'"$T"$'/marks"; };'
+refused 2 "output #1 'file': 'path' and 'state_file' name the same file ($T/o.txt): one would corrupt the other" \
+  $'inputs = ( { type = "generator"; count = 1; } );\noutputs = ( { type = "file"; path = "'"$T"$'/o.txt"; state_file = "'"$T"$'/./o.txt"; } );'
+refused 3 "output #2 'file-2': 'path' names the file output 'file' writes too ('path', $T/../$(basename "$T")/o.txt): two writers would corrupt it" \
+  $'inputs = ( { type = "generator"; count = 1; } );\noutputs = ( { type = "file"; path = "'"$T"$'/o.txt"; },\n  { type = "file"; path = "'"$T"$'/../'"$(basename "$T")"$'/o.txt"; } );'
 pass "$n refused configs: exit 1 and one FILE:LINE line, at --check and at start"
+# a handler's state file and an output's: refused at --check (at start the handler,
+# read first, has opened its file by then)
+printf '%s\n' 'inputs = ( { type = "generator"; count = 1; } );' \
+  "handlers = ( { type = \"dedup\"; key = \"payload\"; state_file = \"$T/keys\"; } );" \
+  "outputs = ( { type = \"kafka\"; brokers = \"127.0.0.1:1\"; topic = \"t\"; state_file = \"$T/keys\"; } );" >"$T/clash.conf"
+rc=0; "$SLUICE" -c "$T/clash.conf" --check > /dev/null 2> "$T/err" || rc=$?
+[ $rc = 1 ] && grep -qx "$T/clash.conf:3: output #1 'kafka': 'state_file' names the file handler 'dedup' writes too ('state_file', $T/keys): two writers would corrupt it" "$T/err" ||
+  { cat "$T/err"; fail "dedup and kafka state files on one file: exit $rc"; }
+pass "a handler's and an output's state files on one file: refused at --check"
 
 # A plugin's own init error (here a Lua script that does not compile) is one
 # line with FILE:LINE and the instance, not two.
