@@ -118,14 +118,15 @@ const struct sl_instance *sl__input_reading_output(const struct sl__pipeline *pl
     return NULL;
 }
 
-/* Whether two writable paths name one file: the same device and inode when
- * both exist, else the same name with the directory resolved. */
+/* Whether two writable paths name one regular file: the same device and
+ * inode when both exist, else the same name with the directory resolved.
+ * Devices and FIFOs (/dev/null for two outputs) take any number of writers. */
 static bool same_target(const char *a, const char *b)
 {
     struct stat sa, sb;
     bool ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
     if (ea && eb)
-        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+        return S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
     char ra[PATH_MAX], rb[PATH_MAX];
     return ea == eb && resolve_dir(a, ra) && resolve_dir(b, rb) && strcmp(ra, rb) == 0;
 }

@@ -67,6 +67,12 @@ rc=0; "$SLUICE" -c "$T/clash.conf" --check > /dev/null 2> "$T/err" || rc=$?
 [ $rc = 1 ] && grep -qx "$T/clash.conf:3: output #1 'kafka': 'state_file' names the file handler 'dedup' writes too ('state_file', $T/keys): two writers would corrupt it" "$T/err" ||
   { cat "$T/err"; fail "dedup and kafka state files on one file: exit $rc"; }
 pass "a handler's and an output's state files on one file: refused at --check"
+# a device takes any number of writers: two outputs on /dev/null are fine
+printf '%s\n' 'inputs = ( { type = "generator"; count = 1; } );' \
+  'outputs = ( { type = "file"; path = "/dev/null"; }, { type = "file"; path = "/dev/null"; } );' >"$T/null2.conf"
+"$SLUICE" -c "$T/null2.conf" --check > /dev/null 2> "$T/err" || { cat "$T/err"; fail "two outputs on /dev/null refused"; }
+"$SLUICE" -c "$T/null2.conf" 2> "$T/err" || { cat "$T/err"; fail "two outputs on /dev/null: run failed"; }
+pass "two outputs on /dev/null: accepted"
 
 # A plugin's own init error (here a Lua script that does not compile) is one
 # line with FILE:LINE and the instance, not two.
