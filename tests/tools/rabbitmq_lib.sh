@@ -71,33 +71,57 @@ port_open() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-broker_start() {
-    if [ -z "$AMQP_PORT" ]; then
-        NODE="sluice$$-$RANDOM@localhost"
-        AMQP_PORT=$(free_port)
-        DIST_PORT=$(free_port)
-        EPMD_PORT=$(free_port)
-        URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT"
-        mkdir -p "$RABBIT_TMP/home" "$RABBIT_TMP/mnesia" "$RABBIT_TMP/rlog"
-        echo '[].' >"$RABBIT_TMP/enabled_plugins"
-        # Small but not test-hostile defaults; RABBIT_CONF adds lines.
-        {
-            echo "loopback_users = none"
-            echo "vm_memory_high_watermark.relative = 0.8"
-            echo "disk_free_limit.absolute = 50MB"
-            echo "${RABBIT_CONF:-}"
-        } >"$RABBIT_TMP/rabbitmq.conf"
-    fi
-    port_open "$AMQP_PORT" && fail "AMQP port $AMQP_PORT is taken by someone else"
+# Picks a node name and free ports for a new broker, and writes its config.
+broker_pick() {
+    NODE="sluice$$-$RANDOM@localhost"
+    AMQP_PORT=$(free_port)
+    DIST_PORT=$(free_port)
+    EPMD_PORT=$(free_port)
+    URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT"
+    rm -rf "$RABBIT_TMP/mnesia"
+    mkdir -p "$RABBIT_TMP/home" "$RABBIT_TMP/mnesia" "$RABBIT_TMP/rlog"
+    echo '[].' >"$RABBIT_TMP/enabled_plugins"
+    # Small but not test-hostile defaults; RABBIT_CONF adds lines.
+    {
+        echo "loopback_users = none"
+        echo "vm_memory_high_watermark.relative = 0.8"
+        echo "disk_free_limit.absolute = 50MB"
+        echo "${RABBIT_CONF:-}"
+    } >"$RABBIT_TMP/rabbitmq.conf"
+}
+
+# Starts the broker on the ports picked; false (with why in START_ERR) when it
+# does not come up.
+broker_launch() {
+    START_ERR=""
+    port_open "$AMQP_PORT" && { START_ERR="AMQP port $AMQP_PORT is taken by someone else"; return 1; }
     broker_env "$RABBIT_SERVER" >>"$RABBIT_TMP/broker.out" 2>&1 &
     BROKER_PID=$!
     local i
     for i in $(seq 1 300); do
         port_open "$AMQP_PORT" && break
-        kill -0 "$BROKER_PID" 2>/dev/null || fail "broker died: $(tail -n 20 "$RABBIT_TMP/broker.out")"
+        kill -0 "$BROKER_PID" 2>/dev/null ||
+            { START_ERR="broker died: $(tail -n 20 "$RABBIT_TMP/broker.out")"; return 1; }
         sleep 0.1
     done
-    rmqctl await_startup >/dev/null 2>&1 || fail "broker did not start: $(tail -n 20 "$RABBIT_TMP/broker.out")"
+    rmqctl await_startup >/dev/null 2>&1 ||
+        { START_ERR="broker did not start: $(tail -n 20 "$RABBIT_TMP/broker.out")"; return 1; }
+}
+
+broker_start() {
+    # A new broker whose ports another test's broker took in the meantime
+    # (free ports are picked, then released to the broker: two tests running
+    # at once can pick the same) tries again on new ports; a restart keeps its.
+    local fresh=0 try
+    [ -z "$AMQP_PORT" ] && fresh=1
+    for try in 1 2 3; do
+        [ $fresh = 1 ] && broker_pick
+        broker_launch && return 0
+        [ $fresh = 1 ] || break
+        echo "broker start $try failed on port $AMQP_PORT (${START_ERR%%:*}); new ports" >&2
+        broker_stop
+    done
+    fail "$START_ERR"
 }
 
 # The Erlang VM's pid: the server script does not exec into it.
