@@ -93,6 +93,9 @@ int sl__buf_printf(struct sl_buf *b, const char *fmt, ...) __attribute__((format
 int64_t sl__now_ns(void);
 uint64_t sl__rand64(void);
 uint64_t sl__hash(const void *p, size_t n);
+/* n bytes from 2n lower-case hex digits at s (message.c). Returns 0, or -1
+ * at the first character that is not one. */
+int sl__unhex(const char *s, uint8_t *out, size_t n);
 /* Zeroed memory for n items that one thread writes all the time: aligned to
  * and padded out to whole cache lines, so that no other allocation (written
  * by another thread) shares a line with it. Free with free(). */

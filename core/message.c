@@ -162,7 +162,7 @@ void sl_msg_traceparent(const struct sl_msg *m, char *buf)
     memcpy(buf + 52, !sl__tracing || sl__trace_sampled(m) ? "-01" : "-00", 4); /* with the NUL */
 }
 
-static int unhex(const char *s, uint8_t *out, size_t n)
+int sl__unhex(const char *s, uint8_t *out, size_t n)
 {
     for (size_t i = 0; i < 2 * n; i++) {
         char c = s[i];
@@ -183,10 +183,11 @@ int sl_msg_parse_traceparent(struct sl_msg *m, const char *v, size_t len)
     /* version-trace-span-flags: 2-32-16-2 lower-case hex digits; version
      * "00" is exactly 55 bytes, later versions may append "-..."; "ff" and
      * all-zero ids are invalid (W3C Trace Context, section 3.2) */
-    if (len < 55 || unhex(v, &version, 1) < 0 || version == 0xff || v[2] != '-' || v[35] != '-' ||
-        v[52] != '-' || unhex(v + 3, trace, 16) < 0 || unhex(v + 36, span, 8) < 0 ||
-        unhex(v + 53, &flags, 1) < 0 || (version == 0 && len != 55) || (len > 55 && v[55] != '-') ||
-        memcmp(trace, zero, 16) == 0 || memcmp(span, zero, 8) == 0)
+    if (len < 55 || sl__unhex(v, &version, 1) < 0 || version == 0xff || v[2] != '-' ||
+        v[35] != '-' || v[52] != '-' || sl__unhex(v + 3, trace, 16) < 0 ||
+        sl__unhex(v + 36, span, 8) < 0 || sl__unhex(v + 53, &flags, 1) < 0 ||
+        (version == 0 && len != 55) || (len > 55 && v[55] != '-') || memcmp(trace, zero, 16) == 0 ||
+        memcmp(span, zero, 8) == 0)
         return -1;
     memcpy(m->trace_id, trace, 16);
     memcpy(m->span_id, span, 8);

@@ -37,21 +37,13 @@ bool sl_msg_mark(const struct sl_msg *m, struct sl_mark *mark)
     return true;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-static struct sl_instance *handler_named(const struct sl__pipeline *pl, const char *name,
-                                         size_t len)
+/* The handler whose marks are named so; NULL for none (renamed or removed
+ * since: its marks mean nothing now). */
+static struct sl_instance *handler_marked(const struct sl__pipeline *pl, const char *name)
 {
     for (size_t k = 0; k < pl->n_handlers; k++) {
         struct sl_instance *h = pl->handlers[k];
-        if (h->mark_name && strlen(h->name) == len && memcmp(h->name, name, len) == 0)
+        if (h->mark_name && strcmp(h->mark_name, name) == 0)
             return h;
     }
     return NULL;
@@ -59,19 +51,13 @@ static struct sl_instance *handler_named(const struct sl__pipeline *pl, const ch
 
 void sl_recovered(const struct sl_instance *output, const char *name, const void *value, size_t len)
 {
-    size_t plen = strlen(SL_MARK_PREFIX);
-    if (strncmp(name, SL_MARK_PREFIX, plen) != 0 || len != 16)
+    struct sl_instance *h = handler_marked(output->pl, name);
+    uint8_t b[8];
+    if (!h || len != 16 || sl__unhex(value, b, 8) < 0)
         return;
-    struct sl_instance *h = handler_named(output->pl, name + plen, strlen(name + plen));
-    if (!h)
-        return; /* a handler renamed or removed since: its marks mean nothing now */
     uint64_t cookie = 0;
-    for (size_t i = 0; i < 16; i++) {
-        int d = hex_digit(((const char *)value)[i]);
-        if (d < 0)
-            return;
-        cookie = cookie << 4 | (uint64_t)d;
-    }
+    for (size_t i = 0; i < 8; i++)
+        cookie = cookie << 8 | b[i];
     if (h->n_recovered == h->cap_recovered) {
         size_t cap = h->cap_recovered ? h->cap_recovered * 2 : 1024;
         uint64_t *p = realloc(h->recovered, cap * sizeof(*p));
