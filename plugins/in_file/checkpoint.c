@@ -461,12 +461,10 @@ int checkpoint_write(struct checkpoint_store *s)
     s->last_write_ms = now_ms();
     pthread_mutex_unlock(&s->mu);
     /* Outside mu: output threads keep marking lines done meanwhile. */
-    int fd = text ? open(s->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
-    bool ok = fd >= 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
-    if (fd >= 0)
-        close(fd);
+    bool ok = text && replace_file(s->path, s->tmp_path, text, len, true) == 0;
+    int err = errno;
     free(text);
-    ok = ok && rename(s->tmp_path, s->path) == 0 && fsync_dir_of(s->path) == 0;
+    errno = err;
     pthread_mutex_lock(&s->mu);
     if (!ok) {
         if (!s->write_failing)

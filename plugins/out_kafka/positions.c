@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "fsync_dir.h"
 #include "monotime.h"
@@ -133,37 +132,25 @@ int positions_write(struct positions *ps, bool sync)
         free(start);
         return 0; /* the file says so already */
     }
-    char tmp[4200];
-    FILE *f = NULL;
+    /* a line per partition: "P START", two numbers of at most 20 digits */
+    size_t cap = sizeof(FILE_MAGIC) + strlen(ps->topic) + 16 + (size_t)ps->n_parts * 44;
+    char tmp[4200], *text = malloc(cap);
+    int rc = -1;
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", ps->path) >= sizeof(tmp))
         errno = ENAMETOOLONG;
-    else
-        f = fopen(tmp, "w");
-    if (!f) {
-        free(start);
-        return -1;
+    else if (text) {
+        size_t n = (size_t)snprintf(text, cap, FILE_MAGIC "\ntopic %s\n", ps->topic);
+        for (int32_t p = 0; p < ps->n_parts; p++)
+            n += (size_t)snprintf(text + n, cap - n, "%" PRId32 " %" PRId64 "\n", p, start[p]);
+        rc = replace_file(ps->path, tmp, text, n, sync);
     }
-    fprintf(f, FILE_MAGIC "\ntopic %s\n", ps->topic);
-    for (int32_t p = 0; p < ps->n_parts; p++)
-        fprintf(f, "%" PRId32 " %" PRId64 "\n", p, start[p]);
-    int err = 0;
-    if (fflush(f) != 0 || ferror(f) || (sync && fsync(fileno(f)) != 0))
-        err = errno ? errno : EIO;
-    if (fclose(f) != 0 && !err)
-        err = errno;
-    if (!err && rename(tmp, ps->path) != 0)
-        err = errno;
-    if (!err && sync && fsync_dir_of(ps->path) != 0)
-        err = errno;
-    if (!err)
+    if (rc == 0)
         memcpy(ps->written, start, (size_t)ps->n_parts * sizeof(*start));
+    int err = errno;
+    free(text);
     free(start);
-    if (err) {
-        unlink(tmp);
-        errno = err;
-        return -1;
-    }
-    return 0;
+    errno = err;
+    return rc;
 }
 
 int positions_read(const char *path, struct positions_file *f, char *err, size_t errlen)
