@@ -14,7 +14,7 @@
 # with three output workers.
 . "${SLUICE_SOURCE_DIR:-.}/tests/tools/kafka_lib.sh"
 kafka_setup
-mock_start -b 1 -t in:2 -t out:2
+mock_start -b 1 -t in:2 -t out:2 -t in2:2 -t out2:2
 
 N=500
 awk -v n="$N" 'BEGIN { for (i = 1; i <= n; i++) printf "k%d\t{\"id\":%d}\n", i, i }' |
@@ -126,25 +126,15 @@ handlers = ( { type = "dedup"; key = "record.id"; state_file = "$T/w3.dedup"; } 
 outputs = ( { type = "kafka"; brokers = "$BROKERS"; topic = "out2"; codec = "json"; workers = 3;
               state_file = "$T/w3.state"; } );
 EOF2
-for k in 1 2; do
-    before=$(topic_count out2)
-    before=${before:-0}
-    "$SLUICE" -c "$T/w3.conf" 2>>"$T/w3.log" &
-    pid=$!
-    bg_track "$pid"
-    wait_until 60 count_ge out2 $((before + 1)) || fail "w3: no progress: $(tail -n 3 "$T/w3.log")"
-    sleep 0.$((RANDOM % 10))
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-done
-mock_cmd "rtt 1 0"
-timeout 120 "$SLUICE" -c "$T/w3.conf" 2>>"$T/w3.log" || fail "w3 final run: $(tail -n 5 "$T/w3.log")"
-kcat -b "$BROKERS" -C -t out2 -e -q -f '%s\n' | python3 -c '
-import json, sys
-ids = [json.loads(l)["id"] for l in sys.stdin if l.strip()]
-n = int(sys.argv[1])
-lost = n - len(set(ids) & set(range(1, n + 1)))
-print("w3: %d written, %d lost, %d duplicated" % (len(ids), lost, len(ids) - len(set(ids))))
-sys.exit(1 if lost or len(ids) != len(set(ids)) else 0)' "$M" || fail "three workers: not every id once"
-grep -c "recovery marks" "$T/w3.log" | grep -qx 2 || fail "w3: not two read-backs: $(grep -c 'recovery marks' "$T/w3.log")"
+. "$SRC/tests/tools/soak_lib.sh"
+soak_started() { bg_track "$1"; }
+exec 3>&1
+KILLS=2 KILL_MAX_MS=1000
+kill_loop "$T/w3.conf" "$T/w3.log" topic_count out2
+kcat -b "$BROKERS" -C -t out2 -e -q -f '%s\n' >"$T/w3.jsonl" || fail "kcat consume"
+check "$(count "three output workers, $KILLED of $KILLS kills" "$M" "$T/w3.jsonl")" 0
+# every start after the first read back (there was a state file by then)
+starts=$(grep -c "pipeline '.*' started" "$T/w3.log")
+grep -c "recovery marks" "$T/w3.log" | grep -qx $((starts - 1)) ||
+    fail "w3: $(grep -c 'recovery marks' "$T/w3.log") read-backs in $starts starts"
 echo "ok: three output workers, two kills: every id once ($(grep -o 'read back [0-9]* messages' "$T/w3.log" | tr '\n' ' '))"
