@@ -65,6 +65,13 @@ static int remaining_ms(const struct readback *rb)
     return left > 0 ? (int)left : 0;
 }
 
+/* How long one request to the broker may wait: what is left, 5 s at most. */
+static int request_ms(const struct readback *rb)
+{
+    int left = remaining_ms(rb);
+    return left < 5000 ? left : 5000;
+}
+
 /* The topic's partition count (0: the topic does not exist yet). */
 static int partition_count(struct readback *rb, const char *topic, int32_t *n)
 {
@@ -72,8 +79,7 @@ static int partition_count(struct readback *rb, const char *topic, int32_t *n)
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
     while (rkt && remaining_ms(rb) > 0) {
         const struct rd_kafka_metadata *md;
-        err = rd_kafka_metadata(rb->rk, 0, rkt, &md,
-                                remaining_ms(rb) < 5000 ? remaining_ms(rb) : 5000);
+        err = rd_kafka_metadata(rb->rk, 0, rkt, &md, request_ms(rb));
         if (err)
             continue;
         err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
@@ -96,8 +102,7 @@ static int watermarks(struct readback *rb, const char *topic, int32_t p, int64_t
 {
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
     while (remaining_ms(rb) > 0) {
-        err = rd_kafka_query_watermark_offsets(rb->rk, topic, p, lo, hi,
-                                               remaining_ms(rb) < 5000 ? remaining_ms(rb) : 5000);
+        err = rd_kafka_query_watermark_offsets(rb->rk, topic, p, lo, hi, request_ms(rb));
         if (!err)
             return 0;
     }
